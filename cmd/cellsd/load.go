@@ -1,0 +1,43 @@
+package main
+
+import (
+	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/engine"
+)
+
+// notebookFlags are the flags every command that reads a notebook shares.
+type notebookFlags struct {
+	Notebook    string `arg:"" name:"notebook" help:"Saved SQLRooms notebook (cells config or whole UI state)." type:"path"`
+	Connections string `help:"Connections config (TOML, [[db.connectors]])." type:"path" placeholder:"FILE"`
+}
+
+// load reads the notebook and the connections; every failure is a usage
+// error naming the file.
+func (f *notebookFlags) load(e *env) (*cells.Notebook, *connectors.Registry, error) {
+	nb, err := cells.Load(f.Notebook)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	for _, w := range nb.Warnings {
+		e.log.Warn(w)
+	}
+	var reg *connectors.Registry
+	if f.Connections != "" {
+		if reg, err = connectors.LoadFile(f.Connections); err != nil {
+			return nil, nil, usageError{err}
+		}
+	}
+	return nb, reg, nil
+}
+
+// openEngine opens an engine, or says which setting stopped it.
+func openEngine(e *env, cfg engine.Config) (*engine.Engine, error) {
+	cfg.Logger = e.log
+	eng := engine.New(cfg)
+	if err := eng.Open(e.ctx); err != nil {
+		eng.Close()
+		return nil, usageError{err}
+	}
+	return eng, nil
+}

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/sqlparse"
+)
+
+// Strategy says where results are materialized.
+type Strategy string
+
+const (
+	// AttachedEphemeral puts results in an attached in-memory database,
+	// __sqlrooms_ephemeral: nothing materialized survives a restart.
+	AttachedEphemeral Strategy = "attached_ephemeral"
+	// SchemaStrategy puts results in the core database.
+	SchemaStrategy Strategy = "schema"
+)
+
+// EphemeralDB is the name of the attached database that holds results under
+// the AttachedEphemeral strategy.
+const EphemeralDB = "__sqlrooms_ephemeral"
+
+// Config configures an Engine.
+type Config struct {
+	// DBPath is the core DuckDB database file; empty means in memory.
+	DBPath string
+	// Materialization defaults to AttachedEphemeral.
+	Materialization Strategy
+	// Connections resolves connectorIds; nil means only the core DuckDB.
+	Connections *connectors.Registry
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Engine runs notebooks on one embedded DuckDB instance.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+
+	mu        sync.Mutex
+	connector *duckdb.Connector
+	db        *sql.DB
+	coreDB    string // catalog name of the core database
+	closed    bool
+}
+
+// New returns an Engine; it starts nothing until Open.
+func New(cfg Config) *Engine {
+	if cfg.Materialization == "" {
+		cfg.Materialization = AttachedEphemeral
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Engine{cfg: cfg, log: cfg.Logger.With("component", "engine")}
+}
+
+// Open starts DuckDB, attaches the ephemeral results database when the
+// strategy asks for it and creates the provenance table.
+func (e *Engine) Open(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.db != nil || e.closed {
+		return errors.New("engine: Open called twice")
+	}
+	switch e.cfg.Materialization {
+	case AttachedEphemeral, SchemaStrategy:
+	default:
+		return fmt.Errorf("engine: unknown materialization %q (want %s or %s)", e.cfg.Materialization, AttachedEphemeral, SchemaStrategy)
+	}
+	connector, err := duckdb.NewConnector(e.cfg.DBPath, nil)
+	if err != nil {
+		return fmt.Errorf("open duckdb %q: %w", e.cfg.DBPath, err)
+	}
+	db := sql.OpenDB(connector)
+	fail := func(err error) error {
+		db.Close()
+		connector.Close()
+		return err
+	}
+	if err := db.QueryRowContext(ctx, `SELECT current_database()`).Scan(&e.coreDB); err != nil {
+		return fail(fmt.Errorf("open duckdb: %w", err))
+	}
+	e.connector, e.db = connector, db
+	if e.cfg.Materialization == AttachedEphemeral {
+		if _, err := db.ExecContext(ctx, `ATTACH ':memory:' AS `+quoteIdent(EphemeralDB)); err != nil {
+			return fail(fmt.Errorf("attach %s: %w", EphemeralDB, err))
+		}
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+e.provenanceTable()+` (
+		relation VARCHAR, artifact_id VARCHAR, cell_id VARCHAR, connection_id VARCHAR, engine VARCHAR,
+		sql_sha256 VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, rows BIGINT, bytes BIGINT)`); err != nil {
+		return fail(fmt.Errorf("create provenance table: %w", err))
+	}
+	return nil
+}
+
+// Close releases DuckDB. It is safe to call more than once.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	if e.db == nil {
+		return nil
+	}
+	return errors.Join(e.db.Close(), e.connector.Close())
+}
+
+// DB returns the engine's database handle, for reading results.
+func (e *Engine) DB() *sql.DB { return e.db }
+
+// ResultDB is the catalog results are materialized in.
+func (e *Engine) ResultDB() string {
+	if e.cfg.Materialization == SchemaStrategy {
+		return e.coreDB
+	}
+	return EphemeralDB
+}
+
+// Planner returns a planner that parses through this engine's DuckDB.
+func (e *Engine) Planner() *Planner {
+	return &Planner{DuckDB: sqlparse.NewDuckDB(e.db), Connections: e.cfg.Connections, ResultDB: e.ResultDB()}
+}
+
+// Relation returns the quoted relation a cell's result is materialized in.
+func (e *Engine) Relation(schema, name string) string {
+	return quoteIdent(e.ResultDB()) + "." + quoteIdent(schema) + "." + quoteIdent(name)
+}
+
+// relationName is Relation unquoted, as reports show it.
+func (e *Engine) relationName(schema, name string) string {
+	return e.ResultDB() + "." + schema + "." + name
+}
+
+func (e *Engine) provenanceTable() string {
+	return quoteIdent(e.ResultDB()) + ".main.cellsd_provenance"
+}
+
+// searchPath is the search_path cells of an artifact run with: their
+// siblings' results first, then the core database's main schema.
+func (e *Engine) searchPath(schema string) string {
+	return quoteIdent(e.ResultDB()) + "." + quoteIdent(schema) + "," + quoteIdent(e.coreDB) + ".main"
+}
+
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+func quoteString(s string) string {
+	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
+}
+
+// defaultConcurrency is the number of cells run at once when not told.
+func defaultConcurrency() int { return runtime.NumCPU() }

@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Report is the outcome of a run, in the shape `cellsd run --report` writes
+// (DESIGN.md "CLI contract").
+type Report struct {
+	Artifacts []*ArtifactReport `json:"artifacts"`
+	Summary   Summary           `json:"summary"`
+}
+
+// ArtifactReport lists the final state of every SQL cell of one artifact, in
+// cellIds order.
+type ArtifactReport struct {
+	ID    string        `json:"id"`
+	Cells []*CellResult `json:"cells"`
+}
+
+// CellResult is the final state of one SQL cell.
+type CellResult struct {
+	ID       string
+	Status   Status
+	Relation string
+	Rows     *int64
+	Duration time.Duration
+	Cached   bool
+	Err      *string
+	// Reason is the reason of the last state change; not in the report.
+	Reason string
+}
+
+// MarshalJSON writes the report shape: durations in milliseconds, rows and
+// error null when absent.
+func (c *CellResult) MarshalJSON() ([]byte, error) {
+	var relation *string
+	if c.Relation != "" {
+		relation = &c.Relation
+	}
+	return json.Marshal(struct {
+		ID         string  `json:"id"`
+		Status     Status  `json:"status"`
+		Relation   *string `json:"relation"`
+		Rows       *int64  `json:"rows"`
+		DurationMs float64 `json:"durationMs"`
+		Cached     bool    `json:"cached"`
+		Error      *string `json:"error"`
+	}{c.ID, c.Status, relation, c.Rows, Milliseconds(c.Duration), c.Cached, c.Err})
+}
+
+// Milliseconds converts d to milliseconds with microsecond precision.
+func Milliseconds(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
+}
+
+// Summary counts cells by final state.
+type Summary struct {
+	Success int `json:"success"`
+	Error   int `json:"error"`
+	Blocked int `json:"blocked"`
+	Cancel  int `json:"cancel"`
+}
+
+func (s *Summary) add(st Status) {
+	switch st {
+	case StatusSuccess:
+		s.Success++
+	case StatusError:
+		s.Error++
+	case StatusBlocked:
+		s.Blocked++
+	case StatusCancel:
+		s.Cancel++
+	}
+}
+
+// OK reports whether every cell succeeded.
+func (s Summary) OK() bool { return s.Error == 0 && s.Blocked == 0 && s.Cancel == 0 }

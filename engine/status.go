@@ -1,0 +1,45 @@
+package engine
+
+import "time"
+
+// Status is a cell's execution state (DESIGN.md "Execution states").
+type Status string
+
+const (
+	StatusIdle    Status = "idle"
+	StatusQueued  Status = "queued"
+	StatusRunning Status = "running"
+	StatusSuccess Status = "success"
+	StatusError   Status = "error"
+	StatusCancel  Status = "cancel"
+	StatusBlocked Status = "blocked"
+	StatusStale   Status = "stale"
+)
+
+// Final reports whether a run ends a cell in this state.
+func (s Status) Final() bool {
+	switch s {
+	case StatusSuccess, StatusError, StatusCancel, StatusBlocked:
+		return true
+	}
+	return false
+}
+
+// Event is one status change of one cell.
+type Event struct {
+	Time     time.Time
+	Artifact string
+	Cell     string
+	Status   Status
+	Prev     Status
+	// Reason says in words why the state changed ("blocked: c3 failed").
+	Reason string
+	// Relation is where the result lives (SQL cells).
+	Relation string
+	// Rows and Duration are set when a cell succeeds.
+	Rows     *int64
+	Duration time.Duration
+	Cached   bool
+	// Err is the error message of a failed cell.
+	Err string
+}

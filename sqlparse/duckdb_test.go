@@ -1,0 +1,132 @@
+package sqlparse_test
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cellsd/cellsd/sqlparse"
+)
+
+func openDuckDB(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func refStrings(refs []sqlparse.Ref) string {
+	var s []string
+	for _, r := range refs {
+		s = append(s, r.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func TestDuckDB_Refs(t *testing.T) {
+	p := sqlparse.NewDuckDB(openDuckDB(t))
+	tests := []struct {
+		name, sql, want string
+	}{
+		{"Plain", "SELECT * FROM orders", "orders"},
+		{"FromFirst", "FROM orders", "orders"},
+		{"Join", "SELECT * FROM a JOIN b USING (id)", "a,b"},
+		{"Qualified", "SELECT * FROM main.orders, artifact_nb1.b, __sqlrooms_ephemeral.artifact_nb1.c", "main.orders,artifact_nb1.b,__sqlrooms_ephemeral.artifact_nb1.c"},
+		{"QuotedMixedCase", `SELECT * FROM "Orders"`, "Orders"},
+		{"StringLiteral", "SELECT 'FROM orders' AS x", ""},
+		{"Comment", "SELECT 1 -- FROM orders\n/* JOIN b */", ""},
+		{"ColumnNamedLikeTable", "SELECT orders.orders FROM x AS orders", "x"},
+		{"TableFunctionArgument", "SELECT * FROM read_csv('orders.csv')", ""},
+		{"SubqueryInWhere", "SELECT * FROM a WHERE id IN (SELECT id FROM b)", "a,b"},
+		{"ScalarSubquery", "SELECT (SELECT max(x) FROM b) FROM a", "b,a"},
+		{"SetOperation", "SELECT 1 FROM a UNION ALL SELECT 2 FROM b EXCEPT SELECT 3 FROM c", "a,b,c"},
+		{"Lateral", "SELECT * FROM a, LATERAL (SELECT * FROM b WHERE b.id = a.id)", "a,b"},
+		{"CTEShadows", "WITH b AS (SELECT 1) SELECT * FROM b", ""},
+		{"CTEBodySeesOuterName", "WITH orders AS (SELECT * FROM orders) SELECT * FROM orders", "orders"},
+		{"CTEBodySeesEarlierSibling", "WITH a AS (SELECT 1), b AS (SELECT * FROM a) SELECT * FROM b", ""},
+		{"CTEBodyDoesNotSeeLaterSibling", "WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a", "b"},
+		{"RecursiveCTESeesItself", "WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t", ""},
+		{"SubqueryCTEIsLocal", "SELECT * FROM (WITH b AS (SELECT 1) SELECT * FROM b) s, b", "b"},
+		{"CTEQualifiedIsNotCTE", "WITH b AS (SELECT 1) SELECT * FROM main.b", "main.b"},
+		{"CTECaseInsensitive", "WITH Big AS (SELECT 1) SELECT * FROM BIG", ""},
+		{"Describe", "DESCRIBE orders", "orders"},
+		{"Summarize", "SUMMARIZE orders", "orders"},
+		{"PivotSource", "SELECT * FROM orders PIVOT (sum(x) FOR city IN ('a', 'b'))", "orders"},
+		{"MultiStatement", "SELECT 1 FROM a; SELECT 2 FROM b", "a,b"},
+		{"VarInFrom", "SELECT * FROM {{src}}", ""},
+		{"VarInString", "SELECT * FROM a WHERE city LIKE '%{{city}}%'", "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := p.Analyze(context.Background(), tt.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Err != nil {
+				t.Fatalf("parse error: %v", a.Err)
+			}
+			if got := refStrings(a.Refs); got != tt.want {
+				t.Errorf("refs of %q = %q, want %q", tt.sql, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDuckDB_ParseErrorPosition(t *testing.T) {
+	p := sqlparse.NewDuckDB(openDuckDB(t))
+	tests := []struct {
+		name, sql    string
+		line, column int
+	}{
+		{"FirstLine", "SELECT * FORM x", 1, 15},
+		{"ThirdLine", "SELECT 1;\nSELECT *\n  FROM a WHERE WHERE", 3, 16},
+		{"AfterVariable", "SELECT {{v}} FROM a WHERE WHERE", 1, 27},
+		{"AfterMultibyte", "SELECT 'äöü' FORM x", 1, 19},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := p.Analyze(context.Background(), tt.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Err == nil {
+				t.Fatalf("%q parsed, want an error", tt.sql)
+			}
+			if a.Err.Line != tt.line || a.Err.Column != tt.column {
+				t.Errorf("%q: error %q at %d:%d, want %d:%d", tt.sql, a.Err.Message, a.Err.Line, a.Err.Column, tt.line, tt.column)
+			}
+		})
+	}
+}
+
+func TestPostgres_ExternalTables(t *testing.T) {
+	tests := []struct {
+		name, sql, want string
+	}{
+		{"Plain", "SELECT * FROM orders o JOIN public.customers c USING (id)", "orders,public.customers"},
+		{"CTE", "WITH x AS (SELECT * FROM raw) SELECT * FROM x", "raw"},
+		{"Recursive", "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM t WHERE n < 3) SELECT * FROM t", ""},
+		{"PostgresOnly", "SELECT DISTINCT ON (a) a, b::text FROM ONLY s.t WHERE a ~* 'x' FOR UPDATE SKIP LOCKED", "s.t"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := sqlparse.AnalyzePostgres(tt.sql)
+			if a.Err != nil {
+				t.Fatalf("parse error: %v", a.Err)
+			}
+			if got := strings.Join(sqlparse.ExternalTables(a.Refs), ","); got != tt.want {
+				t.Errorf("external tables of %q = %q, want %q", tt.sql, got, tt.want)
+			}
+		})
+	}
+	a := sqlparse.AnalyzePostgres("SELECT 1;\nSELECT * FROM t WHERE WHERE")
+	if a.Err == nil || a.Err.Line != 2 || a.Err.Column != 23 {
+		t.Errorf("postgres error = %+v, want line 2 column 23", a.Err)
+	}
+}
