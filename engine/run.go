@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,10 +226,7 @@ func (w *walk) execute(ctx context.Context, ap *ArtifactPlan, cp *CellPlan, valu
 // the cell's last statement in one transaction, together with its
 // provenance row.
 func (e *Engine) materializeDuckDB(ctx context.Context, ap *ArtifactPlan, cp *CellPlan, text string) (int64, error) {
-	stmts, err := pg_query.SplitWithScanner(text, true)
-	if err != nil || len(stmts) == 0 {
-		stmts = []string{text}
-	}
+	stmts := splitStatements(text)
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return 0, err
@@ -249,7 +247,7 @@ func (e *Engine) materializeDuckDB(ctx context.Context, ap *ArtifactPlan, cp *Ce
 	}
 	defer tx.Rollback()
 	rel := e.Relation(ap.Schema, cp.Name)
-	if _, err := tx.ExecContext(ctx, "CREATE OR REPLACE TABLE "+rel+" AS\n"+stmts[len(stmts)-1]+"\n"); err != nil {
+	if _, err := tx.ExecContext(ctx, "CREATE OR REPLACE TABLE "+rel+" AS "+stmts[len(stmts)-1]+"\n"); err != nil {
 		return 0, err
 	}
 	var rows int64 // the driver reports no row count for CREATE TABLE AS
@@ -263,6 +261,30 @@ func (e *Engine) materializeDuckDB(ctx context.Context, ap *ArtifactPlan, cp *Ce
 		return 0, fmt.Errorf("record provenance: %w", err)
 	}
 	return rows, tx.Commit()
+}
+
+// splitStatements splits a cell into its statements with the Postgres
+// scanner (DuckDB's lexer agrees on where statements end). Each statement is
+// padded with the newlines and spaces that preceded it in the cell, so the
+// line numbers in DuckDB's errors are the cell's.
+func splitStatements(text string) []string {
+	pieces, err := pg_query.SplitWithScanner(text, false)
+	if err != nil || len(pieces) < 2 {
+		return []string{text}
+	}
+	stmts := make([]string, len(pieces))
+	pos := 0
+	for i, p := range pieces {
+		off := strings.Index(text[pos:], p)
+		if off < 0 {
+			return []string{text} // cannot happen: pieces are substrings in order
+		}
+		pos += off
+		line, col := cells.LineColumn(text, pos)
+		stmts[i] = strings.Repeat("\n", line-1) + strings.Repeat(" ", col-1) + p
+		pos += len(p)
+	}
+	return stmts
 }
 
 // transition records and reports a state change.
