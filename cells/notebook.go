@@ -139,8 +139,8 @@ type (
 		TableDepSchemas []string                   `json:"tableDepSchemas"`
 	}
 	fileArtifact struct {
-		ID         *string `json:"id"`
-		SchemaName string  `json:"schemaName"`
+		ID         *string  `json:"id"`
+		SchemaName string   `json:"schemaName"`
 		CellIDs    []string `json:"cellIds"`
 		Edges      []Edge   `json:"edges"`
 	}
@@ -324,7 +324,11 @@ func decodeValue(raw json.RawMessage) (any, error) {
 func describeJSONError(data []byte, err error) error {
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		line, col := LineColumn(string(data), int(syn.Offset)-1)
+		offset := int(syn.Offset) - 1 // the offending byte
+		if syn.Offset == int64(len(data)) && strings.HasPrefix(syn.Error(), "unexpected end") {
+			offset = len(data) // no offending byte: the input ended early
+		}
+		line, col := LineColumn(string(data), offset)
 		return fmt.Errorf("invalid JSON at line %d, column %d: %v", line, col, syn)
 	}
 	var typ *json.UnmarshalTypeError

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
@@ -20,12 +21,17 @@ const (
 	// InString is inside a standard single-quoted literal: the text is
 	// inserted with ' doubled.
 	InString
-	// InEscapeString is inside E'...' or U&'...': ' and \ are doubled.
-	InEscapeString
 	// InQuotedIdent is inside "...": the text is inserted with " doubled.
 	InQuotedIdent
 	// InComment is inside a comment: the placeholder is left as written.
 	InComment
+	// InEscapeString is inside E'...', U&'...' or U&"...", where a value's
+	// backslashes would combine with the text around it; rendering there is
+	// refused.
+	InEscapeString
+	// InBitString is inside B'...' or X'...', where ' cannot be escaped;
+	// rendering there is refused.
+	InBitString
 	// InDollarString is inside $$...$$, where no escaping exists; rendering
 	// there is refused.
 	InDollarString
@@ -70,17 +76,41 @@ func Vars(sql string) []string {
 // literals, quoted identifiers and comments). It fails when the text cannot
 // be lexed: then no placeholder can be rendered safely.
 func Placeholders(sql string) ([]Placeholder, error) {
+	sites, err := locate(sql)
+	if err != nil || len(sites) == 0 {
+		return nil, err
+	}
+	ps := make([]Placeholder, len(sites))
+	for i, s := range sites {
+		ps[i] = s.Placeholder
+	}
+	return ps, nil
+}
+
+// site is a placeholder and what rendering needs to know of the token it
+// stands in.
+type site struct {
+	Placeholder
+	// tokStart and tokEnd are the byte offsets of the literal, quoted
+	// identifier or comment holding the placeholder.
+	tokStart, tokEnd int
+}
+
+func locate(sql string) ([]site, error) {
 	ps := scanPlaceholders(sql)
 	if len(ps) == 0 {
 		return nil, nil
 	}
 	// Lex the text with each placeholder blanked to spaces of the same
 	// length, so offsets stay those of the user's text and a placeholder
-	// never merges with its neighbours into one token.
+	// never merges with its neighbours into one token. Line breaks stay:
+	// one inside the braces ends a -- comment in the rendered text too.
 	blank := []byte(sql)
 	for _, p := range ps {
 		for i := p.Start; i < p.End; i++ {
-			blank[i] = ' '
+			if blank[i] != '\n' && blank[i] != '\r' {
+				blank[i] = ' '
+			}
 		}
 	}
 	scan, err := pg_query.Scan(string(blank))
@@ -88,24 +118,30 @@ func Placeholders(sql string) ([]Placeholder, error) {
 		return nil, &RenderError{Offset: ps[0].Start, Err: fmt.Errorf("cannot place {{%s}}: %v", ps[0].Var, err)}
 	}
 	toks := scan.GetTokens()
+	sites := make([]site, len(ps))
 	t := 0
-	for i := range ps {
-		for t < len(toks) && int(toks[t].End) <= ps[i].Start {
+	for i, p := range ps {
+		sites[i] = site{Placeholder: p}
+		for t < len(toks) && int(toks[t].End) <= p.Start {
 			t++
 		}
-		if t == len(toks) || int(toks[t].Start) > ps[i].Start {
+		if t == len(toks) || int(toks[t].Start) > p.Start {
 			continue // between tokens: code
 		}
-		ps[i].Context = tokenContext(sql[toks[t].Start:toks[t].End], toks[t].Token)
+		tok := toks[t]
+		sites[i].Context = tokenContext(sql[tok.Start:tok.End], tok.Token)
+		sites[i].tokStart, sites[i].tokEnd = int(tok.Start), int(tok.End)
 	}
-	return ps, nil
+	return sites, nil
 }
 
 func tokenContext(text string, tok pg_query.Token) Context {
 	switch tok {
 	case pg_query.Token_SQL_COMMENT, pg_query.Token_C_COMMENT:
 		return InComment
-	case pg_query.Token_SCONST, pg_query.Token_USCONST, pg_query.Token_BCONST, pg_query.Token_XCONST:
+	case pg_query.Token_BCONST, pg_query.Token_XCONST:
+		return InBitString
+	case pg_query.Token_SCONST, pg_query.Token_USCONST:
 		switch {
 		case strings.HasPrefix(text, "$"):
 			return InDollarString
@@ -113,8 +149,10 @@ func tokenContext(text string, tok pg_query.Token) Context {
 			return InEscapeString
 		}
 		return InString
-	case pg_query.Token_IDENT, pg_query.Token_UIDENT:
-		if strings.HasPrefix(text, `"`) || strings.HasPrefix(text, `U&"`) || strings.HasPrefix(text, `u&"`) {
+	case pg_query.Token_UIDENT:
+		return InEscapeString
+	case pg_query.Token_IDENT:
+		if strings.HasPrefix(text, `"`) {
 			return InQuotedIdent
 		}
 	}
@@ -149,49 +187,96 @@ func scanPlaceholders(sql string) []Placeholder {
 // Render replaces every {{var}} in sql with its value from values (keyed by
 // varName; a value is a string, json.Number, bool or nil). Outside literals
 // a number is inserted as a number (negative ones in parentheses) and
-// anything else as a quoted string literal; inside a literal or quoted
-// identifier the text is inserted with its quote character doubled; inside a
-// comment the placeholder stays. No value can change the statement's
-// structure.
+// anything else as a quoted string literal; inside '...' or "..." the text is
+// inserted with the quote character doubled; inside a comment the
+// placeholder stays. No value can change the statement's structure: where it
+// could, Render fails instead (escape, bit and dollar-quoted literals, an
+// empty quoted identifier, a value with a NUL byte or invalid UTF-8).
 func Render(sql string, values map[string]any) (string, error) {
-	ps, err := Placeholders(sql)
-	if err != nil || len(ps) == 0 {
+	sites, err := locate(sql)
+	if err != nil || len(sites) == 0 {
 		return sql, err
 	}
 	var b strings.Builder
 	last := 0
-	for _, p := range ps {
+	for i, p := range sites {
 		v, ok := values[p.Var]
 		if !ok {
 			return "", &RenderError{Offset: p.Start, Err: fmt.Errorf("%w {{%s}}", ErrUnknownVariable, p.Var)}
 		}
+		fail := func(format string, args ...any) error {
+			return &RenderError{Offset: p.Start, Err: fmt.Errorf("{{%s}} "+format, append([]any{p.Var}, args...)...)}
+		}
 		b.WriteString(sql[last:p.Start])
 		last = p.End
+		if p.Context == InComment {
+			b.WriteString(sql[p.Start:p.End])
+			continue
+		}
 		text := valueText(v)
+		if n, ok := v.(json.Number); ok && !isNumber(string(n)) {
+			return "", fail("has the value %q, which is not a number", text)
+		}
+		if !utf8.ValidString(text) {
+			return "", fail("has a value that is not valid UTF-8")
+		}
+		if strings.IndexByte(text, 0) >= 0 {
+			return "", fail("has a value with a NUL byte")
+		}
 		switch p.Context {
 		case InCode:
-			if n, ok := v.(json.Number); ok {
-				if strings.HasPrefix(string(n), "-") {
+			if _, ok := v.(json.Number); ok {
+				if strings.HasPrefix(text, "-") {
 					text = "(" + text + ")" // "x -{{n}}" must not become a comment
 				}
 				b.WriteString(text)
-			} else {
-				b.WriteString(QuoteString(text))
+				break
 			}
+			// After a letter the quote would start E'...', B'...' or
+			// U&'...', which read the value differently.
+			if out := b.String(); out != "" && (isWordByte(out[len(out)-1]) || out[len(out)-1] == '&') {
+				b.WriteByte(' ')
+			}
+			b.WriteString(QuoteString(text))
 		case InString:
 			b.WriteString(strings.ReplaceAll(text, "'", "''"))
-		case InEscapeString:
-			b.WriteString(strings.ReplaceAll(strings.ReplaceAll(text, `\`, `\\`), "'", "''"))
 		case InQuotedIdent:
+			if text == "" && emptyIdent(sites, i, values) {
+				return "", fail("would leave a quoted identifier empty")
+			}
 			b.WriteString(strings.ReplaceAll(text, `"`, `""`))
-		case InComment:
-			b.WriteString(sql[p.Start:p.End])
+		case InEscapeString:
+			return "", fail("inside an escape string (E'...', U&'...', U&\"...\") cannot be rendered safely; use a '...' literal")
+		case InBitString:
+			return "", fail("inside a bit string (B'...', X'...') cannot be rendered safely; use a '...' literal")
 		case InDollarString:
-			return "", &RenderError{Offset: p.Start, Err: fmt.Errorf("{{%s}} inside a dollar-quoted string cannot be rendered safely; use a '...' literal", p.Var)}
+			return "", fail("inside a dollar-quoted string cannot be rendered safely; use a '...' literal")
 		}
 	}
 	b.WriteString(sql[last:])
 	return b.String(), nil
+}
+
+// isNumber reports whether n is a JSON number.
+func isNumber(n string) bool {
+	return n != "" && (n[0] == '-' || isDigit(n[0])) && isDigit(n[len(n)-1]) && json.Valid([]byte(n))
+}
+
+// emptyIdent reports whether the quoted identifier holding sites[i] has
+// nothing in it but placeholders whose values are empty.
+func emptyIdent(sites []site, i int, values map[string]any) bool {
+	p := sites[i]
+	pos, end := p.tokStart+1, p.tokEnd-1 // inside "..."
+	for _, s := range sites {
+		if s.tokStart != p.tokStart {
+			continue
+		}
+		if s.Start > pos || valueText(values[s.Var]) != "" {
+			return false
+		}
+		pos = s.End
+	}
+	return pos >= end
 }
 
 // QuoteString returns s as a single-quoted SQL string literal.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -85,12 +86,15 @@ type walk struct {
 }
 
 // cellRun is the state of one cell in a walk. done is closed once result is
-// final; root names the cell whose failure blocks the dependents.
+// final; root names the cell whose failure blocks the dependents, and
+// rootCause says what happened to it ("c3 failed").
 type cellRun struct {
-	plan   *CellPlan
-	done   chan struct{}
-	result *CellResult
-	root   string
+	plan      *CellPlan
+	done      chan struct{}
+	result    *CellResult
+	root      string
+	rootCause string
+	finished  bool
 }
 
 func (w *walk) start(ctx context.Context, ap *ArtifactPlan) *ArtifactReport {
@@ -117,11 +121,11 @@ func (w *walk) start(ctx context.Context, ap *ArtifactPlan) *ArtifactReport {
 		case inOrder[cp.Cell.ID]:
 			continue
 		case len(cp.Errors) > 0:
-			cr.root = cp.Cell.ID
 			w.finish(ap, cr, StatusError, cp.Errors[0].Kind+" error", cp.Errors[0].Describe())
 		case cp.inGraph():
 			cr.root = w.failedRoot(ap, cp.Cell.ID)
-			w.finish(ap, cr, StatusBlocked, "blocked: "+cr.root+" failed", "")
+			cr.rootCause = cr.root + " failed"
+			w.finish(ap, cr, StatusBlocked, "blocked: "+cr.rootCause, "")
 		}
 	}
 	for _, id := range ap.Order {
@@ -161,18 +165,19 @@ func (w *walk) runCell(ctx context.Context, ap *ArtifactPlan, cr *cellRun, deps 
 			w.finish(ap, cr, StatusError, fmt.Sprintf("internal error: %v\n%s", p, debug.Stack()), "")
 		}
 	}()
+	// Dependencies always finish, cancelled or not, so waiting on them
+	// alone is safe; a cell downstream of a cancelled cell is blocked.
 	for _, d := range deps {
-		select {
-		case <-d.done:
-		case <-ctx.Done():
-			w.finish(ap, cr, StatusCancel, "run cancelled", "")
-			return
-		}
+		<-d.done
 		if d.root != "" {
-			cr.root = d.root
-			w.finish(ap, cr, StatusBlocked, "blocked: "+d.root+" failed", "")
+			cr.root, cr.rootCause = d.root, d.rootCause
+			w.finish(ap, cr, StatusBlocked, "blocked: "+d.rootCause, "")
 			return
 		}
+	}
+	if ctx.Err() != nil {
+		w.finish(ap, cr, StatusCancel, "run cancelled", "")
+		return
 	}
 	if cr.result == nil {
 		close(cr.done) // input and vega cells have nothing to execute
@@ -232,6 +237,12 @@ func (e *Engine) materializeDuckDB(ctx context.Context, ap *ArtifactPlan, cp *Ce
 		return 0, err
 	}
 	defer conn.Close()
+	if len(stmts) > 1 {
+		// The statements before the last may leave session state (temporary
+		// tables, variables, settings): discard the connection rather than
+		// hand it to the next cell.
+		defer conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
 	if _, err := conn.ExecContext(ctx, `SET search_path = `+quoteString(e.searchPath(ap.Schema))); err != nil {
 		return 0, fmt.Errorf("set search_path: %w", err)
 	}
@@ -311,8 +322,15 @@ func (w *walk) transition(ap *ArtifactPlan, cr *cellRun, to Status, reason, errM
 // finish moves a cell to its final state and wakes its dependents. Cells
 // without a result (input, vega) only wake their dependents.
 func (w *walk) finish(ap *ArtifactPlan, cr *cellRun, to Status, reason, errMsg string) {
+	if cr.finished {
+		return // a panic in Observe after the cell finished
+	}
+	cr.finished = true
 	if to != StatusSuccess && cr.root == "" {
-		cr.root = cr.plan.Cell.ID
+		cr.root, cr.rootCause = cr.plan.Cell.ID, cr.plan.Cell.ID+" failed"
+		if to == StatusCancel {
+			cr.rootCause = cr.plan.Cell.ID + " was cancelled"
+		}
 	}
 	if cr.result != nil {
 		if to == StatusError && errMsg == "" {
@@ -333,4 +351,3 @@ func inputValues(ap *ArtifactPlan) map[string]any {
 	}
 	return values
 }
-
