@@ -280,7 +280,6 @@ func lineDiff(want, got string) string {
 	return b.String()
 }
 
-
 func writeNotebook(t *testing.T, content string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "notebook.json")
