@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,7 +49,18 @@ type Plan struct {
 	Artifacts []*ArtifactPlan
 }
 
-// ArtifactPlan is one artifact's graph, execution order and errors.
+// Artifact returns the plan of the artifact with the given id, or nil.
+func (p *Plan) Artifact(id string) *ArtifactPlan {
+	for _, ap := range p.Artifacts {
+		if ap.Artifact.ID == id {
+			return ap
+		}
+	}
+	return nil
+}
+
+// ArtifactPlan is one artifact's graph, execution order and errors. It is
+// kept current cell by cell with Update, and is not safe for concurrent use.
 type ArtifactPlan struct {
 	Artifact *cells.Artifact
 	Schema   string
@@ -58,10 +70,19 @@ type ArtifactPlan struct {
 	// Order is the topological order of the cells that can run; cells with
 	// errors and their downstream are left out.
 	Order []string
-	// Errors are in cell position order; a cell's errors in the order found.
+	// Errors are in cell position order; a cell's own errors (invalid-name,
+	// unknown-connector, parse) first, then unknown-variable,
+	// duplicate-name and cycle.
 	Errors []*CellError
 
-	byID map[string]*CellPlan
+	planner *Planner
+	byID    map[string]*CellPlan
+	// definers and readers index the keys cells define and read (see
+	// relKeys), so that an edit re-resolves only the cells it concerns.
+	definers map[string][]string        // key -> defining cell ids, in position order
+	readers  map[string]map[string]bool // key -> ids of cells reading it
+	manual   map[string][]string        // cell id -> sources of its manual edges
+	position map[string]int
 }
 
 // Cell returns the plan of cell id, or nil.
@@ -78,18 +99,40 @@ type CellPlan struct {
 	Analysis *sqlparse.Analysis
 	// Deps are the ids this cell depends on, sorted.
 	Deps []string
-	// Defines lists the relation names the cell creates.
+	// Defines lists the relation names the cell creates: its result name,
+	// or for a DDL cell the tables and views it creates.
 	Defines []string
 	// ExternalTables lists relations read that are not cells of the artifact.
 	ExternalTables []string
-	// Errors found in this cell, the first one decides its status.
+	// Errors found in this cell; the first one decides its status.
 	Errors []*CellError
+
+	own     []*CellError    // errors of the cell alone: invalid-name, unknown-connector, parse
+	defKeys []string        // keys the cell defines
+	ddlKeys map[string]bool // the defKeys its DDL creates: reading them is no edge
+	reads   []read
+}
+
+// HasResult reports whether the cell materializes a result relation: a SQL
+// cell whose last statement is a query (or that does not parse, so it still
+// claims its name). A DDL cell creates its relations itself.
+func (cp *CellPlan) HasResult() bool {
+	a := cp.Analysis
+	return cp.Cell.Type == cells.TypeSQL && cp.Name != "" && a != nil && (a.Err != nil || a.Query)
+}
+
+// read is one thing a cell reads: the keys that could satisfy it, in order
+// of preference, and the relation reference or variable it came from.
+type read struct {
+	keys []string
+	ref  *sqlparse.Ref
+	vari string
 }
 
 // inGraph reports whether the cell takes part in the dependency graph:
 // sql, input and vega cells do; text and unknown types do not.
-func (cp *CellPlan) inGraph() bool {
-	switch cp.Cell.Type {
+func inGraph(c *cells.Cell) bool {
+	switch c.Type {
 	case cells.TypeSQL, cells.TypeInput, cells.TypeVega:
 		return true
 	}
@@ -110,116 +153,294 @@ type Planner struct {
 // Plan analyses every cell of every artifact of nb. An error is returned only
 // for a failing database or context; problems in cells are in the plan.
 func (p *Planner) Plan(ctx context.Context, nb *cells.Notebook) (*Plan, error) {
-	reg := p.Connections
-	if reg == nil {
-		reg, _ = connectors.NewRegistry()
-	}
 	plan := &Plan{Notebook: nb}
 	for _, a := range nb.Artifacts {
-		ap, err := p.planArtifact(ctx, nb, a, reg)
+		ap, err := p.PlanArtifact(ctx, nb, a)
 		if err != nil {
-			return nil, fmt.Errorf("plan artifact %s: %w", a.ID, err)
+			return nil, err
 		}
 		plan.Artifacts = append(plan.Artifacts, ap)
 	}
 	return plan, nil
 }
 
-func (p *Planner) planArtifact(ctx context.Context, nb *cells.Notebook, a *cells.Artifact, reg *connectors.Registry) (*ArtifactPlan, error) {
-	ap := &ArtifactPlan{Artifact: a, Schema: cells.ArtifactSchema(a), byID: map[string]*CellPlan{}}
-	vars := map[string][]string{} // varName -> input cell ids
-	for _, id := range a.CellIDs {
+// PlanArtifact analyses the cells of one artifact and builds its graph.
+func (p *Planner) PlanArtifact(ctx context.Context, nb *cells.Notebook, a *cells.Artifact) (*ArtifactPlan, error) {
+	ap := &ArtifactPlan{
+		Artifact: a, Schema: cells.ArtifactSchema(a), planner: p,
+		byID: map[string]*CellPlan{}, definers: map[string][]string{}, readers: map[string]map[string]bool{},
+		manual: map[string][]string{}, position: map[string]int{},
+	}
+	var nodes []string
+	for i, id := range a.CellIDs {
 		cp := &CellPlan{Cell: nb.Cells[id]}
 		ap.Cells = append(ap.Cells, cp)
-		ap.byID[id] = cp
-		if in := cp.Cell.Input; in != nil && in.VarName != "" {
-			vars[in.VarName] = append(vars[in.VarName], id)
+		ap.byID[id], ap.position[id] = cp, i
+		if inGraph(cp.Cell) {
+			nodes = append(nodes, id)
 		}
-	}
-	for name, ids := range vars {
-		if len(ids) > 1 {
-			for _, id := range ids {
-				ap.byID[id].fail(KindDuplicateName, fmt.Sprintf("input variable %q is defined by cells %s", name, strings.Join(ids, ", ")))
-			}
-		}
-	}
-
-	// Parse every SQL cell and collect who defines which name.
-	definedBy := map[string][]string{} // lowercased name -> cell ids
-	for _, cp := range ap.Cells {
-		if cp.Cell.Type != cells.TypeSQL {
-			continue
-		}
-		if err := p.analyse(ctx, cp, reg); err != nil {
-			return nil, err
-		}
-		if cp.Name != "" {
-			cp.Defines = []string{cp.Name}
-			key := strings.ToLower(cp.Name)
-			definedBy[key] = append(definedBy[key], cp.Cell.ID)
-		}
-	}
-	for _, cp := range ap.Cells {
-		if ids := definedBy[strings.ToLower(cp.Name)]; cp.Name != "" && len(ids) > 1 {
-			cp.fail(KindDuplicateName, fmt.Sprintf("result name %q is defined by cells %s", cp.Name, strings.Join(ids, ", ")))
-		}
-	}
-
-	// Resolve references into dependencies.
-	for _, cp := range ap.Cells {
-		deps := map[string]bool{}
-		switch cp.Cell.Type {
-		case cells.TypeVega:
-			if ap.byID[cp.Cell.SQLID] != nil {
-				deps[cp.Cell.SQLID] = true
-			}
-		case cells.TypeSQL:
-			if cp.Analysis == nil {
-				break
-			}
-			for _, v := range cp.Analysis.Vars {
-				ids := vars[v]
-				if len(ids) == 0 {
-					cp.fail(KindUnknownVariable, fmt.Sprintf("{{%s}}: no input cell in artifact %s has varName %q", v, a.ID, v))
-				}
-				for _, id := range ids {
-					deps[id] = true
-				}
-			}
-			var external []sqlparse.Ref
-			for _, r := range cp.Analysis.Refs {
-				ids := p.resolve(r, ap.Schema, definedBy, cp)
-				if ids == nil {
-					external = append(external, r)
-				}
-				for _, id := range ids {
-					deps[id] = true
-				}
-			}
-			cp.ExternalTables = sqlparse.ExternalTables(external)
-		}
-		cp.Deps = sortedSet(deps)
 	}
 	for _, e := range a.Edges {
-		if e.Kind == cells.EdgeKindManual {
-			if cp := ap.byID[e.Target]; cp != nil && ap.byID[e.Source] != nil {
-				cp.Deps = sortedSet(setOf(append(cp.Deps, e.Source)...))
-			}
-		}
-	}
-
-	var nodes []string
-	for _, cp := range ap.Cells {
-		if cp.inGraph() {
-			nodes = append(nodes, cp.Cell.ID)
+		if e.Kind == cells.EdgeKindManual && ap.byID[e.Source] != nil && ap.byID[e.Target] != nil {
+			ap.manual[e.Target] = append(ap.manual[e.Target], e.Source)
 		}
 	}
 	ap.Graph = dag.New(nodes)
 	for _, cp := range ap.Cells {
-		ap.Graph.SetDeps(cp.Cell.ID, cp.Deps)
+		if err := ap.analyse(ctx, cp); err != nil {
+			return nil, fmt.Errorf("plan artifact %s: %w", a.ID, err)
+		}
+		ap.index(cp)
+	}
+	for _, cp := range ap.Cells {
+		ap.resolve(cp)
+	}
+	ap.finish()
+	return ap, nil
+}
+
+// Update replaces one cell of the artifact with c (same id, same type),
+// re-parses only that cell and re-resolves only the cells whose
+// dependencies it can change: those that define or read a name the cell
+// defined before or defines now. Adding or removing cells, or changing a
+// cell's type, needs a new plan.
+func (ap *ArtifactPlan) Update(ctx context.Context, c *cells.Cell) error {
+	cp := ap.byID[c.ID]
+	if cp == nil {
+		return fmt.Errorf("update: cell %q is not in artifact %s", c.ID, ap.Artifact.ID)
+	}
+	if c.Type != cp.Cell.Type {
+		return fmt.Errorf("update: cell %q changes type from %s to %s; plan the notebook again", c.ID, cp.Cell.Type, c.Type)
+	}
+	touched := map[string]bool{}
+	for _, k := range cp.defKeys {
+		touched[k] = true
+	}
+	ap.unindex(cp)
+	*cp = CellPlan{Cell: c}
+	if err := ap.analyse(ctx, cp); err != nil {
+		return fmt.Errorf("update cell %s: %w", c.ID, err)
+	}
+	ap.index(cp)
+	for _, k := range cp.defKeys {
+		touched[k] = true
+	}
+	affected := map[string]bool{c.ID: true}
+	for k := range touched {
+		for _, id := range ap.definers[k] {
+			affected[id] = true
+		}
+		for id := range ap.readers[k] {
+			affected[id] = true
+		}
+	}
+	for _, cp := range ap.Cells {
+		if affected[cp.Cell.ID] {
+			ap.resolve(cp)
+		}
+	}
+	ap.finish()
+	return nil
+}
+
+// analyse parses a cell and records what it defines and reads.
+func (ap *ArtifactPlan) analyse(ctx context.Context, cp *CellPlan) error {
+	c := cp.Cell
+	if inGraph(c) {
+		cp.defKeys = []string{cellKey(c.ID)}
+	}
+	switch c.Type {
+	case cells.TypeInput:
+		if c.Input != nil && c.Input.VarName != "" {
+			cp.defKeys = append(cp.defKeys, varKey(c.Input.VarName))
+		}
+	case cells.TypeVega:
+		if c.SQLID != "" {
+			cp.reads = append(cp.reads, read{keys: []string{cellKey(c.SQLID)}})
+		}
+	case cells.TypeSQL:
+		if err := ap.analyseSQL(ctx, cp); err != nil {
+			return err
+		}
+	}
+	for _, src := range ap.manual[c.ID] {
+		cp.reads = append(cp.reads, read{keys: []string{cellKey(src)}})
+	}
+	return nil
+}
+
+func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
+	c := cp.Cell
+	cp.Name = cells.ResultName(c)
+	if cp.Name == "" {
+		cp.fail(KindInvalidName, fmt.Sprintf("no usable result name: resultName %q is not an identifier and title %q leaves nothing", c.ResultName, c.Title))
+	}
+	reg := ap.planner.Connections
+	if reg == nil {
+		reg, _ = connectors.NewRegistry()
+	}
+	conn, ok := reg.Lookup(c.Connector())
+	switch {
+	case !ok:
+		cp.fail(KindUnknownConnector, fmt.Sprintf("connector %q is not configured (known: %s)", c.Connector(), strings.Join(reg.IDs(), ", ")))
+		cp.Analysis = &sqlparse.Analysis{Vars: cells.Vars(c.SQL), Query: true}
+	case conn.Engine == connectors.EnginePostgres:
+		cp.Analysis = sqlparse.AnalyzePostgres(c.SQL)
+	default:
+		a, err := ap.planner.DuckDB.Analyze(ctx, c.SQL)
+		if err != nil {
+			return fmt.Errorf("cell %s: %w", c.ID, err)
+		}
+		cp.Analysis = a
+	}
+	cp.Connection = conn
+	a := cp.Analysis
+	if a.Err != nil {
+		cp.own = append(cp.own, &CellError{CellID: c.ID, Kind: KindParse, Message: a.Err.Message, Line: a.Err.Line, Column: a.Err.Column})
+	}
+	if cp.HasResult() {
+		cp.Defines = []string{cp.Name}
+		cp.defKeys = append(cp.defKeys, artifactKey(cp.Name))
+	}
+	if conn.Engine == connectors.EngineDuckDB {
+		for _, d := range a.Defines {
+			k := ap.relKeys(d)[0]
+			if cp.ddlKeys == nil {
+				cp.ddlKeys = map[string]bool{}
+			}
+			if !cp.ddlKeys[k] {
+				cp.ddlKeys[k] = true
+				cp.defKeys = append(cp.defKeys, k)
+				cp.Defines = append(cp.Defines, d.String())
+			}
+		}
+		for i := range a.Refs {
+			cp.reads = append(cp.reads, read{keys: ap.relKeys(a.Refs[i]), ref: &a.Refs[i]})
+		}
+	}
+	for _, v := range a.Vars {
+		cp.reads = append(cp.reads, read{keys: []string{varKey(v)}, vari: v})
+	}
+	return nil
+}
+
+// Keys name what cells define and read: a cell id, an input variable, a
+// relation in the artifact's schema, or another relation.
+func cellKey(id string) string    { return "cell:" + id }
+func varKey(name string) string   { return "var:" + name }
+func artifactKey(n string) string { return "rel:" + strings.ToLower(n) }
+
+// relKeys returns the keys a relation reference can resolve to, in order of
+// preference (DESIGN.md rules 1, 2 and 7): an unqualified name is the
+// artifact's relation or, failing that, one created in the core main schema;
+// a name qualified with the artifact schema (and result database) is the
+// artifact's; any other qualified name is itself.
+func (ap *ArtifactPlan) relKeys(r sqlparse.Ref) []string {
+	switch {
+	case r.Catalog == "" && r.Schema == "":
+		return []string{artifactKey(r.Name), "ext:main." + strings.ToLower(r.Name)}
+	case strings.EqualFold(r.Schema, ap.Schema) && (r.Catalog == "" || strings.EqualFold(r.Catalog, ap.planner.ResultDB)):
+		return []string{artifactKey(r.Name)}
+	}
+	return []string{"ext:" + strings.ToLower(r.String())}
+}
+
+func (ap *ArtifactPlan) index(cp *CellPlan) {
+	id := cp.Cell.ID
+	for _, k := range cp.defKeys {
+		ids := append(ap.definers[k], id)
+		sort.Slice(ids, func(i, j int) bool { return ap.position[ids[i]] < ap.position[ids[j]] })
+		ap.definers[k] = ids
+	}
+	for _, r := range cp.reads {
+		for _, k := range r.keys {
+			if ap.readers[k] == nil {
+				ap.readers[k] = map[string]bool{}
+			}
+			ap.readers[k][id] = true
+		}
+	}
+}
+
+func (ap *ArtifactPlan) unindex(cp *CellPlan) {
+	id := cp.Cell.ID
+	for _, k := range cp.defKeys {
+		ap.definers[k] = slices.DeleteFunc(ap.definers[k], func(d string) bool { return d == id })
+		if len(ap.definers[k]) == 0 {
+			delete(ap.definers, k)
+		}
+	}
+	for _, r := range cp.reads {
+		for _, k := range r.keys {
+			delete(ap.readers[k], id)
+			if len(ap.readers[k]) == 0 {
+				delete(ap.readers, k)
+			}
+		}
+	}
+}
+
+// resolve computes a cell's dependencies, external tables and the errors
+// that depend on other cells (unknown-variable, duplicate-name), and sets
+// its edges in the graph.
+func (ap *ArtifactPlan) resolve(cp *CellPlan) {
+	id := cp.Cell.ID
+	deps := map[string]bool{}
+	var external []sqlparse.Ref
+	var derived []*CellError
+	for _, r := range cp.reads {
+		found := false
+		for _, k := range r.keys {
+			ids := ap.definers[k]
+			if len(ids) == 0 {
+				continue
+			}
+			found = true
+			for _, d := range ids {
+				if d != id || !cp.ddlKeys[k] { // reading what it creates itself is no edge
+					deps[d] = true
+				}
+			}
+			break
+		}
+		switch {
+		case found:
+		case r.ref != nil:
+			external = append(external, *r.ref)
+		case r.vari != "":
+			derived = append(derived, &CellError{CellID: id, Kind: KindUnknownVariable,
+				Message: fmt.Sprintf("{{%s}}: no input cell in artifact %s has varName %q", r.vari, ap.Artifact.ID, r.vari)})
+		}
+	}
+	if cp.Cell.Type == cells.TypeSQL && cp.Connection.Engine != connectors.EngineDuckDB {
+		external = cp.Analysis.Refs // an external cell's names resolve in its own database
+	}
+	for _, k := range cp.defKeys {
+		if ids := ap.definers[k]; len(ids) > 1 && !strings.HasPrefix(k, "cell:") {
+			what := "result name " + strings.TrimPrefix(k, "rel:")
+			if strings.HasPrefix(k, "var:") {
+				what = "input variable " + strings.TrimPrefix(k, "var:")
+			} else if strings.HasPrefix(k, "ext:") {
+				what = "relation " + strings.TrimPrefix(k, "ext:")
+			}
+			derived = append(derived, &CellError{CellID: id, Kind: KindDuplicateName,
+				Message: fmt.Sprintf("%s is defined by cells %s", what, strings.Join(ids, ", "))})
+		}
+	}
+	cp.Deps = sortedSet(deps)
+	cp.ExternalTables = sqlparse.ExternalTables(external)
+	cp.Errors = append(append([]*CellError(nil), cp.own...), derived...)
+	ap.Graph.SetDeps(id, cp.Deps)
+}
+
+// finish recomputes what depends on the whole graph: cycles, the error
+// list and the order.
+func (ap *ArtifactPlan) finish() {
+	for _, cp := range ap.Cells {
+		cp.Errors = slices.DeleteFunc(cp.Errors, func(e *CellError) bool { return e.Kind == KindCycle })
 	}
 	ap.markCycles()
-
+	ap.Errors = ap.Errors[:0]
 	failed := map[string]bool{}
 	for _, cp := range ap.Cells {
 		if len(cp.Errors) > 0 {
@@ -228,54 +449,6 @@ func (p *Planner) planArtifact(ctx context.Context, nb *cells.Notebook, a *cells
 		}
 	}
 	ap.Order, _ = ap.Graph.Order(failed)
-	return ap, nil
-}
-
-// analyse resolves the cell's connector and name and parses its SQL in the
-// connector's dialect.
-func (p *Planner) analyse(ctx context.Context, cp *CellPlan, reg *connectors.Registry) error {
-	c := cp.Cell
-	cp.Name = cells.ResultName(c)
-	if cp.Name == "" {
-		cp.fail(KindInvalidName, fmt.Sprintf("no usable result name: resultName %q is not an identifier and title %q leaves nothing", c.ResultName, c.Title))
-	}
-	conn, ok := reg.Lookup(c.Connector())
-	if !ok {
-		cp.fail(KindUnknownConnector, fmt.Sprintf("connector %q is not configured (known: %s)", c.Connector(), strings.Join(reg.IDs(), ", ")))
-		cp.Analysis = &sqlparse.Analysis{Vars: cells.Vars(c.SQL)}
-		return nil
-	}
-	cp.Connection = conn
-	switch conn.Engine {
-	case connectors.EnginePostgres:
-		cp.Analysis = sqlparse.AnalyzePostgres(c.SQL)
-	default:
-		a, err := p.DuckDB.Analyze(ctx, c.SQL)
-		if err != nil {
-			return fmt.Errorf("cell %s: %w", c.ID, err)
-		}
-		cp.Analysis = a
-	}
-	if e := cp.Analysis.Err; e != nil {
-		cp.Errors = append(cp.Errors, &CellError{CellID: c.ID, Kind: KindParse, Message: e.Message, Line: e.Line, Column: e.Column})
-	}
-	return nil
-}
-
-// resolve returns the cells a reference names (DESIGN.md rules 1, 2 and 6),
-// or nil for a relation outside the artifact.
-func (p *Planner) resolve(r sqlparse.Ref, schema string, definedBy map[string][]string, cp *CellPlan) []string {
-	if cp.Connection.Engine != connectors.EngineDuckDB {
-		return nil // an external cell's names resolve in its own database
-	}
-	switch {
-	case r.Catalog == "" && r.Schema == "":
-	case r.Catalog == "" && strings.EqualFold(r.Schema, schema):
-	case strings.EqualFold(r.Catalog, p.ResultDB) && strings.EqualFold(r.Schema, schema):
-	default:
-		return nil
-	}
-	return definedBy[strings.ToLower(r.Name)]
 }
 
 // markCycles records a cycle error on every cell of every cycle.
@@ -290,25 +463,29 @@ func (ap *ArtifactPlan) markCycles() {
 			pathOf[id] = path
 		}
 	}
-	for id := range ap.Graph.OnCycle() {
+	onCycle := ap.Graph.OnCycle()
+	for _, id := range ap.Graph.Nodes() {
+		if !onCycle[id] {
+			continue
+		}
 		path := pathOf[id]
 		if path == nil {
 			// On a cycle but not on the path reported for it: use the path
 			// through a cell that is both upstream and downstream of it.
-			up := setOf(ap.Graph.Upstream(id)...)
+			up, down := setOf(ap.Graph.Upstream(id)...), setOf(ap.Graph.Downstream(id)...)
 			for _, p := range paths {
-				if up[p[0]] && setOf(ap.Graph.Downstream(id)...)[p[0]] {
+				if up[p[0]] && down[p[0]] {
 					path = p
 					break
 				}
 			}
 		}
-		ap.byID[id].fail(KindCycle, "cycle: "+strings.Join(path, " -> "))
+		ap.byID[id].Errors = append(ap.byID[id].Errors, &CellError{CellID: id, Kind: KindCycle, Message: "cycle: " + strings.Join(path, " -> ")})
 	}
 }
 
 func (cp *CellPlan) fail(kind, msg string) {
-	cp.Errors = append(cp.Errors, &CellError{CellID: cp.Cell.ID, Kind: kind, Message: msg})
+	cp.own = append(cp.own, &CellError{CellID: cp.Cell.ID, Kind: kind, Message: msg})
 }
 
 func setOf(ids ...string) map[string]bool {

@@ -12,10 +12,9 @@ import (
 	"sync"
 	"time"
 
-	pg_query "github.com/pganalyze/pg_query_go/v6"
-
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/sqlparse"
 )
 
 // RunOptions configures one run of a plan.
@@ -105,7 +104,7 @@ func (w *walk) start(ctx context.Context, ap *ArtifactPlan) *ArtifactReport {
 		runs[cp.Cell.ID] = cr
 		if cp.Cell.Type == cells.TypeSQL {
 			cr.result = &CellResult{ID: cp.Cell.ID, Status: StatusIdle}
-			if cp.Name != "" {
+			if cp.HasResult() {
 				cr.result.Relation = w.e.relationName(ap.Schema, cp.Name)
 			}
 			ar.Cells = append(ar.Cells, cr.result)
@@ -122,7 +121,7 @@ func (w *walk) start(ctx context.Context, ap *ArtifactPlan) *ArtifactReport {
 			continue
 		case len(cp.Errors) > 0:
 			w.finish(ap, cr, StatusError, cp.Errors[0].Kind+" error", cp.Errors[0].Describe())
-		case cp.inGraph():
+		case inGraph(cp.Cell):
 			cr.root = w.failedRoot(ap, cp.Cell.ID)
 			cr.rootCause = cr.root + " failed"
 			w.finish(ap, cr, StatusBlocked, "blocked: "+cr.rootCause, "")
@@ -196,7 +195,7 @@ func (w *walk) runCell(ctx context.Context, ap *ArtifactPlan, cr *cellRun, deps 
 	cr.result.Duration = time.Since(start)
 	switch {
 	case err == nil:
-		cr.result.Rows = &rows
+		cr.result.Rows = rows
 		w.finish(ap, cr, StatusSuccess, "", "")
 	case ctx.Err() != nil:
 		w.finish(ap, cr, StatusCancel, "run cancelled", "")
@@ -205,8 +204,9 @@ func (w *walk) runCell(ctx context.Context, ap *ArtifactPlan, cr *cellRun, deps 
 	}
 }
 
-// execute runs one SQL cell and materializes its result.
-func (w *walk) execute(ctx context.Context, ap *ArtifactPlan, cp *CellPlan, values map[string]any) (int64, error) {
+// execute runs one SQL cell and materializes its result. It returns the
+// number of rows of the result, or nil for a cell without one.
+func (w *walk) execute(ctx context.Context, ap *ArtifactPlan, cp *CellPlan, values map[string]any) (*int64, error) {
 	if w.opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, w.opts.Timeout, fmt.Errorf("timed out after %s", w.opts.Timeout))
@@ -214,86 +214,85 @@ func (w *walk) execute(ctx context.Context, ap *ArtifactPlan, cp *CellPlan, valu
 	}
 	rendered, err := cells.Render(cp.Cell.SQL, values)
 	if err != nil {
-		return 0, fmt.Errorf("render {{var}}: %w", err)
+		return nil, fmt.Errorf("render {{var}}: %w", err)
 	}
 	if cp.Connection.Engine != connectors.EngineDuckDB {
-		return 0, fmt.Errorf("connector %s: %s cells cannot run yet", cp.Connection.ID, cp.Connection.Engine)
+		return nil, fmt.Errorf("connector %s: %s cells cannot run yet", cp.Connection.ID, cp.Connection.Engine)
 	}
-	rows, err := w.e.materializeDuckDB(ctx, ap, cp, rendered)
-	if err != nil && context.Cause(ctx) != nil && ctx.Err() == context.DeadlineExceeded {
-		return 0, context.Cause(ctx)
+	rows, err := w.e.runDuckDB(ctx, ap, cp, rendered)
+	if err != nil && ctx.Err() == context.DeadlineExceeded && context.Cause(ctx) != nil {
+		return nil, context.Cause(ctx)
 	}
 	return rows, err
 }
 
-// materializeDuckDB runs a DuckDB cell on its own connection, with the
-// artifact's search_path, and replaces its result table with the result of
-// the cell's last statement in one transaction, together with its
-// provenance row.
-func (e *Engine) materializeDuckDB(ctx context.Context, ap *ArtifactPlan, cp *CellPlan, text string) (int64, error) {
+// runDuckDB runs a DuckDB cell on its own connection, with the artifact's
+// search_path. A query cell's last statement replaces its result table, in
+// one transaction with its provenance row; a DDL cell's statements run as
+// written.
+func (e *Engine) runDuckDB(ctx context.Context, ap *ArtifactPlan, cp *CellPlan, text string) (*int64, error) {
 	stmts := splitStatements(text)
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer conn.Close()
-	if len(stmts) > 1 {
-		// The statements before the last may leave session state (temporary
-		// tables, variables, settings): discard the connection rather than
-		// hand it to the next cell.
+	if len(stmts) > 1 || !cp.HasResult() {
+		// Statements other than the materialized query may leave session
+		// state (temporary tables, variables, settings): discard the
+		// connection rather than hand it to the next cell.
 		defer conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
 	if _, err := conn.ExecContext(ctx, `SET search_path = `+quoteString(e.searchPath(ap.Schema))); err != nil {
-		return 0, fmt.Errorf("set search_path: %w", err)
+		return nil, fmt.Errorf("set search_path: %w", err)
 	}
-	for _, s := range stmts[:len(stmts)-1] {
+	last := len(stmts) - 1
+	if !cp.HasResult() {
+		last = len(stmts)
+	}
+	for _, s := range stmts[:last] {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
-			return 0, err
+			return nil, err
 		}
+	}
+	if !cp.HasResult() {
+		return nil, nil
 	}
 	started := time.Now()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer tx.Rollback()
 	rel := e.Relation(ap.Schema, cp.Name)
-	if _, err := tx.ExecContext(ctx, "CREATE OR REPLACE TABLE "+rel+" AS "+stmts[len(stmts)-1]+"\n"); err != nil {
-		return 0, err
+	if _, err := tx.ExecContext(ctx, "CREATE OR REPLACE TABLE "+rel+" AS "+stmts[last]+"\n"); err != nil {
+		return nil, err
 	}
 	var rows int64 // the driver reports no row count for CREATE TABLE AS
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+rel).Scan(&rows); err != nil {
-		return 0, fmt.Errorf("count rows: %w", err)
+		return nil, fmt.Errorf("count rows: %w", err)
 	}
 	sum := sha256.Sum256([]byte(text))
 	if _, err := tx.ExecContext(ctx, `INSERT INTO `+e.provenanceTable()+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 		e.relationName(ap.Schema, cp.Name), ap.Artifact.ID, cp.Cell.ID, cp.Connection.ID, cp.Connection.Engine,
 		hex.EncodeToString(sum[:]), started, time.Now(), rows); err != nil {
-		return 0, fmt.Errorf("record provenance: %w", err)
+		return nil, fmt.Errorf("record provenance: %w", err)
 	}
-	return rows, tx.Commit()
+	return &rows, tx.Commit()
 }
 
-// splitStatements splits a cell into its statements with the Postgres
-// scanner (DuckDB's lexer agrees on where statements end). Each statement is
+// splitStatements splits a cell into its statements. Each statement is
 // padded with the newlines and spaces that preceded it in the cell, so the
 // line numbers in DuckDB's errors are the cell's.
 func splitStatements(text string) []string {
-	pieces, err := pg_query.SplitWithScanner(text, false)
-	if err != nil || len(pieces) < 2 {
+	spans := sqlparse.Statements(text)
+	if len(spans) < 2 {
 		return []string{text}
 	}
-	stmts := make([]string, len(pieces))
-	pos := 0
-	for i, p := range pieces {
-		off := strings.Index(text[pos:], p)
-		if off < 0 {
-			return []string{text} // cannot happen: pieces are substrings in order
-		}
-		pos += off
-		line, col := cells.LineColumn(text, pos)
-		stmts[i] = strings.Repeat("\n", line-1) + strings.Repeat(" ", col-1) + p
-		pos += len(p)
+	stmts := make([]string, len(spans))
+	for i, sp := range spans {
+		line, col := cells.LineColumn(text, sp.Start)
+		stmts[i] = strings.Repeat("\n", line-1) + strings.Repeat(" ", col-1) + text[sp.Start:sp.End]
 	}
 	return stmts
 }

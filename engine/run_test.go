@@ -211,20 +211,18 @@ func TestRun_MultiStatement(t *testing.T) {
 		}
 	})
 
-	// A cell may prepare with DDL (DESIGN.md rule 7). The planner cannot
-	// analyse DDL yet (sqlparse reports a parse error); until it can, the
-	// test clears that error so the run itself is exercised.
+	// A cell may prepare with DDL (DESIGN.md rule 7); a temporary table is
+	// the cell's own: a later cell of the same run must not see it.
 	t.Run("TempTableThenQuery", func(t *testing.T) {
 		eng := openEngine(t, engine.Config{})
 		nb := parseNotebook(t, nbArtifact{id: "nb", cells: []nbCell{
 			sqlCell("m", "m", "CREATE TEMP TABLE scratch AS SELECT 41 AS x;\nSELECT x + 1 AS y FROM scratch"),
-			sqlCell("peek", "peek", "SELECT 1 AS one"),
+			sqlCell("peek", "peek", "SELECT * FROM scratch"),
 		}})
 		plan := mustPlan(t, eng, nb)
-		allowDDL(t, plan.Artifacts[0])
-		// A later cell of the same run must not see the first cell's
-		// temporary table: each cell's session state is its own.
-		nb.Cells["peek"].SQL = "SELECT * FROM scratch"
+		if ap := plan.Artifacts[0]; len(ap.Errors) > 0 || len(ap.Cell("m").ExternalTables) > 0 || len(ap.Cell("peek").Deps) > 0 {
+			t.Fatalf("plan: errors %v, m reads %v, peek depends on %v; want a clean plan", ap.Errors, ap.Cell("m").ExternalTables, ap.Cell("peek").Deps)
+		}
 		for run := 1; run <= 3; run++ {
 			results := cellResults(mustRun(t, context.Background(), eng, plan, engine.RunOptions{Concurrency: 1}))
 			if c := results["m"]; c.Status != engine.StatusSuccess {
@@ -239,22 +237,6 @@ func TestRun_MultiStatement(t *testing.T) {
 			}
 		}
 	})
-}
-
-// allowDDL drops the planner's "DDL is not supported yet" parse errors from
-// ap so that the cells run; other errors fail the test.
-func allowDDL(t *testing.T, ap *engine.ArtifactPlan) {
-	t.Helper()
-	for _, cp := range ap.Cells {
-		for _, e := range cp.Errors {
-			if e.Kind != engine.KindParse || !strings.Contains(e.Message, "not supported yet") {
-				t.Fatalf("unexpected plan error: %v", e)
-			}
-		}
-		cp.Errors = nil
-	}
-	ap.Errors = nil
-	ap.Order, _ = ap.Graph.Order(nil)
 }
 
 func TestRun_VariablesAreData(t *testing.T) {

@@ -12,10 +12,19 @@ import (
 type Analysis struct {
 	// Statements is the number of statements in the cell.
 	Statements int
-	// Refs are the relation references that are not CTEs in scope, sorted by
-	// position. Table-function arguments, column names, aliases, literals and
-	// comments are never references.
+	// Query reports whether the last statement is a query, whose result is
+	// the cell's result. A cell whose last statement is DDL (or anything
+	// else) has no result relation of its own.
+	Query bool
+	// Refs are the relation references that are not CTEs in scope nor
+	// relations created by an earlier statement of the cell, sorted by
+	// position. Table-function arguments, column names, aliases, literals
+	// and comments are never references.
 	Refs []Ref
+	// Defines are the relations the cell's DDL statements create or fill
+	// (CREATE TABLE|VIEW, INSERT INTO), as written; temporary ones are
+	// left out, as no other cell can see them.
+	Defines []Ref
 	// Vars are the {{var}} names used anywhere in the text, in order of
 	// first use.
 	Vars []string

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
 	"github.com/cellsd/cellsd/cells"
 )
 
@@ -24,66 +26,370 @@ type DuckDB struct {
 }
 
 // NewDuckDB returns an analyser that parses through q, a DuckDB connection.
+// Parsing has no side effects on q's database.
 func NewDuckDB(q Querier) *DuckDB { return &DuckDB{q: q} }
 
-// serialized is json_serialize_sql's answer.
-type serialized struct {
-	Error        bool              `json:"error"`
-	ErrorType    string            `json:"error_type"`
-	ErrorMessage string            `json:"error_message"`
-	Position     json.Number       `json:"position"`
-	Statements   []json.RawMessage `json:"statements"`
-}
-
 // Analyze parses text (a cell's SQL as the user wrote it, {{var}}
-// placeholders included) and returns its references. A parse error is
-// reported in Analysis.Err; the error result is for a failing database or
-// context.
+// placeholders included) and returns its references and definitions. A
+// parse error is reported in Analysis.Err; the error result is for a failing
+// database or context.
+//
+// Every statement is parsed by DuckDB's parser through json_serialize_sql,
+// which also validates statements it will not serialize. For those, the
+// Postgres lexer finds where the parts are: the target and body of
+// CREATE TABLE|VIEW ... AS and INSERT INTO, the source of a PIVOT statement
+// without IN list. The parts are then parsed by DuckDB again, with the rest
+// of the text blanked so every position stays the user's.
 func (d *DuckDB) Analyze(ctx context.Context, text string) (*Analysis, error) {
 	a := &Analysis{Vars: cells.Vars(text)}
 	parsed := parseText(text)
-	var out string
-	err := d.q.QueryRowContext(ctx, `SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)`, parsed).Scan(&out)
+	whole, err := d.serialize(ctx, parsed)
 	if err != nil {
-		return nil, fmt.Errorf("json_serialize_sql: %w", err)
+		return nil, err
 	}
-	var s serialized
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		return nil, fmt.Errorf("decode json_serialize_sql output: %w", err)
-	}
-	if s.Error {
-		a.Err = duckdbError(text, &s)
+	if whole.err != nil {
+		a.Err = whole.err
 		return a, nil
 	}
-	a.Statements = len(s.Statements)
+	toks, lexErr := lex(parsed)
+	var spans []Span
+	if lexErr == nil {
+		spans = statementSpans(parsed, toks)
+	}
+	if whole.trees != nil { // every statement is a query
+		a.Statements, a.Query = len(whole.trees), len(whole.trees) > 0
+		for _, tree := range whole.trees {
+			a.Refs = append(a.Refs, refsOf(tree, parsed)...)
+		}
+	} else {
+		if lexErr != nil {
+			a.Err = newError(text, fmt.Sprintf("cannot split the cell into statements: %v", lexErr), -1)
+			return a, nil
+		}
+		an := &analyser{d: d, text: parsed, toks: toks}
+		a.Statements = len(spans)
+		local := map[string]bool{} // relations created by earlier statements
+		for i, span := range spans {
+			st, err := an.statement(ctx, span)
+			if err != nil {
+				return nil, err
+			}
+			if st.err != nil {
+				a.Err = st.err
+				a.Refs, a.Defines = nil, nil
+				return a, nil
+			}
+			for _, r := range st.refs {
+				if !local[strings.ToLower(r.String())] {
+					a.Refs = append(a.Refs, r)
+				}
+			}
+			if st.target != nil {
+				local[strings.ToLower(st.target.String())] = true
+				if !st.temp {
+					a.Defines = append(a.Defines, *st.target)
+				}
+			}
+			a.Query = i == len(spans)-1 && st.kind == kindQuery
+		}
+	}
 	if a.Statements == 0 {
 		a.Err = newError(text, "the cell has no SQL statement", -1)
-		return a, nil
 	}
-	w := duckWalker{text: parsed}
+	sortRefs(a.Refs)
+	return a, nil
+}
+
+// serialized is one json_serialize_sql call's outcome: the statement trees,
+// a parse error, or neither when DuckDB parsed the text but will not
+// serialize a statement that is not a SELECT.
+type serialized struct {
+	trees []any
+	err   *Error
+}
+
+func (d *DuckDB) serialize(ctx context.Context, text string) (serialized, error) {
+	var out string
+	err := d.q.QueryRowContext(ctx, `SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)`, text).Scan(&out)
+	if err != nil {
+		return serialized{}, fmt.Errorf("json_serialize_sql: %w", err)
+	}
+	var s struct {
+		Error        bool              `json:"error"`
+		ErrorType    string            `json:"error_type"`
+		ErrorMessage string            `json:"error_message"`
+		Position     json.Number       `json:"position"`
+		Statements   []json.RawMessage `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		return serialized{}, fmt.Errorf("decode json_serialize_sql output: %w", err)
+	}
+	switch {
+	case s.Error && s.ErrorType == "not implemented":
+		return serialized{}, nil
+	case s.Error:
+		offset := -1
+		if p, err := strconv.Atoi(s.Position.String()); err == nil {
+			offset = byteOffset(text, p) // DuckDB reports a character position
+		}
+		return serialized{err: newError(text, s.ErrorMessage, offset)}, nil
+	}
+	trees := make([]any, 0, len(s.Statements))
 	for _, st := range s.Statements {
 		dec := json.NewDecoder(bytes.NewReader(st))
 		dec.UseNumber()
 		var tree any
 		if err := dec.Decode(&tree); err != nil {
-			return nil, fmt.Errorf("decode statement: %w", err)
+			return serialized{}, fmt.Errorf("decode statement: %w", err)
 		}
-		w.walk(tree, nil)
+		trees = append(trees, tree)
 	}
-	a.Refs = w.refs
-	sortRefs(a.Refs)
-	return a, nil
+	return serialized{trees: trees}, nil
 }
 
-func duckdbError(text string, s *serialized) *Error {
-	if s.ErrorType == "not implemented" {
-		return newError(text, "only query statements (SELECT, FROM, WITH, VALUES, DESCRIBE, SUMMARIZE) can be analysed so far; DDL and PIVOT statements are not supported yet", -1)
+type statementKind int
+
+const (
+	kindOther statementKind = iota // SET, CREATE MACRO, UPDATE, ...: no references
+	kindQuery                      // produces a result: SELECT, FROM, VALUES, DESCRIBE, PIVOT, ...
+	kindDDL                        // CREATE TABLE|VIEW, INSERT INTO
+)
+
+// statementResult is what one statement reads and creates.
+type statementResult struct {
+	kind   statementKind
+	refs   []Ref
+	target *Ref // the relation a DDL statement creates or fills
+	temp   bool // the target is a temporary table or view
+	err    *Error
+}
+
+// analyser analyses the statements of one cell, one at a time.
+type analyser struct {
+	d    *DuckDB
+	text string
+	toks []token
+}
+
+func (an *analyser) statement(ctx context.Context, span Span) (statementResult, error) {
+	s, err := an.d.serialize(ctx, blankOutside(an.text, span))
+	if err != nil || s.err != nil {
+		return statementResult{err: s.err}, err
 	}
-	offset := -1
-	if p, err := strconv.Atoi(s.Position.String()); err == nil {
-		offset = byteOffset(text, p) // DuckDB reports a character position
+	if s.trees != nil {
+		var refs []Ref
+		for _, tree := range s.trees {
+			refs = append(refs, refsOf(tree, an.text)...)
+		}
+		return statementResult{kind: kindQuery, refs: refs}, nil
 	}
-	return newError(text, s.ErrorMessage, offset)
+	toks := tokensIn(an.toks, span)
+	if len(toks) == 0 {
+		return statementResult{}, nil
+	}
+	switch toks[0].word {
+	case "pivot", "pivot_wider":
+		return an.pivot(ctx, toks, span)
+	case "create":
+		return an.create(ctx, toks, span)
+	case "insert":
+		return an.insert(ctx, toks, span)
+	}
+	return statementResult{}, nil
+}
+
+// pivot analyses a PIVOT statement without IN list, which DuckDB expands
+// into several statements and will not serialize. Its references are those
+// of its source, the part between PIVOT and ON, parsed as `FROM <source>`
+// in place of the keyword.
+func (an *analyser) pivot(ctx context.Context, toks []token, span Span) (statementResult, error) {
+	end := span.End
+	if on := findWord(toks[1:], "on"); on >= 0 {
+		end = toks[1+on].start
+	}
+	src := blankOutside(an.text, Span{toks[0].start, end})
+	kw := toks[0]
+	src = src[:kw.start] + "FROM" + strings.Repeat(" ", kw.end-kw.start-4) + src[kw.end:]
+	s, err := an.d.serialize(ctx, src)
+	if err != nil || s.trees == nil {
+		return statementResult{kind: kindQuery}, err
+	}
+	var refs []Ref
+	for _, tree := range s.trees {
+		refs = append(refs, refsOf(tree, an.text)...)
+	}
+	return statementResult{kind: kindQuery, refs: refs}, nil
+}
+
+// create analyses CREATE [OR REPLACE] [TEMP] TABLE|VIEW [IF NOT EXISTS]
+// name [(...)] [AS query]. Other CREATE statements create no relation.
+func (an *analyser) create(ctx context.Context, toks []token, span Span) (statementResult, error) {
+	r := statementResult{kind: kindOther}
+	i := 1
+	if wordsAt(toks, i, "or", "replace") {
+		i += 2
+	}
+	if i < len(toks) && (toks[i].word == "temp" || toks[i].word == "temporary") {
+		r.temp = true
+		i++
+	} else if i < len(toks) && toks[i].word == "persistent" {
+		i++
+	}
+	if i >= len(toks) || (toks[i].word != "table" && toks[i].word != "view") {
+		return r, nil
+	}
+	i++
+	if wordsAt(toks, i, "if", "not", "exists") {
+		i += 3
+	}
+	target, i := qualifiedName(an.text, toks, i)
+	if target == nil {
+		return r, nil
+	}
+	r.kind, r.target = kindDDL, target
+	if i < len(toks) && toks[i].kind == pg_query.Token_ASCII_40 {
+		i = skipParens(toks, i)
+	}
+	if i < len(toks) && toks[i].word == "as" && i+1 < len(toks) {
+		return an.body(ctx, r, Span{toks[i+1].start, span.End})
+	}
+	return r, nil
+}
+
+// insert analyses INSERT [OR REPLACE|IGNORE] INTO name [AS alias] [(cols)]
+// [BY NAME|POSITION] {query | DEFAULT VALUES} [ON CONFLICT ...]
+// [RETURNING ...].
+func (an *analyser) insert(ctx context.Context, toks []token, span Span) (statementResult, error) {
+	r := statementResult{kind: kindOther}
+	i := 1
+	if wordsAt(toks, i, "or", "replace") || wordsAt(toks, i, "or", "ignore") {
+		i += 2
+	}
+	if i >= len(toks) || toks[i].word != "into" {
+		return r, nil
+	}
+	target, i := qualifiedName(an.text, toks, i+1)
+	if target == nil {
+		return r, nil
+	}
+	r.kind, r.target = kindDDL, target
+	if i+1 < len(toks) && toks[i].word == "as" {
+		i += 2
+	}
+	end := span.End
+	for j := i; j < len(toks); j++ {
+		if wordsAt(toks, j, "on", "conflict") || toks[j].word == "returning" {
+			end = toks[j].start
+			break
+		}
+	}
+	if i < len(toks) && toks[i].kind == pg_query.Token_ASCII_40 {
+		// A parenthesised query or a column list: let DuckDB say which.
+		if s, err := an.d.serialize(ctx, blankOutside(an.text, Span{toks[i].start, end})); err != nil {
+			return r, err
+		} else if s.trees == nil {
+			i = skipParens(toks, i)
+		}
+	}
+	if wordsAt(toks, i, "by", "name") || wordsAt(toks, i, "by", "position") {
+		i += 2
+	}
+	if i >= len(toks) || toks[i].start >= end || wordsAt(toks, i, "default", "values") {
+		return r, nil
+	}
+	return an.body(ctx, r, Span{toks[i].start, end})
+}
+
+// body adds the references of a DDL statement's query to r.
+func (an *analyser) body(ctx context.Context, r statementResult, span Span) (statementResult, error) {
+	b, err := an.statement(ctx, span)
+	if err != nil {
+		return r, err
+	}
+	r.refs, r.err = b.refs, b.err
+	return r, nil
+}
+
+// qualifiedName reads name(.name){0,2} at toks[i] and returns it with the
+// index after it, or nil when there is no name there.
+func qualifiedName(text string, toks []token, i int) (*Ref, int) {
+	var parts []string
+	start := -1
+	for i < len(toks) {
+		t := toks[i]
+		if t.word == "" && !(t.kind == pg_query.Token_IDENT || t.kind == pg_query.Token_UIDENT) {
+			break
+		}
+		if start < 0 {
+			start = t.start
+		}
+		parts = append(parts, unquoteIdent(text[t.start:t.end]))
+		i++
+		if i < len(toks) && toks[i].kind == pg_query.Token_ASCII_46 && len(parts) < 3 {
+			i++
+			continue
+		}
+		break
+	}
+	r := &Ref{Offset: start}
+	switch len(parts) {
+	case 1:
+		r.Name = parts[0]
+	case 2:
+		r.Schema, r.Name = parts[0], parts[1]
+	case 3:
+		r.Catalog, r.Schema, r.Name = parts[0], parts[1], parts[2]
+	default:
+		return nil, i
+	}
+	return r, i
+}
+
+// skipParens returns the index just after the parenthesis opened at toks[i].
+func skipParens(toks []token, i int) int {
+	depth := 0
+	for ; i < len(toks); i++ {
+		switch toks[i].kind {
+		case pg_query.Token_ASCII_40:
+			depth++
+		case pg_query.Token_ASCII_41:
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return i
+}
+
+// wordsAt reports whether the words at toks[i:] start with words.
+func wordsAt(toks []token, i int, words ...string) bool {
+	if i+len(words) > len(toks) {
+		return false
+	}
+	for j, w := range words {
+		if toks[i+j].word != w {
+			return false
+		}
+	}
+	return true
+}
+
+// findWord returns the index of the first token at parenthesis depth 0 whose
+// word is w, or -1.
+func findWord(toks []token, w string) int {
+	depth := 0
+	for i, t := range toks {
+		switch {
+		case t.kind == pg_query.Token_ASCII_40:
+			depth++
+		case t.kind == pg_query.Token_ASCII_41:
+			depth--
+		case depth == 0 && t.word == w:
+			return i
+		}
+	}
+	return -1
 }
 
 // parseText replaces every {{var}} with text of the same length that parses
@@ -111,10 +417,18 @@ func parseText(text string) string {
 	return string(b)
 }
 
+// refsOf collects the base-table references of one json_serialize_sql
+// statement tree; text is the text that was parsed.
+func refsOf(tree any, text string) []Ref {
+	w := duckWalker{text: text}
+	w.walk(tree, nil)
+	return w.refs
+}
+
 // duckWalker collects base-table references from a json_serialize_sql tree,
 // tracking which CTE names are in scope.
 type duckWalker struct {
-	text string // the text that was parsed
+	text string
 	refs []Ref
 }
 
@@ -163,7 +477,8 @@ func isRecursiveCTE(entry map[string]any, name string) bool {
 	value, _ := entry["value"].(map[string]any)
 	query, _ := value["query"].(map[string]any)
 	node, _ := query["node"].(map[string]any)
-	return node["type"] == "RECURSIVE_CTE_NODE" && strings.EqualFold(fmt.Sprint(node["cte_name"]), name)
+	cteName, _ := node["cte_name"].(string)
+	return node["type"] == "RECURSIVE_CTE_NODE" && strings.EqualFold(cteName, name)
 }
 
 func (w *duckWalker) baseTable(v map[string]any, sc *scope) {
@@ -172,14 +487,14 @@ func (w *duckWalker) baseTable(v map[string]any, sc *scope) {
 	r.Schema, _ = v["schema_name"].(string)
 	r.Name, _ = v["table_name"].(string)
 	if loc, ok := v["query_location"].(json.Number); ok {
-		if n, err := strconv.Atoi(loc.String()); err == nil {
+		if n, err := strconv.Atoi(loc.String()); err == nil && n < len(w.text) {
 			r.Offset = n
 		}
 	}
 	if r.Catalog == "" && r.Schema == "" && sc.has(r.Name) {
 		return // a CTE in scope
 	}
-	if r.Offset >= 0 && r.Offset < len(w.text) && w.text[r.Offset] == '\'' {
+	if r.Offset >= 0 && w.text[r.Offset] == '\'' {
 		return // FROM 'file.csv': a string literal DuckDB scans as a file
 	}
 	w.refs = append(w.refs, r)
