@@ -1,6 +1,12 @@
 package engine
 
-import "github.com/cellsd/cellsd/cells"
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cellsd/cellsd/cells"
+)
 
 // Graph is the `cellsd graph --format json` document (DESIGN.md "CLI
 // contract"). Lists are never null.
@@ -69,4 +75,124 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// graphNode is one cell as the diagrams draw it.
+type graphNode struct {
+	key    string // unique across artifacts
+	label  []string
+	failed bool
+}
+
+// nodes lists the cells of an artifact that take part in the graph, with
+// their labels: id, result name and connector for SQL cells, the error kind
+// and message for cells with errors.
+func (ga *GraphArtifact) nodes() []graphNode {
+	errs := map[string][]GraphError{}
+	for _, e := range ga.Errors {
+		errs[e.CellID] = append(errs[e.CellID], e)
+	}
+	var out []graphNode
+	for _, c := range ga.Cells {
+		n := graphNode{key: ga.ID + "/" + c.ID, label: []string{c.ID}}
+		switch {
+		case c.Type == cells.TypeSQL:
+			n.label = append(n.label, deref(c.ResultName), deref(c.ConnectorID))
+		case c.Type == cells.TypeInput || c.Type == cells.TypeVega:
+			n.label = append(n.label, c.Type)
+		default:
+			continue
+		}
+		for _, e := range errs[c.ID] {
+			n.failed = true
+			msg := e.Kind + ": " + e.Message
+			if strings.HasPrefix(e.Message, e.Kind+":") {
+				msg = e.Message
+			}
+			if e.Line > 0 {
+				msg = fmt.Sprintf("%s at %d:%d: %s", e.Kind, e.Line, e.Column, e.Message)
+			}
+			n.label = append(n.label, msg)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// WriteDOT writes the graph in Graphviz DOT: a cluster per artifact, an
+// edge from each dependency to its dependent, cells with errors in red.
+func (g *Graph) WriteDOT(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("digraph cellsd {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n")
+	for _, ga := range g.Artifacts {
+		fmt.Fprintf(&b, "  subgraph %s {\n    label=%s;\n", dotQuote("cluster_"+ga.ID), dotQuote(ga.ID+" ("+ga.Schema+")"))
+		for _, n := range ga.nodes() {
+			attrs := "label=" + dotQuote(strings.Join(n.label, "\n"))
+			if n.failed {
+				attrs += ", color=red, fontcolor=red"
+			}
+			fmt.Fprintf(&b, "    %s [%s];\n", dotQuote(n.key), attrs)
+		}
+		b.WriteString("  }\n")
+		for _, c := range ga.Cells {
+			for _, d := range c.Deps {
+				fmt.Fprintf(&b, "  %s -> %s;\n", dotQuote(ga.ID+"/"+d), dotQuote(ga.ID+"/"+c.ID))
+			}
+		}
+	}
+	b.WriteString("}\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMermaid writes the graph as a Mermaid flowchart: a subgraph per
+// artifact, cells with errors in the class "error".
+func (g *Graph) WriteMermaid(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	ids := map[string]string{} // node key -> mermaid id
+	var failed []string
+	for i, ga := range g.Artifacts {
+		fmt.Fprintf(&b, "  subgraph a%d[%s]\n", i, mermaidQuote(ga.ID+" ("+ga.Schema+")"))
+		for _, n := range ga.nodes() {
+			id := fmt.Sprintf("n%d", len(ids))
+			ids[n.key] = id
+			fmt.Fprintf(&b, "    %s[%s]\n", id, mermaidQuote(strings.Join(n.label, "<br/>")))
+			if n.failed {
+				failed = append(failed, id)
+			}
+		}
+		b.WriteString("  end\n")
+	}
+	for _, ga := range g.Artifacts {
+		for _, c := range ga.Cells {
+			for _, d := range c.Deps {
+				fmt.Fprintf(&b, "  %s --> %s\n", ids[ga.ID+"/"+d], ids[ga.ID+"/"+c.ID])
+			}
+		}
+	}
+	if len(failed) > 0 {
+		b.WriteString("  classDef error stroke:#d00,stroke-width:2px,color:#d00\n")
+		fmt.Fprintf(&b, "  class %s error\n", strings.Join(failed, ","))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func dotQuote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
+
+// mermaidQuote quotes a label; Mermaid reads entity codes in quoted text.
+func mermaidQuote(s string) string {
+	r := strings.NewReplacer(`"`, "#quot;", "\n", " ")
+	return `"` + r.Replace(s) + `"`
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

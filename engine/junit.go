@@ -83,10 +83,3 @@ func (r *Report) WriteJUnit(w io.Writer, name string) error {
 	_, err := io.WriteString(w, "\n")
 	return err
 }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}

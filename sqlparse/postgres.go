@@ -89,13 +89,17 @@ func (w *pgWalker) with(with map[string]any, sc *scope) *scope {
 	recursive, _ := with["recursive"].(bool)
 	ctes, _ := with["ctes"].([]any)
 	var names []string
+	cteOf := func(c any) map[string]any {
+		node, _ := c.(map[string]any)
+		cte, _ := node["CommonTableExpr"].(map[string]any)
+		return cte
+	}
 	for _, c := range ctes {
-		cte, _ := c.(map[string]any)["CommonTableExpr"].(map[string]any)
-		name, _ := cte["ctename"].(string)
+		name, _ := cteOf(c)["ctename"].(string)
 		names = append(names, name)
 	}
 	for i, c := range ctes {
-		cte, _ := c.(map[string]any)["CommonTableExpr"].(map[string]any)
+		cte := cteOf(c)
 		visible := names[:i]
 		if recursive {
 			visible = names

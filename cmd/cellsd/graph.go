@@ -16,9 +16,6 @@ func (c *graphCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if c.Format != "json" {
-		return usagef("--format %s is not built yet; use --format json", c.Format)
-	}
 	eng, err := openEngine(e, engine.Config{Connections: reg})
 	if err != nil {
 		return err
@@ -28,7 +25,14 @@ func (c *graphCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	g := plan.Graph()
+	switch c.Format {
+	case "dot":
+		return g.WriteDOT(e.stdout)
+	case "mermaid":
+		return g.WriteMermaid(e.stdout)
+	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(plan.Graph())
+	return enc.Encode(g)
 }

@@ -198,32 +198,39 @@ func TestRun_BadInput(t *testing.T) {
 	}
 }
 
-// TestGraph_Golden checks `cellsd graph --format json` against reviewed
+// TestGraph_Golden checks `cellsd graph` in every format against reviewed
 // golden files; run `go test ./cmd/cellsd -update` to rewrite them.
 func TestGraph_Golden(t *testing.T) {
 	for _, name := range []string{"quickstart", "errors", "sqlrooms-ui"} {
-		t.Run(name, func(t *testing.T) {
-			code, stdout, stderr := cellsd(t, "graph", notebooks+name+".json", "--format", "json")
-			if code != exitOK {
-				t.Fatalf("exit %d:\n%s", code, stderr)
-			}
-			golden := filepath.Join("testdata", "graph", name+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
+		for format, ext := range map[string]string{"json": ".json", "dot": ".dot", "mermaid": ".mmd"} {
+			t.Run(name+"/"+format, func(t *testing.T) {
+				code, stdout, stderr := cellsd(t, "graph", notebooks+name+".json", "--format", format)
+				if code != exitOK {
+					t.Fatalf("exit %d:\n%s", code, stderr)
 				}
-				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if stdout != string(want) {
-				t.Errorf("graph differs from %s (run with -update after reviewing):\n%s", golden, lineDiff(string(want), stdout))
-			}
-		})
+				checkGolden(t, filepath.Join("testdata", "graph", name+ext), stdout)
+			})
+		}
+	}
+}
+
+// checkGolden compares got with the golden file, or rewrites it with -update.
+func checkGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update after reviewing):\n%s", golden, lineDiff(string(want), got))
 	}
 }
 

@@ -1,0 +1,113 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/engine"
+)
+
+// graphState is what a plan says about an artifact, for comparing plans.
+type graphState struct {
+	Deps, Defines, External map[string][]string
+	Errors                  []string
+	Order                   []string
+}
+
+func stateOf(ap *engine.ArtifactPlan) graphState {
+	s := graphState{Deps: map[string][]string{}, Defines: map[string][]string{}, External: map[string][]string{}, Order: ap.Order}
+	for _, cp := range ap.Cells {
+		s.Deps[cp.Cell.ID], s.Defines[cp.Cell.ID], s.External[cp.Cell.ID] = cp.Deps, cp.Defines, cp.ExternalTables
+	}
+	for _, e := range ap.Errors {
+		s.Errors = append(s.Errors, e.Error())
+	}
+	return s
+}
+
+// TestUpdate_MatchesFullPlan edits cells one at a time at random and checks
+// that after every edit the incrementally updated plan equals a plan built
+// from scratch for the edited notebook.
+func TestUpdate_MatchesFullPlan(t *testing.T) {
+	eng := openEngine(t, engine.Config{})
+	names := []string{"a", "b", "c", "d", "e"}
+	sqls := []string{
+		"SELECT 1 AS x",
+		"SELECT * FROM %s",
+		"SELECT * FROM %s JOIN %s USING (x)",
+		"WITH %s AS (SELECT 1 AS x) SELECT * FROM %s",
+		"CREATE TABLE %s AS SELECT * FROM %s",
+		"SELECT * FROM artifact_nb.%s WHERE x > {{n}}",
+		"SELECT * FORM %s",
+		"SELECT * FROM main.%s",
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func() string { return names[rng.IntN(len(names))] }
+	randomCell := func(id string) nbCell {
+		sql := sqls[rng.IntN(len(sqls))]
+		var args []any
+		for range strings.Count(sql, "%s") {
+			args = append(args, pick())
+		}
+		return sqlCell(id, pick(), fmt.Sprintf(sql, args...))
+	}
+	build := []nbCell{inputCell("in", "n", 3)}
+	for i := range 6 {
+		build = append(build, randomCell(fmt.Sprintf("c%d", i)))
+	}
+	nb := parseNotebook(t, art(build...))
+	ap := mustPlan(t, eng, nb).Artifacts[0]
+	for step := range 200 {
+		id := fmt.Sprintf("c%d", rng.IntN(6))
+		edited := parseNotebook(t, art(randomCell(id))).Cells[id]
+		nb.Cells[id] = edited
+		if err := ap.Update(context.Background(), edited); err != nil {
+			t.Fatal(err)
+		}
+		fresh := mustPlan(t, eng, nb).Artifacts[0]
+		if got, want := stateOf(ap), stateOf(fresh); !reflect.DeepEqual(got, want) {
+			t.Fatalf("step %d, after editing %s to %q (name %s):\nincremental %+v\nfull        %+v", step, id, edited.SQL, cells.ResultName(edited), got, want)
+		}
+	}
+}
+
+func TestUpdate_Rename(t *testing.T) {
+	eng := openEngine(t, engine.Config{})
+	nb := parseNotebook(t, art(
+		sqlCell("c1", "orders", "SELECT 1 AS id"),
+		sqlCell("c2", "old_readers", "SELECT * FROM orders"),
+		sqlCell("c3", "new_readers", "SELECT * FROM sales"),
+	))
+	ap := mustPlan(t, eng, nb).Artifacts[0]
+	renamed := *nb.Cells["c1"]
+	renamed.ResultName = "sales"
+	if err := ap.Update(context.Background(), &renamed); err != nil {
+		t.Fatal(err)
+	}
+	if d := ap.Cell("c2").Deps; len(d) != 0 {
+		t.Errorf("c2 still depends on %v after orders was renamed", d)
+	}
+	if got := ap.Cell("c2").ExternalTables; !reflect.DeepEqual(got, []string{"orders"}) {
+		t.Errorf("c2 external tables = %v, want [orders]", got)
+	}
+	if d := ap.Cell("c3").Deps; !reflect.DeepEqual(d, []string{"c1"}) {
+		t.Errorf("c3 deps = %v after c1 was renamed to sales, want [c1]", d)
+	}
+}
+
+func TestUpdate_Errors(t *testing.T) {
+	eng := openEngine(t, engine.Config{})
+	nb := parseNotebook(t, art(sqlCell("c1", "a", "SELECT 1"), textCell("t1")))
+	ap := mustPlan(t, eng, nb).Artifacts[0]
+	if err := ap.Update(context.Background(), &cells.Cell{ID: "nope", Type: cells.TypeSQL}); err == nil {
+		t.Error("updating a cell that is not in the artifact succeeded")
+	}
+	if err := ap.Update(context.Background(), &cells.Cell{ID: "t1", Type: cells.TypeSQL}); err == nil {
+		t.Error("changing a cell's type through Update succeeded")
+	}
+}
