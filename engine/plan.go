@@ -318,8 +318,10 @@ func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 			cp.reads = append(cp.reads, read{keys: ap.relKeys(a.Refs[i]), ref: &a.Refs[i]})
 		}
 	}
-	for _, v := range a.Vars {
-		cp.reads = append(cp.reads, read{keys: []string{varKey(v)}, vari: v})
+	if a.Err == nil { // a cell with a parse error has no deps (rule 8)
+		for _, v := range a.Vars {
+			cp.reads = append(cp.reads, read{keys: []string{varKey(v)}, vari: v})
+		}
 	}
 	return nil
 }

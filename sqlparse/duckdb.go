@@ -187,9 +187,10 @@ func (an *analyser) statement(ctx context.Context, span Span) (statementResult, 
 	if len(toks) == 0 {
 		return statementResult{}, nil
 	}
+	if refs, ok, err := an.pivotStatement(ctx, toks, span); err != nil || ok {
+		return statementResult{kind: kindQuery, refs: refs}, err
+	}
 	switch toks[0].word {
-	case "pivot", "pivot_wider":
-		return an.pivot(ctx, toks, span)
 	case "create":
 		return an.create(ctx, toks, span)
 	case "insert":
@@ -198,27 +199,129 @@ func (an *analyser) statement(ctx context.Context, span Span) (statementResult, 
 	return statementResult{}, nil
 }
 
-// pivot analyses a PIVOT statement without IN list, which DuckDB expands
-// into several statements and will not serialize. Its references are those
-// of its source, the part between PIVOT and ON, parsed as `FROM <source>`
-// in place of the keyword.
-func (an *analyser) pivot(ctx context.Context, toks []token, span Span) (statementResult, error) {
-	end := span.End
-	if on := findWord(toks[1:], "on"); on >= 0 {
-		end = toks[1+on].start
+// pivotStatement analyses a statement with a PIVOT statement (at any depth:
+// in a CTE, a subquery, after WITH) that has no IN list. DuckDB expands such
+// a PIVOT into several statements and will not serialize it; with an empty
+// IN list added to every pivot column it serializes the same references.
+// The references' offsets are mapped back to the user's text. ok is false
+// when the statement has no such PIVOT or is not a query even so.
+func (an *analyser) pivotStatement(ctx context.Context, toks []token, span Span) (refs []Ref, ok bool, err error) {
+	inserts, subqueries := pivotInserts(toks)
+	if len(inserts) == 0 && len(subqueries) == 0 {
+		return nil, false, nil
 	}
-	src := blankOutside(an.text, Span{toks[0].start, end})
-	kw := toks[0]
-	src = src[:kw.start] + "FROM" + strings.Repeat(" ", kw.end-kw.start-4) + src[kw.end:]
-	s, err := an.d.serialize(ctx, src)
+	// An IN list given by a subquery is expanded too: its references are
+	// the subquery's, and it stands as (NULL) for the rest.
+	text := []byte(an.text)
+	for _, sq := range subqueries {
+		sub, err := an.statement(ctx, sq)
+		if err != nil || sub.kind != kindQuery {
+			return nil, false, err
+		}
+		refs = append(refs, sub.refs...)
+		copy(text[sq.Start:sq.End], "NULL"+strings.Repeat(" ", sq.End-sq.Start-4))
+	}
+	const in = " IN (NULL)"
+	var b strings.Builder
+	last := 0
+	for _, at := range inserts {
+		b.Write(text[last:at])
+		b.WriteString(in)
+		last = at
+	}
+	b.Write(text[last:])
+	grown := Span{span.Start, span.End + len(inserts)*len(in)}
+	s, err := an.d.serialize(ctx, blankOutside(b.String(), grown))
 	if err != nil || s.trees == nil {
-		return statementResult{kind: kindQuery}, err
+		return nil, false, err
 	}
-	var refs []Ref
 	for _, tree := range s.trees {
-		refs = append(refs, refsOf(tree, an.text)...)
+		for _, r := range refsOf(tree, b.String()) {
+			if r.Offset >= 0 {
+				shift := 0
+				for _, at := range inserts {
+					if at+shift+len(in) <= r.Offset {
+						shift += len(in)
+					}
+				}
+				r.Offset -= shift
+			}
+			refs = append(refs, r)
+		}
 	}
-	return statementResult{kind: kindQuery, refs: refs}, nil
+	return refs, true, nil
+}
+
+// pivotInserts returns the offsets, in order, just after each pivot column
+// of a PIVOT statement form that has no IN list, and the spans of IN lists
+// given by a subquery. The statement form is PIVOT source ON col [IN (...)],
+// ... [USING ...] [GROUP BY ...]; the SQL-standard form, PIVOT (agg FOR col
+// IN (...)), always has its list.
+func pivotInserts(toks []token) (at []int, subqueries []Span) {
+	for i, t := range toks {
+		if t.word != "pivot" && t.word != "pivot_wider" {
+			continue
+		}
+		j := i + 1
+		if j < len(toks) && toks[j].kind == pg_query.Token_ASCII_40 {
+			end := skipParens(toks, j)
+			if findWord(toks[j+1:end-1], "for") >= 0 {
+				continue // PIVOT (agg FOR col IN (...))
+			}
+		}
+		on := findWord(toks[j:], "on")
+		if on < 0 {
+			continue
+		}
+		// The columns run to USING, GROUP, ORDER, LIMIT, a closing
+		// parenthesis or the end, separated by commas at depth 0.
+		depth, hasIn := 0, false
+		for k := j + on + 1; k <= len(toks); k++ {
+			end := k == len(toks)
+			if !end {
+				switch tk := toks[k]; {
+				case tk.kind == pg_query.Token_ASCII_40:
+					depth++
+					continue
+				case tk.kind == pg_query.Token_ASCII_41 && depth > 0:
+					depth--
+					continue
+				case depth > 0:
+					continue
+				case tk.word == "in":
+					hasIn = true
+					if k+2 < len(toks) && toks[k+1].kind == pg_query.Token_ASCII_40 && startsQuery(toks[k+2]) {
+						close := skipParens(toks, k+1) - 1
+						subqueries = append(subqueries, Span{toks[k+2].start, toks[close].start})
+					}
+					continue
+				case tk.kind == pg_query.Token_ASCII_44, tk.kind == pg_query.Token_ASCII_41,
+					tk.word == "using", tk.word == "group", tk.word == "order", tk.word == "limit":
+					end = true
+				}
+			}
+			if !end {
+				continue
+			}
+			if !hasIn {
+				at = append(at, toks[k-1].end)
+			}
+			hasIn = false
+			if k == len(toks) || toks[k].kind != pg_query.Token_ASCII_44 {
+				break
+			}
+		}
+	}
+	return at, subqueries
+}
+
+// startsQuery reports whether t can begin a query.
+func startsQuery(t token) bool {
+	switch t.word {
+	case "select", "from", "with", "values", "table", "pivot", "unpivot", "describe", "summarize":
+		return true
+	}
+	return false
 }
 
 // create analyses CREATE [OR REPLACE] [TEMP] TABLE|VIEW [IF NOT EXISTS]

@@ -34,13 +34,23 @@ func AnalyzePostgres(text string) *Analysis {
 		return a
 	}
 	w := pgWalker{}
-	for _, st := range tree.Stmts {
-		var v any
+	for i, st := range tree.Stmts {
+		var v struct {
+			Stmt map[string]any `json:"stmt"`
+		}
 		if err := json.Unmarshal(st, &v); err != nil {
 			a.Err = newError(text, "decode pg_query output: "+err.Error(), -1)
 			return a
 		}
-		w.walk(v, nil)
+		w.walk(v.Stmt, nil)
+		if i == len(tree.Stmts)-1 {
+			// The statements that return rows; a cell ending in DDL or SET
+			// has no result.
+			_, sel := v.Stmt["SelectStmt"]
+			_, explain := v.Stmt["ExplainStmt"]
+			_, show := v.Stmt["VariableShowStmt"]
+			a.Query = sel || explain || show
+		}
 	}
 	a.Refs = w.refs
 	sortRefs(a.Refs)
