@@ -295,3 +295,26 @@ func writeNotebook(t *testing.T, content string) string {
 	}
 	return path
 }
+
+// TestRun_SQLRoomsUI runs a notebook as the SQLRooms UI saves it: a whole UI
+// state, two artifacts, default titles without resultName, an input, a vega
+// and a text cell.
+func TestRun_SQLRoomsUI(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "r.json")
+	code, _, stderr := cellsd(t, "run", notebooks+"sqlrooms-ui.json", "--report", report)
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	for _, s := range []string{
+		"sheet-1/k9Xq2  __sqlrooms_ephemeral.artifact_sheet_1.result_1  12 rows",
+		"sheet-1/Pq7Lm  __sqlrooms_ephemeral.artifact_sheet_1.result_2  12 rows",
+		"sheet-1/Hh3Ee  __sqlrooms_ephemeral.artifact_sheet_1._2024_sales  4 rows",
+		"sheet-2/Bb5Ff  __sqlrooms_ephemeral.artifact_sheet_2.daily_orders  31 rows",
+		"sheet-2/Cc6Gg  __sqlrooms_ephemeral.artifact_sheet_2.result_2  1 rows",
+		"5 succeeded, 0 failed",
+	} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, stderr)
+		}
+	}
+}
