@@ -107,10 +107,11 @@ type CellPlan struct {
 	// Errors found in this cell; the first one decides its status.
 	Errors []*CellError
 
-	own     []*CellError    // errors of the cell alone: invalid-name, unknown-connector, parse
-	defKeys []string        // keys the cell defines
-	ddlKeys map[string]bool // the defKeys its DDL creates: reading them is no edge
-	reads   []read
+	own            []*CellError    // errors of the cell alone: invalid-name, unknown-connector, parse
+	sqlFingerprint string          // of the SQL, layout and comments left out
+	defKeys        []string        // keys the cell defines
+	ddlKeys        map[string]bool // the defKeys its DDL creates: reading them is no edge
+	reads          []read
 }
 
 // HasResult reports whether the cell materializes a result relation: a SQL
@@ -294,6 +295,7 @@ func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 		cp.Analysis = a
 	}
 	cp.Connection = conn
+	cp.sqlFingerprint = sqlparse.Fingerprint(c.SQL)
 	a := cp.Analysis
 	if a.Err != nil {
 		cp.own = append(cp.own, &CellError{CellID: c.ID, Kind: KindParse, Message: a.Err.Message, Line: a.Err.Line, Column: a.Err.Column})

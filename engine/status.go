@@ -27,11 +27,16 @@ func (s Status) Final() bool {
 
 // Event is one status change of one cell.
 type Event struct {
+	// Seq increases by one per session, so a gap shows a lost event.
+	Seq      int64
 	Time     time.Time
+	Session  string
 	Artifact string
 	Cell     string
-	Status   Status
-	Prev     Status
+	// Run is the run that wants the cell, while it is queued or running.
+	Run    string
+	Status Status
+	Prev   Status
 	// Reason says in words why the state changed ("blocked: c3 failed").
 	Reason string
 	// Relation is where the result lives (SQL cells).

@@ -1,6 +1,8 @@
 package sqlparse
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -108,4 +110,30 @@ func unquoteIdent(s string) string {
 		return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
 	}
 	return s
+}
+
+// Fingerprint returns a hash of text's tokens, comments and layout left out
+// and reserved keywords lowercased: two texts that differ only in
+// formatting, comments or keyword case have the same fingerprint.
+// Identifiers and literals keep their case (a column alias's case shows in
+// the result). Text that does not lex is hashed as it is.
+func Fingerprint(text string) string {
+	h := sha256.New()
+	scan, err := pg_query.Scan(text)
+	if err != nil {
+		h.Write([]byte(text))
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	for _, t := range scan.GetTokens() {
+		if t.Token == pg_query.Token_SQL_COMMENT || t.Token == pg_query.Token_C_COMMENT {
+			continue
+		}
+		tok := text[t.Start:t.End]
+		if t.KeywordKind == pg_query.KeywordKind_RESERVED_KEYWORD {
+			tok = strings.ToLower(tok)
+		}
+		h.Write([]byte(tok))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
