@@ -38,15 +38,11 @@ var ErrUnknownArtifact = errors.New("unknown artifact")
 // and blocks the cells that wait for them. The error result is for a run
 // that could not start; cell failures are in the report.
 func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report, error) {
-	s := e.NewSession(plan, SessionOptions{Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoCache: true, Observe: opts.Observe})
-	defer s.Close()
-	for _, ap := range plan.Artifacts {
-		if opts.Artifact == "" || opts.Artifact == ap.Artifact.ID {
-			if _, err := e.db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+quoteIdent(e.ResultDB())+"."+quoteIdent(ap.Schema)); err != nil {
-				return nil, fmt.Errorf("create schema for artifact %s: %w", ap.Artifact.ID, err)
-			}
-		}
+	s, err := e.NewSession(ctx, plan, SessionOptions{Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoCache: true, Observe: opts.Observe})
+	if err != nil {
+		return nil, err
 	}
+	defer s.Close()
 	r, err := s.Run(RunRequest{Artifact: opts.Artifact})
 	if err != nil {
 		return nil, err
@@ -55,7 +51,7 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report,
 		s.Cancel("")
 		<-r.Done()
 	}
-	s.events.flush()
+	s.Flush()
 	return s.Report(opts.Artifact), nil
 }
 
@@ -64,19 +60,22 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report,
 // one transaction with its provenance row, committed through commit so
 // that a superseded execution never lands; a DDL cell's statements run as
 // written.
-func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, commit func(context.Context, func() error) error) (*int64, error) {
+func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, commit func(context.Context, func() error) error) (rows *int64, err error) {
 	stmts := splitStatements(spec.sql)
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	if len(stmts) > 1 || !spec.hasResult {
-		// Statements other than the materialized query may leave session
-		// state (temporary tables, variables, settings): discard the
-		// connection rather than hand it to the next cell.
-		defer conn.Raw(func(any) error { return driver.ErrBadConn })
-	}
+	defer func() {
+		// A connection that saw an error or an interrupt, or ran statements
+		// other than the materialized query, may hold session state (an
+		// aborted transaction, a pending interrupt, temporary tables,
+		// settings): discard it rather than hand it to the next cell.
+		if err != nil || len(stmts) > 1 || !spec.hasResult {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}()
 	if _, err := conn.ExecContext(ctx, `SET search_path = `+quoteString(e.searchPath(spec.schema))); err != nil {
 		return nil, fmt.Errorf("set search_path: %w", err)
 	}
@@ -99,20 +98,20 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, commit func(conte
 	}
 	defer tx.Rollback()
 	rel := e.Relation(spec.schema, spec.name)
-	var rows int64 // CREATE TABLE AS answers with the number of rows
-	if err := tx.QueryRowContext(ctx, "CREATE OR REPLACE TABLE "+rel+" AS "+stmts[last]+"\n").Scan(&rows); err != nil {
+	var n int64 // CREATE TABLE AS answers with the number of rows
+	if err := tx.QueryRowContext(ctx, "CREATE OR REPLACE TABLE "+rel+" AS "+stmts[last]+"\n").Scan(&n); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(spec.sql))
 	if _, err := tx.ExecContext(ctx, `INSERT INTO `+e.provenanceTable()+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 		e.relationName(spec.schema, spec.name), spec.artifact, spec.cell, spec.conn.ID, spec.conn.Engine,
-		hex.EncodeToString(sum[:]), started, time.Now(), rows); err != nil {
+		hex.EncodeToString(sum[:]), started, time.Now(), n); err != nil {
 		return nil, fmt.Errorf("record provenance: %w", err)
 	}
 	if err := commit(ctx, tx.Commit); err != nil {
 		return nil, err
 	}
-	return &rows, nil
+	return &n, nil
 }
 
 // splitStatements splits a cell into its statements. Each statement is

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -91,6 +92,10 @@ type cellState struct {
 	reason  string
 	run     *Run // the run that wants it, while pending or running
 	exec    *execution
+	// lastExec is closed when the cell's latest execution goroutine has
+	// ended; a new execution waits for it, so a superseded query has
+	// stopped before the new one writes the same table.
+	lastExec chan struct{}
 	inReady bool // in Session.ready
 	// rootCause names what failed when this cell failed or is blocked
 	// ("c3 failed"); dependents are blocked with it.
@@ -159,18 +164,24 @@ func OpenSession(ctx context.Context, cfg Config, nb *cells.Notebook, opts Sessi
 		e.Close()
 		return nil, err
 	}
-	s := e.newSession(plan, opts)
+	s, err := e.NewSession(ctx, plan, opts)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
 	s.ownsEngine = true
 	return s, nil
 }
 
-// NewSession returns a session over a plan made by this engine's planner.
-// Closing it leaves the engine open.
-func (e *Engine) NewSession(plan *Plan, opts SessionOptions) *Session {
-	return e.newSession(plan, opts)
-}
-
-func (e *Engine) newSession(plan *Plan, opts SessionOptions) *Session {
+// NewSession returns a session over a plan made by this engine's planner,
+// creating the schemas its artifacts' results live in. Closing it leaves
+// the engine open.
+func (e *Engine) NewSession(ctx context.Context, plan *Plan, opts SessionOptions) (*Session, error) {
+	for _, ap := range plan.Artifacts {
+		if _, err := e.db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+quoteIdent(e.ResultDB())+"."+quoteIdent(ap.Schema)); err != nil {
+			return nil, fmt.Errorf("create schema for artifact %s: %w", ap.Artifact.ID, err)
+		}
+	}
 	if opts.ID == "" {
 		opts.ID = "s1"
 	}
@@ -195,8 +206,11 @@ func (e *Engine) newSession(plan *Plan, opts SessionOptions) *Session {
 			}
 		}
 	}
-	return s
+	return s, nil
 }
+
+// DB returns the session's DuckDB, for reading results.
+func (s *Session) DB() *sql.DB { return s.e.db }
 
 // ID returns the session's id.
 func (s *Session) ID() string { return s.opts.ID }
@@ -448,12 +462,18 @@ func (s *Session) start(st *cellState) {
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	ex := &execution{cancel: cancel}
 	st.exec = ex
+	prev, done := st.lastExec, make(chan struct{})
+	st.lastExec = done
 	s.running++
 	s.transition(st, StatusRunning, "dependencies ready")
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer close(done)
 		defer cancel(nil)
+		if prev != nil {
+			<-prev
+		}
 		started := time.Now()
 		rows, err := s.execute(ctx, ex, spec)
 		if err != nil && ctx.Err() != nil {
@@ -768,6 +788,9 @@ func (s *Session) Cancel(cellID string) error {
 	s.schedule(touched)
 	return nil
 }
+
+// Flush waits until the observer has received every event so far.
+func (s *Session) Flush() { s.events.flush() }
 
 // Status returns the latest state of every SQL cell, in artifact and cell
 // order.
