@@ -129,4 +129,3 @@ func splitStatements(text string) []string {
 	}
 	return stmts
 }
-

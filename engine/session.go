@@ -88,15 +88,15 @@ type cellState struct {
 	ap  *ArtifactPlan
 	pos int // position in the artifact, for deterministic order
 
-	status  Status
-	reason  string
-	run     *Run // the run that wants it, while pending or running
-	exec    *execution
+	status Status
+	reason string
+	run    *Run // the run that wants it, while pending or running
+	exec   *execution
 	// lastExec is closed when the cell's latest execution goroutine has
 	// ended; a new execution waits for it, so a superseded query has
 	// stopped before the new one writes the same table.
 	lastExec chan struct{}
-	inReady bool // in Session.ready
+	inReady  bool // in Session.ready
 	// rootCause names what failed when this cell failed or is blocked
 	// ("c3 failed"); dependents are blocked with it.
 	rootCause string
