@@ -100,3 +100,130 @@ func BenchmarkPlan(b *testing.B) {
 		b.ReportMetric(float64(baseline.Microseconds())/1000, "build-ms")
 	})
 }
+
+// trivialNotebook returns n trivial cells shaped as a chain (each reads the
+// one before) or a fan-out (all read the first).
+func trivialNotebook(tb testing.TB, shape string, n int) *cells.Notebook {
+	cs := []nbCell{sqlCell("c0", "t0", "SELECT 1 AS v")}
+	for i := 1; i < n; i++ {
+		from := "t0"
+		if shape == "chain" {
+			from = fmt.Sprintf("t%d", i-1)
+		}
+		cs = append(cs, sqlCell(fmt.Sprintf("c%d", i), fmt.Sprintf("t%d", i), fmt.Sprintf("SELECT v + %d AS v FROM %s", i, from)))
+	}
+	return parseNotebook(tb, art(cs...))
+}
+
+// BenchmarkSchedulerOverhead runs 1,000 trivial cells through the engine
+// (plan made once, outside the timing) and, as the baseline in the same
+// run, the same CREATE TABLE ... AS statements back to back on one DuckDB
+// connection. It reports the median of each and engine/baseline (target:
+// at most 1.3). engine is a batch run (Engine.Run, what `cellsd run`
+// does); session is a run-all in an interactive session, whose results
+// commit through the supersession guard (an explicit transaction).
+func BenchmarkSchedulerOverhead(b *testing.B) {
+	const n = 1000
+	for _, shape := range []string{"chain", "fanout"} {
+		b.Run(fmt.Sprintf("cells=%d/shape=%s", n, shape), func(b *testing.B) {
+			ctx := context.Background()
+			eng := openEngine(b, engine.Config{})
+			nb := trivialNotebook(b, shape, n)
+			plan := mustPlan(b, eng, nb)
+			base := openEngine(b, engine.Config{})
+			conn, err := base.DB().Conn(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			stmts := []string{`CREATE SCHEMA IF NOT EXISTS __sqlrooms_ephemeral.artifact_nb`,
+				`SET search_path = '__sqlrooms_ephemeral.artifact_nb,memory.main'`}
+			for _, id := range nb.Artifacts[0].CellIDs {
+				c := nb.Cells[id]
+				stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TABLE __sqlrooms_ephemeral.artifact_nb.%s AS %s", c.ResultName, c.SQL))
+			}
+			sess, err := eng.NewSession(ctx, plan, engine.SessionOptions{NoCache: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sess.Close()
+			var engineTimes, sessionTimes, baseTimes []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				report, err := eng.Run(ctx, plan, engine.RunOptions{})
+				if err != nil || report.Summary.Success != n {
+					b.Fatalf("engine run: %v, %+v", err, report.Summary)
+				}
+				engineTimes = append(engineTimes, time.Since(start))
+				start = time.Now()
+				r, err := sess.Run(engine.RunRequest{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				<-r.Done()
+				sessionTimes = append(sessionTimes, time.Since(start))
+				start = time.Now()
+				for _, s := range stmts {
+					if _, err := conn.ExecContext(ctx, s); err != nil {
+						b.Fatal(err)
+					}
+				}
+				baseTimes = append(baseTimes, time.Since(start))
+			}
+			e, ss, bl := median(engineTimes), median(sessionTimes), median(baseTimes)
+			b.ReportMetric(float64(e.Microseconds())/1000, "engine-ms")
+			b.ReportMetric(float64(bl.Microseconds())/1000, "baseline-ms")
+			b.ReportMetric(float64(e)/float64(bl), "engine/baseline")
+			b.ReportMetric(float64(ss)/float64(bl), "session/baseline")
+		})
+	}
+}
+
+// BenchmarkReactivity measures, on a 1,000-cell notebook that has run once,
+// the time from an edit call to the first downstream cell starting
+// (target: median under 5 ms).
+func BenchmarkReactivity(b *testing.B) {
+	const n = 1000
+	nb := trivialNotebook(b, "chain", n)
+	started := make(chan time.Time, 1)
+	s, err := engine.OpenSession(context.Background(), engine.Config{}, nb, engine.SessionOptions{Observe: func(ev engine.Event) {
+		if ev.Cell == "c501" && ev.Status == engine.StatusRunning {
+			select {
+			case started <- ev.Time:
+			default:
+			}
+		}
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.Run(engine.RunRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-r.Done()
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		sql := fmt.Sprintf("SELECT v + %d AS v FROM t499", 1000+i) // c500, whose downstream starts at c501
+		begin := time.Now()
+		r, err := s.Update(context.Background(), engine.CellPatch{CellID: "c500", SQL: &sql})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, (<-started).Sub(begin))
+		b.StopTimer()
+		s.Cancel("")
+		<-r.Done()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(median(lat).Microseconds())/1000, "edit-to-downstream-start-ms")
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

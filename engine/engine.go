@@ -48,6 +48,10 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 
+	// searchPaths remembers the search_path of each pooled connection, so
+	// a cell sets it only when it differs.
+	searchPaths sync.Map
+
 	mu        sync.Mutex
 	connector *duckdb.Connector
 	db        *sql.DB

@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql/driver"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,6 +40,7 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report,
 	if err != nil {
 		return nil, err
 	}
+	s.batch = true // nothing can edit it: no run supersedes another
 	defer s.Close()
 	r, err := s.Run(RunRequest{Artifact: opts.Artifact})
 	if err != nil {
@@ -52,32 +51,42 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report,
 		<-r.Done()
 	}
 	s.Flush()
-	return s.Report(opts.Artifact), nil
+	return s.Report(opts.Artifact), s.flushProvenance(ctx)
 }
 
 // runDuckDB runs a DuckDB cell on its own connection, with the artifact's
-// search_path. A query cell's last statement replaces its result table, in
-// one transaction with its provenance row, committed through commit so
-// that a superseded execution never lands; a DDL cell's statements run as
-// written.
-func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, commit func(context.Context, func() error) error) (rows *int64, err error) {
-	stmts := splitStatements(spec.sql)
+// search_path. A query cell's last statement replaces its result table
+// atomically (CREATE OR REPLACE TABLE ... AS); with a commit guard, inside a
+// transaction committed through it, so that a superseded execution never
+// lands. A DDL cell's statements run as written. It returns the result's
+// row count, or nil for a DDL cell.
+func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(context.Context, func() error) error) (rows *int64, err error) {
+	stmts := []string{spec.sql}
+	if spec.statements > 1 {
+		stmts = splitStatements(spec.sql)
+	}
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var key any // the driver connection, for the search_path cache
+	conn.Raw(func(dc any) error { key = dc; return nil })
 	defer func() {
 		// A connection that saw an error or an interrupt, or ran statements
 		// other than the materialized query, may hold session state (an
 		// aborted transaction, a pending interrupt, temporary tables,
 		// settings): discard it rather than hand it to the next cell.
 		if err != nil || len(stmts) > 1 || !spec.hasResult {
+			e.searchPaths.Delete(key)
 			conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 		conn.Close()
 	}()
-	if _, err := conn.ExecContext(ctx, `SET search_path = `+quoteString(e.searchPath(spec.schema))); err != nil {
-		return nil, fmt.Errorf("set search_path: %w", err)
+	if path := e.searchPath(spec.schema); !e.searchPathIs(key, path) {
+		if _, err := conn.ExecContext(ctx, `SET search_path = `+quoteString(path)); err != nil {
+			return nil, fmt.Errorf("set search_path: %w", err)
+		}
+		e.searchPaths.Store(key, path)
 	}
 	last := len(stmts) - 1
 	if !spec.hasResult {
@@ -91,27 +100,32 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, commit func(conte
 	if !spec.hasResult {
 		return nil, nil
 	}
-	started := time.Now()
+	ctas := "CREATE OR REPLACE TABLE " + e.Relation(spec.schema, spec.name) + " AS " + stmts[last] + "\n"
+	var n int64 // CREATE TABLE AS answers with the number of rows
+	if guard == nil {
+		if err := conn.QueryRowContext(ctx, ctas).Scan(&n); err != nil {
+			return nil, err
+		}
+		return &n, nil
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	rel := e.Relation(spec.schema, spec.name)
-	var n int64 // CREATE TABLE AS answers with the number of rows
-	if err := tx.QueryRowContext(ctx, "CREATE OR REPLACE TABLE "+rel+" AS "+stmts[last]+"\n").Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, ctas).Scan(&n); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(spec.sql))
-	if _, err := tx.ExecContext(ctx, `INSERT INTO `+e.provenanceTable()+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-		e.relationName(spec.schema, spec.name), spec.artifact, spec.cell, spec.conn.ID, spec.conn.Engine,
-		hex.EncodeToString(sum[:]), started, time.Now(), n); err != nil {
-		return nil, fmt.Errorf("record provenance: %w", err)
-	}
-	if err := commit(ctx, tx.Commit); err != nil {
+	if err := guard(ctx, tx.Commit); err != nil {
 		return nil, err
 	}
 	return &n, nil
+}
+
+// searchPathIs reports whether the connection's search_path is path.
+func (e *Engine) searchPathIs(conn any, path string) bool {
+	p, ok := e.searchPaths.Load(conn)
+	return ok && p == path
 }
 
 // splitStatements splits a cell into its statements. Each statement is

@@ -60,6 +60,9 @@ type Session struct {
 	e          *Engine
 	ownsEngine bool
 	opts       SessionOptions
+	// batch marks a session nobody can edit (Engine.Run): no run can
+	// supersede another, so results commit without a guard.
+	batch bool
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -77,6 +80,8 @@ type Session struct {
 	running int
 	ready   []*cellState // pending cells whose upstream is done, waiting for a slot
 	version int64        // source of result versions
+	// provenance rows waiting to be written, at the end of every run.
+	provenance []provenance
 }
 
 // cellRef names a cell within an artifact.
@@ -370,7 +375,23 @@ func (s *Session) release(st *cellState) {
 
 func (s *Session) endRun(r *Run) {
 	delete(s.runs, r.ID)
+	if err := s.flushProvenanceLocked(s.ctx); err != nil {
+		s.e.log.Warn("provenance not recorded", "session", s.opts.ID, "run", r.ID, "err", err)
+	}
 	close(r.done)
+}
+
+// flushProvenance writes the provenance rows recorded so far.
+func (s *Session) flushProvenance(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flushProvenanceLocked(ctx)
+}
+
+func (s *Session) flushProvenanceLocked(ctx context.Context) error {
+	rows := s.provenance
+	s.provenance = nil
+	return s.e.writeProvenance(context.WithoutCancel(ctx), rows)
 }
 
 // schedule decides what the candidate cells can do now: fail, be blocked,
@@ -479,7 +500,7 @@ func (s *Session) start(st *cellState) {
 		if err != nil && ctx.Err() != nil {
 			err = &cancelledError{cause: context.Cause(ctx)}
 		}
-		s.finished(st, ex, spec, rows, time.Since(started), err)
+		s.finished(st, ex, spec, rows, started, time.Since(started), err)
 	}()
 }
 
@@ -489,6 +510,7 @@ type execSpec struct {
 	artifact, cell string
 	schema, name   string
 	hasResult      bool
+	statements     int    // how many the cell has
 	sql            string // rendered
 	conn           connectors.Connection
 	timeout        time.Duration
@@ -497,9 +519,9 @@ type execSpec struct {
 
 func (s *Session) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	values := map[string]any{}
-	for _, c := range st.ap.Cells {
-		if in := c.Cell.Input; in != nil {
-			values[in.VarName] = in.Value
+	for _, v := range cp.Analysis.Vars {
+		for _, id := range st.ap.definers[varKey(v)] {
+			values[v] = st.ap.Cell(id).Cell.Input.Value
 		}
 	}
 	rendered, err := cells.Render(cp.Cell.SQL, values)
@@ -522,7 +544,7 @@ func (s *Session) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	}
 	return execSpec{
 		artifact: st.ref.artifact, cell: st.ref.cell, schema: st.ap.Schema, name: cp.Name,
-		hasResult: cp.HasResult(), sql: rendered, conn: cp.Connection, timeout: st.timeout,
+		hasResult: cp.HasResult(), statements: cp.Analysis.Statements, sql: rendered, conn: cp.Connection, timeout: st.timeout,
 		fingerprint: hex.EncodeToString(h.Sum(nil)),
 	}, nil
 }
@@ -542,7 +564,11 @@ func (s *Session) execute(ctx context.Context, ex *execution, spec execSpec) (ro
 	if spec.conn.Engine != connectors.EngineDuckDB {
 		return nil, fmt.Errorf("connector %s: %s cells cannot run yet", spec.conn.ID, spec.conn.Engine)
 	}
-	rows, err = s.e.runDuckDB(ctx, spec, ex.commit)
+	guard := ex.commit
+	if s.batch {
+		guard = nil
+	}
+	rows, err = s.e.runDuckDB(ctx, spec, guard)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return nil, context.Cause(ctx) // "timed out after ..."
 	}
@@ -572,7 +598,7 @@ func (ex *execution) supersede() {
 
 // finished records the end of an execution, unless a newer run took the
 // cell over meanwhile.
-func (s *Session) finished(st *cellState, ex *execution, spec execSpec, rows *int64, d time.Duration, err error) {
+func (s *Session) finished(st *cellState, ex *execution, spec execSpec, rows *int64, started time.Time, d time.Duration, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st.exec != ex {
@@ -588,6 +614,7 @@ func (s *Session) finished(st *cellState, ex *execution, spec execSpec, rows *in
 		st.relation = ""
 		if spec.hasResult {
 			st.relation = s.e.relationName(spec.schema, spec.name)
+			s.provenance = append(s.provenance, newProvenance(s.e, spec, started, started.Add(d), *rows))
 		}
 		s.finish(st, StatusSuccess, "", "")
 	case errors.As(err, new(*cancelledError)):
@@ -859,6 +886,9 @@ func (s *Session) Close() error {
 	s.cancel()
 	s.wg.Wait() // every execution has reported
 	s.events.close()
+	if err := s.flushProvenance(context.Background()); err != nil {
+		s.e.log.Warn("provenance not recorded", "session", s.opts.ID, "err", err)
+	}
 	if s.ownsEngine {
 		return s.e.Close()
 	}
