@@ -1,11 +1,15 @@
-// Package engine runs notebooks: it resolves a notebook into a dependency
-// graph per artifact ([Planner]), executes the cells in dependency order on
-// the embedded DuckDB with bounded parallelism, materializes every result as
-// a table in <resultDb>.<artifactSchema>.<name>, and reports each cell's
-// status as it changes.
+// Package engine runs notebooks. A [Planner] resolves a notebook into one
+// dependency graph per artifact ([Plan]), kept current cell by cell with
+// [ArtifactPlan.Update]. A [Session] holds an open notebook: it runs cells
+// in dependency order on the embedded DuckDB with bounded parallelism,
+// materializes every result as a table in <resultDb>.<artifactSchema>.<name>,
+// cascades edits downstream (autorun) or marks them stale (lazy), cancels
+// work a newer run supersedes, serves unchanged cells from cache, and
+// reports every status change as an [Event] with a reason. [Engine.Run] is a
+// batch run: one run of a session of its own.
 //
-// An [Engine] owns one DuckDB instance. New has no side effects, Open starts
-// DuckDB, Close releases it and is idempotent. An Engine is safe for
-// concurrent use; a single [Engine.Run] owns the goroutines it starts and
-// returns only after all of them have ended.
+// An [Engine] owns one DuckDB instance: New has no side effects, Open starts
+// DuckDB, Close releases it and is idempotent. Engines and Sessions are safe
+// for concurrent use. A Session owns every goroutine it starts; its Close
+// cancels what runs, waits for all of them and delivers the last events.
 package engine

@@ -136,11 +136,11 @@ func TestRun_Cascade(t *testing.T) {
 		reason     string
 		errHas     []string // substrings of the error message
 	}{
-		{"UpstreamFails/Failing", "bad", engine.StatusError, "failed", []string{"Binder Error", "no_such_column"}},
+		{"UpstreamFails/Failing", "bad", engine.StatusError, `failed: Binder Error: Referenced column "no_such_column" not found in FROM clause!`, []string{"Binder Error", "no_such_column"}},
 		{"UpstreamFails/Downstream", "mid", engine.StatusBlocked, "blocked: bad failed", nil},
 		{"UpstreamFails/RootNamedTransitively", "leaf", engine.StatusBlocked, "blocked: bad failed", nil},
-		{"IndependentBranchRuns/Root", "ok", engine.StatusSuccess, "", nil},
-		{"IndependentBranchRuns/Dependent", "indep", engine.StatusSuccess, "", nil},
+		{"IndependentBranchRuns/Root", "ok", engine.StatusSuccess, "executed", nil},
+		{"IndependentBranchRuns/Dependent", "indep", engine.StatusSuccess, "executed", nil},
 		{"ParseError/Cell", "typo", engine.StatusError, "parse error", []string{"line 2, column 6"}},
 		{"ParseError/Downstream", "aftertypo", engine.StatusBlocked, "blocked: typo failed", nil},
 		{"UnknownVariable", "unkvar", engine.StatusError, "unknown-variable error", []string{"missing"}},

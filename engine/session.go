@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -469,7 +470,7 @@ func (s *Session) start(st *cellState) {
 	spec, err := s.spec(st, cp)
 	if err != nil {
 		st.rootCause = st.ref.cell + " failed"
-		s.finish(st, StatusError, "failed", err.Error())
+		s.finish(st, StatusError, failedReason(err), err.Error())
 		s.schedule(s.dependents(st))
 		return
 	}
@@ -616,15 +617,25 @@ func (s *Session) finished(st *cellState, ex *execution, spec execSpec, rows *in
 			st.relation = s.e.relationName(spec.schema, spec.name)
 			s.provenance = append(s.provenance, newProvenance(s.e, spec, started, started.Add(d), *rows))
 		}
-		s.finish(st, StatusSuccess, "", "")
+		s.finish(st, StatusSuccess, "executed", "")
 	case errors.As(err, new(*cancelledError)):
 		st.rootCause = st.ref.cell + " was cancelled"
 		s.finish(st, StatusCancel, err.Error(), "")
 	default:
 		st.rootCause = st.ref.cell + " failed"
-		s.finish(st, StatusError, "failed", err.Error())
+		s.finish(st, StatusError, failedReason(err), err.Error())
 	}
 	s.schedule(s.dependents(st))
+}
+
+// failedReason is the reason of a failed cell: the first line of its error,
+// cut short; the whole message is the event's error.
+func failedReason(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	if len(msg) > 160 {
+		msg = msg[:157] + "..."
+	}
+	return "failed: " + msg
 }
 
 // cancelledError is an execution stopped from outside: on request, by a
