@@ -32,6 +32,10 @@ type Connection struct {
 	Password    string `toml:"password"`
 	PasswordEnv string `toml:"password_env"`
 	DSN         string `toml:"dsn"`
+	// ReadOnly runs Postgres queries in READ ONLY transactions; default true.
+	ReadOnly *bool `toml:"read_only"`
+	// StatementTimeout bounds each Postgres query on the server ("30s").
+	StatementTimeout string `toml:"statement_timeout"`
 }
 
 // String names the connection without any secret.

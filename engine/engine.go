@@ -13,6 +13,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/postgres"
 	"github.com/cellsd/cellsd/sqlparse"
 )
 
@@ -53,6 +54,7 @@ type Engine struct {
 	searchPaths sync.Map
 
 	mu        sync.Mutex
+	sources   map[string]*postgres.Source // by connection id, opened on first use
 	connector *duckdb.Connector
 	db        *sql.DB
 	coreDB    string // catalog name of the core database
@@ -69,6 +71,8 @@ func New(cfg Config) *Engine {
 	}
 	return &Engine{cfg: cfg, log: cfg.Logger.With("component", "engine")}
 }
+
+var errClosedEngine = errors.New("engine closed")
 
 // Open starts DuckDB, attaches the ephemeral results database when the
 // strategy asks for it and creates the provenance table.
@@ -118,6 +122,9 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	for _, src := range e.sources {
+		src.Close()
+	}
 	if e.db == nil {
 		return nil
 	}

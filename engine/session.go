@@ -562,14 +562,18 @@ func (s *Session) execute(ctx context.Context, ex *execution, spec execSpec) (ro
 		ctx, cancel = context.WithTimeoutCause(ctx, spec.timeout, fmt.Errorf("timed out after %s", spec.timeout))
 		defer cancel()
 	}
-	if spec.conn.Engine != connectors.EngineDuckDB {
-		return nil, fmt.Errorf("connector %s: %s cells cannot run yet", spec.conn.ID, spec.conn.Engine)
-	}
 	guard := ex.commit
 	if s.batch {
 		guard = nil
 	}
-	rows, err = s.e.runDuckDB(ctx, spec, guard)
+	switch spec.conn.Engine {
+	case connectors.EngineDuckDB:
+		rows, err = s.e.runDuckDB(ctx, spec, guard)
+	case connectors.EnginePostgres:
+		rows, err = s.e.runPostgres(ctx, spec, guard)
+	default:
+		return nil, fmt.Errorf("connector %s: %s cells cannot run", spec.conn.ID, spec.conn.Engine)
+	}
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return nil, context.Cause(ctx) // "timed out after ..."
 	}

@@ -1,0 +1,73 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cellsd/cellsd/connectors"
+)
+
+// Config is a Postgres connection ready to open: a parsed pool config and
+// the per-query settings.
+type Config struct {
+	// ID is the connection id cells name.
+	ID string
+	// Pool holds the connection settings, the secret included; it is never
+	// printed.
+	Pool *pgxpool.Config
+	// ReadOnly runs every query in a READ ONLY transaction (the default).
+	ReadOnly bool
+	// StatementTimeout bounds every query on the server; 0 means none.
+	StatementTimeout time.Duration
+}
+
+// ErrSecretMissing is wrapped when password_env names an unset variable.
+var ErrSecretMissing = errors.New("password variable not set")
+
+// NewConfig turns a [[db.connectors]] entry into a Config: the DSN, or the
+// host fields, with the password read from the variable password_env names.
+// Errors name the connection and never carry the secret.
+func NewConfig(c connectors.Connection) (*Config, error) {
+	dsn := c.DSN
+	if dsn == "" {
+		u := &url.URL{Scheme: "postgres", Host: c.Host, Path: "/" + c.Database}
+		if c.Port != "" {
+			u.Host = net.JoinHostPort(c.Host, c.Port)
+		}
+		if c.User != "" {
+			u.User = url.User(c.User)
+		}
+		dsn = u.String()
+	}
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's message may quote the DSN, password and all.
+		return nil, fmt.Errorf("connection %s: invalid dsn or host settings", c.ID)
+	}
+	switch {
+	case c.Password != "":
+		pc.ConnConfig.Password = c.Password
+	case c.PasswordEnv != "":
+		pw, ok := os.LookupEnv(c.PasswordEnv)
+		if !ok {
+			return nil, fmt.Errorf("connection %s: %w: %s", c.ID, ErrSecretMissing, c.PasswordEnv)
+		}
+		pc.ConnConfig.Password = pw
+	}
+	pc.ConnConfig.RuntimeParams["application_name"] = "cellsd"
+	cfg := &Config{ID: c.ID, Pool: pc, ReadOnly: c.ReadOnly == nil || *c.ReadOnly}
+	if c.StatementTimeout != "" {
+		d, err := time.ParseDuration(c.StatementTimeout)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("connection %s: statement_timeout %q: want a duration like 30s", c.ID, c.StatementTimeout)
+		}
+		cfg.StatementTimeout = d
+	}
+	return cfg, nil
+}

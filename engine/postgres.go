@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/postgres"
+)
+
+// source returns the engine's Postgres source for a connection, opening its
+// pool on first use; Close closes them all.
+func (e *Engine) source(c connectors.Connection) (*postgres.Source, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errClosedEngine
+	}
+	if src := e.sources[c.ID]; src != nil {
+		return src, nil
+	}
+	cfg, err := postgres.NewConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	src, err := postgres.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if e.sources == nil {
+		e.sources = map[string]*postgres.Source{}
+	}
+	e.sources[c.ID] = src
+	return src, nil
+}
+
+var stagingSeq atomic.Int64
+
+// runPostgres runs a Postgres cell remotely and materializes its result:
+// rows stream into a staging table through DuckDB's appender, then one
+// transaction replaces the result with it, so readers see the previous
+// result until then and keep it if anything fails.
+func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(context.Context, func() error) error) (rows *int64, err error) {
+	src, err := e.source(spec.conn)
+	if err != nil {
+		return nil, err
+	}
+	if !spec.hasResult {
+		// Nothing to materialize (a Postgres cell ending in SET and the
+		// like): run it and drop what it returns.
+		return nil, src.Query(ctx, spec.sql, discard{})
+	}
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}()
+	staging := "__cellsd_staging_" + spec.name + "_" + strconv.FormatInt(stagingSeq.Add(1), 10)
+	stagingRel := quoteIdent(e.ResultDB()) + "." + quoteIdent(spec.schema) + "." + quoteIdent(staging)
+	sink := &appendSink{conn: conn, e: e, schema: spec.schema, table: staging, rel: stagingRel, ctx: ctx}
+	defer func() {
+		sink.close()
+		if err != nil {
+			conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stagingRel)
+		}
+	}()
+	if err := src.Query(ctx, spec.sql, sink); err != nil {
+		return nil, fmt.Errorf("connection %s: %w", spec.conn.ID, err)
+	}
+	if err := sink.close(); err != nil {
+		return nil, fmt.Errorf("load result: %w", err)
+	}
+	swap := func() error {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+e.Relation(spec.schema, spec.name)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+stagingRel+" RENAME TO "+quoteIdent(spec.name)); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	if guard == nil {
+		err = swap()
+	} else {
+		err = guard(ctx, swap)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("swap in result: %w", err)
+	}
+	return &sink.rows, nil
+}
+
+// appendSink creates the staging table from the result's columns and
+// appends each batch of rows to it.
+type appendSink struct {
+	ctx        context.Context
+	e          *Engine
+	conn       interface{ Raw(func(any) error) error }
+	schema     string
+	table, rel string
+	appender   *duckdb.Appender
+	rows       int64
+}
+
+func (s *appendSink) Columns(cols []postgres.Column) error {
+	defs := make([]string, len(cols))
+	for i, c := range cols {
+		defs[i] = quoteIdent(c.Name) + " " + c.DuckDBType
+	}
+	return s.conn.Raw(func(dc any) error {
+		conn := dc.(driver.ExecerContext)
+		if _, err := conn.ExecContext(s.ctx, "CREATE TABLE "+s.rel+" ("+strings.Join(defs, ", ")+")", nil); err != nil {
+			return fmt.Errorf("create staging table: %w", err)
+		}
+		a, err := duckdb.NewAppender(dc.(driver.Conn), s.e.ResultDB(), s.schema, s.table)
+		if err != nil {
+			return err
+		}
+		s.appender = a
+		return nil
+	})
+}
+
+func (s *appendSink) Rows(rows [][]any) error {
+	for _, r := range rows {
+		vals := make([]driver.Value, len(r))
+		for i, v := range r {
+			vals[i] = v
+		}
+		if err := s.appender.AppendRow(vals...); err != nil {
+			return err
+		}
+	}
+	s.rows += int64(len(rows))
+	return nil
+}
+
+// close flushes and closes the appender; it is safe to call twice.
+func (s *appendSink) close() error {
+	if s.appender == nil {
+		return nil
+	}
+	a := s.appender
+	s.appender = nil
+	return a.Close()
+}
+
+// discard is a sink that keeps nothing.
+type discard struct{}
+
+func (discard) Columns([]postgres.Column) error { return nil }
+func (discard) Rows([][]any) error              { return nil }
