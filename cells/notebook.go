@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Cell types known to cellsd. Other types are kept and ignored.
@@ -347,6 +348,17 @@ func LineColumn(text string, offset int) (line, column int) {
 	line = strings.Count(before, "\n") + 1
 	lineStart := strings.LastIndexByte(before, '\n') + 1
 	return line, len([]rune(before[lineStart:])) + 1
+}
+
+// ByteOffset converts a 0-based character position in text, as parsers
+// report them, to a byte offset.
+func ByteOffset(text string, chars int) int {
+	offset := 0
+	for ; chars > 0 && offset < len(text); chars-- {
+		_, size := utf8.DecodeRuneInString(text[offset:])
+		offset += size
+	}
+	return offset
 }
 
 func sortedKeys[V any](m map[string]V) []string {

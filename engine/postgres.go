@@ -3,13 +3,16 @@ package engine
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/postgres"
 )
@@ -54,7 +57,10 @@ func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(cont
 	if !spec.hasResult {
 		// Nothing to materialize (a Postgres cell ending in SET and the
 		// like): run it and drop what it returns.
-		return nil, src.Query(ctx, spec.sql, discard{})
+		if err := src.Query(ctx, spec.sql, discard{}); err != nil {
+			return nil, postgresError(spec, err)
+		}
+		return nil, nil
 	}
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
@@ -76,7 +82,7 @@ func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(cont
 		}
 	}()
 	if err := src.Query(ctx, spec.sql, sink); err != nil {
-		return nil, fmt.Errorf("connection %s: %w", spec.conn.ID, err)
+		return nil, postgresError(spec, err)
 	}
 	if err := sink.close(); err != nil {
 		return nil, fmt.Errorf("load result: %w", err)
@@ -104,6 +110,18 @@ func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(cont
 		return nil, fmt.Errorf("swap in result: %w", err)
 	}
 	return &sink.rows, nil
+}
+
+// postgresError names the connection and, for an error Postgres reports
+// at a position, the line and column in the cell's SQL. The *PgError stays
+// reachable.
+func postgresError(spec execSpec, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Position > 0 {
+		line, col := cells.LineColumn(spec.sql, cells.ByteOffset(spec.sql, int(pe.Position)-1))
+		return fmt.Errorf("connection %s: %w (at line %d, column %d)", spec.conn.ID, err, line, col)
+	}
+	return fmt.Errorf("connection %s: %w", spec.conn.ID, err)
 }
 
 // appendSink creates the staging table from the result's columns and

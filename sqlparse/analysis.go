@@ -3,7 +3,6 @@ package sqlparse
 import (
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/cellsd/cellsd/cells"
 )
@@ -108,14 +107,4 @@ func (s *scope) has(name string) bool {
 func sortedStrings(s []string) []string {
 	sort.Strings(s)
 	return s
-}
-
-// byteOffset converts a 0-based character position in text to a byte offset.
-func byteOffset(text string, chars int) int {
-	offset := 0
-	for ; chars > 0 && offset < len(text); chars-- {
-		_, size := utf8.DecodeRuneInString(text[offset:])
-		offset += size
-	}
-	return offset
 }

@@ -130,7 +130,7 @@ func (d *DuckDB) serialize(ctx context.Context, text string) (serialized, error)
 	case s.Error:
 		offset := -1
 		if p, err := strconv.Atoi(s.Position.String()); err == nil {
-			offset = byteOffset(text, p) // DuckDB reports a character position
+			offset = cells.ByteOffset(text, p) // DuckDB reports a character position
 		}
 		return serialized{err: newError(text, s.ErrorMessage, offset)}, nil
 	}

@@ -63,7 +63,7 @@ func postgresError(text string, err error) *Error {
 		return newError(text, err.Error(), -1)
 	}
 	// Cursorpos is a 1-based character position.
-	return newError(text, pe.Message, byteOffset(text, pe.Cursorpos-1))
+	return newError(text, pe.Message, cells.ByteOffset(text, pe.Cursorpos-1))
 }
 
 // pgWalker collects RangeVar references from a pg_query JSON tree, tracking
