@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -48,6 +49,21 @@ type Column struct {
 	// PGType names the Postgres type, for messages.
 	PGType  string
 	convert func(any) (any, error)
+	// raw columns take the column's bytes as text, in the text format
+	// textFormats asks for: JSON as written, inet as Postgres prints it.
+	raw bool
+}
+
+// rawValue is a raw column's value: JSON text goes to the appender as
+// json.RawMessage, which it stores as written.
+func (c *Column) rawValue(b []byte) any {
+	switch {
+	case b == nil:
+		return nil
+	case c.DuckDBType == "JSON":
+		return json.RawMessage(string(b))
+	}
+	return string(b)
 }
 
 // Sink receives a result: its columns once, then batches of rows of values
@@ -108,9 +124,14 @@ func (s *Source) query(ctx context.Context, sql string, sink Sink) error {
 		if err != nil {
 			return err
 		}
+		raws := rows.RawValues()
 		row := buf[len(buf) : len(buf)+len(cols)]
 		buf = buf[:len(buf)+len(cols)]
 		for i, v := range vals {
+			if cols[i].raw {
+				row[i] = cols[i].rawValue(raws[i])
+				continue
+			}
 			if row[i], err = cols[i].convert(v); err != nil {
 				return fmt.Errorf("column %s (%s), row %d: %w", cols[i].Name, cols[i].PGType, len(batch)+1, err)
 			}
@@ -216,7 +237,9 @@ func scalar(oid uint32, typmod int32) (Column, error) {
 	case pgtype.UUIDOID:
 		return Column{DuckDBType: "UUID", convert: uuidValue}, nil
 	case pgtype.JSONOID, pgtype.JSONBOID:
-		return Column{DuckDBType: "JSON", convert: text}, nil
+		return Column{DuckDBType: "JSON", convert: text, raw: true}, nil
+	case pgtype.InetOID, pgtype.CIDROID, timetzOID:
+		return Column{DuckDBType: "VARCHAR", convert: text, raw: true}, nil
 	}
 	return Column{DuckDBType: "VARCHAR", convert: text}, nil
 }

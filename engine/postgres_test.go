@@ -1,0 +1,264 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// pgRegistry returns a registry with connection "pg" to the test Postgres.
+func pgRegistry(t testing.TB, mutate func(*connectors.Connection)) *connectors.Registry {
+	t.Helper()
+	c := connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres, DSN: pgtest.DSN(t)}
+	if mutate != nil {
+		mutate(&c)
+	}
+	reg, err := connectors.NewRegistry(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+func openPGSession(t testing.TB, nb *cells.Notebook, reg *connectors.Registry, opts engine.SessionOptions) *engine.Session {
+	t.Helper()
+	s, err := engine.OpenSession(context.Background(), engine.Config{Connections: reg}, nb, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPostgres_WarehouseFixture(t *testing.T) {
+	pool := pgtest.Pool(t)
+	setup, err := os.ReadFile(filepath.Join("..", "fixtures", "postgres", "warehouse.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(context.Background(), string(setup)); err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	nb, err := cells.Load(filepath.Join("..", "fixtures", "notebooks", "warehouse.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openPGSession(t, nb, pgRegistry(t, func(c *connectors.Connection) { c.ID = "warehouse" }), engine.SessionOptions{})
+	mustRunSession(t, s, engine.RunRequest{})
+	for _, ev := range s.Status() {
+		if ev.Status != engine.StatusSuccess {
+			t.Errorf("%s: %s (%s %s)", ev.Cell, ev.Status, ev.Reason, ev.Err)
+		}
+	}
+	var pgTotal, duckTotal string
+	if err := pool.QueryRow(context.Background(), "SELECT sum(amount)::text FROM warehouse.orders WHERE status IN ('paid', 'shipped')").Scan(&pgTotal); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().QueryRow("SELECT CAST(sum(revenue) AS VARCHAR) FROM __sqlrooms_ephemeral.artifact_warehouse.daily_orders").Scan(&duckTotal); err != nil {
+		t.Fatal(err)
+	}
+	if pgTotal != duckTotal {
+		t.Errorf("revenue is %s in Postgres, %s after the trip into DuckDB", pgTotal, duckTotal)
+	}
+}
+
+// TestPostgres_Types reads one row of every supported type, and a row of
+// NULLs, and compares what lands in DuckDB with what Postgres holds.
+func TestPostgres_Types(t *testing.T) {
+	pool := pgtest.Pool(t)
+	schema := pgtest.Schema(t, pool)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`
+		CREATE TYPE %[1]s.mood AS ENUM ('sad', 'happy');
+		CREATE TABLE %[1]s.t (
+			i2 int2, i4 int4, i8 int8, f4 float4, f8 float8, n numeric(12,2), n38 numeric(38,10), nu numeric,
+			tx text, vc varchar(10), ch char(3), b bool, d date, ts timestamp, tstz timestamptz, tm time,
+			iv interval, u uuid, j json, jb jsonb, by bytea, ai int4[], at text[], e %[1]s.mood, ip inet, cidr cidr);
+		INSERT INTO %[1]s.t VALUES (
+			-32768, 2147483647, -9223372036854775808, 1.5, 2.25, 1234567890.12, 1234567890123456789012345678.0123456789, 3.14159,
+			'héllo ''q''', 'abc', 'xy', true, '2024-02-29', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.5+02', '13:14:15.5',
+			'1 year 2 mons 3 days 04:05:06', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2]}', '{"b": null}', '\xdeadbeef',
+			'{1,NULL,3}', '{"x","y z"}', 'happy', '192.168.0.1', '10.0.0.0/8');
+		INSERT INTO %[1]s.t DEFAULT VALUES;`, schema)); err != nil {
+		t.Fatal(err)
+	}
+	nb := parseNotebook(t, art(pgCell("c1", "types", fmt.Sprintf("SELECT * FROM %s.t ORDER BY i2 NULLS LAST", schema))))
+	s := openPGSession(t, nb, pgRegistry(t, nil), engine.SessionOptions{})
+	mustRunSession(t, s, engine.RunRequest{})
+	if ev := statusOf(s)["c1"]; ev.Status != engine.StatusSuccess || *ev.Rows != 2 {
+		t.Fatalf("c1: %s %s", ev.Status, ev.Err)
+	}
+	// Each column as Postgres and DuckDB print it, normalised where the two
+	// print the same value differently.
+	checks := []struct{ col, pg, duck string }{
+		{"i2", "i2::text", "CAST(i2 AS VARCHAR)"},
+		{"i4", "i4::text", "CAST(i4 AS VARCHAR)"},
+		{"i8", "i8::text", "CAST(i8 AS VARCHAR)"},
+		{"f4", "f4::text", "CAST(f4 AS VARCHAR)"},
+		{"f8", "f8::text", "CAST(f8 AS VARCHAR)"},
+		{"n", "n::text", "CAST(n AS VARCHAR)"},
+		{"n38", "n38::text", "CAST(n38 AS VARCHAR)"},
+		{"nu", "nu::float8::text", "CAST(nu AS VARCHAR)"},
+		{"tx", "tx", "tx"},
+		{"vc", "vc", "vc"},
+		{"ch", "ch::text", "rtrim(ch)"},
+		{"b", "b::text", "CAST(b AS VARCHAR)"},
+		{"d", "d::text", "CAST(d AS VARCHAR)"},
+		{"ts", "to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US')", "strftime(ts, '%Y-%m-%d %H:%M:%S.%f')"},
+		{"tstz", "extract(epoch FROM tstz)::numeric(20,6)::text", "CAST(CAST(epoch_us(tstz) AS DECIMAL(20,0)) / 1000000 AS DECIMAL(20,6))"},
+		{"tm", "tm::text", "CAST(tm AS VARCHAR)"},
+		{"iv", "(extract(year FROM iv) * 12 + extract(month FROM iv))::text || ' ' || extract(day FROM iv)::text || ' ' || (extract(epoch FROM iv - date_trunc('day', iv)) * 1000000)::bigint::text", "CAST(datepart('year', iv) * 12 + datepart('month', iv) AS VARCHAR) || ' ' || CAST(datepart('day', iv) AS VARCHAR) || ' ' || CAST(datepart('microseconds', iv) + 1000000 * (datepart('hour', iv) * 3600 + datepart('minute', iv) * 60) AS VARCHAR)"},
+		{"u", "u::text", "CAST(u AS VARCHAR)"},
+		{"j", "j::jsonb::text", "CAST(j AS VARCHAR)"},
+		{"jb", "jb::text", "CAST(jb AS VARCHAR)"},
+		{"by", "encode(by, 'hex')", `lower(hex("by"))`},
+		{"ai", "array_to_string(ai, ',', 'NULL')", "array_to_string(list_transform(ai, x -> coalesce(CAST(x AS VARCHAR), 'NULL')), ',')"},
+		{"at", "array_to_string(at, '|')", `array_to_string("at", '|')`},
+		{"e", "e::text", "e"},
+		{"ip", "host(ip)", "ip"},
+		{"cidr", "cidr::text", "cidr"},
+	}
+	for _, c := range checks {
+		t.Run(c.col, func(t *testing.T) {
+			var pg []string
+			rows, err := pool.Query(ctx, fmt.Sprintf("SELECT coalesce((%s)::text, 'NULL') FROM %s.t ORDER BY i2 NULLS LAST", c.pg, schema))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var v string
+				rows.Scan(&v)
+				pg = append(pg, v)
+			}
+			rows.Close()
+			var duck []string
+			for _, r := range queryRows(t, s.DB(), fmt.Sprintf("SELECT coalesce(CAST(%s AS VARCHAR), 'NULL') FROM __sqlrooms_ephemeral.artifact_nb.types ORDER BY i2 NULLS LAST", c.duck)) {
+				duck = append(duck, r[0])
+			}
+			if c.col == "j" || c.col == "jb" { // compare JSON values, not spacing
+				for i := range duck {
+					duck[i] = strings.ReplaceAll(duck[i], " ", "")
+					pg[i] = strings.ReplaceAll(pg[i], " ", "")
+				}
+			}
+			if !reflect.DeepEqual(pg, duck) {
+				t.Errorf("%s: Postgres %q, DuckDB %q", c.col, pg, duck)
+			}
+		})
+	}
+	var types [][]string
+	types = queryRows(t, s.DB(), "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = '__sqlrooms_ephemeral' AND table_name = 'types' AND column_name IN ('n', 'n38', 'u', 'ai', 'jb', 'tstz', 'iv') ORDER BY column_name")
+	want := [][]string{{"ai", "INTEGER[]"}, {"iv", "INTERVAL"}, {"jb", "JSON"}, {"n", "DECIMAL(12,2)"}, {"n38", "DECIMAL(38,10)"}, {"tstz", "TIMESTAMP WITH TIME ZONE"}, {"u", "UUID"}}
+	if !reflect.DeepEqual(types, want) {
+		t.Errorf("DuckDB types %v, want %v", types, want)
+	}
+}
+
+func TestPostgres_Faults(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	nb := parseNotebook(t, art(
+		pgCell("c1", "remote", "SELECT g AS id, 1 AS id, 'x' AS \"select\" FROM generate_series(1, 3) AS g"),
+		sqlCell("c2", "local", "SELECT count(*) AS n FROM remote"),
+	))
+	s := openPGSession(t, nb, pgRegistry(t, nil), engine.SessionOptions{})
+	mustRunSession(t, s, engine.RunRequest{})
+	if got := queryRows(t, s.DB(), `SELECT id, id_1, "select" FROM __sqlrooms_ephemeral.artifact_nb.remote ORDER BY id`); !reflect.DeepEqual(got, [][]string{{"1", "1", "x"}, {"2", "1", "x"}, {"3", "1", "x"}}) {
+		t.Errorf("duplicate and keyword column names: %v", got)
+	}
+
+	t.Run("SQLErrorKeepsPreviousResult", func(t *testing.T) {
+		wait(t, mustUpdate(t, s, engine.CellPatch{CellID: "c1", SQL: ptr("SELECT 1 AS a,\n  nope FROM generate_series(1, 3) AS g")}))
+		ev := statusOf(s)["c1"]
+		if ev.Status != engine.StatusError || !strings.Contains(ev.Err, `column "nope" does not exist`) || !strings.Contains(ev.Err, "line 2, column 3") || !strings.Contains(ev.Err, "connection pg") {
+			t.Errorf("c1: %s %q", ev.Status, ev.Err)
+		}
+		if got := queryRows(t, s.DB(), "SELECT count(*) FROM __sqlrooms_ephemeral.artifact_nb.remote"); got[0][0] != "3" {
+			t.Errorf("previous result lost: %v", got)
+		}
+		if got := queryRows(t, s.DB(), "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '__cellsd_staging%'"); got[0][0] != "0" {
+			t.Errorf("%s staging tables left", got[0][0])
+		}
+	})
+
+	t.Run("CancelMidQuery", func(t *testing.T) {
+		mustUpdate(t, s, engine.CellPatch{CellID: "c1", SQL: ptr("SELECT pg_sleep(30), 1 AS id")})
+		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+			var n int
+			pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'").Scan(&n)
+			if n == 0 {
+				return fmt.Errorf("query not running yet")
+			}
+			return nil
+		})
+		start := time.Now()
+		if err := s.Cancel("c1"); err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, time.Second, 10*time.Millisecond, func() error {
+			var n int
+			pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'").Scan(&n)
+			if n > 0 || statusOf(s)["c1"].Status != engine.StatusCancel {
+				return fmt.Errorf("%s after cancel: query still active on the server or c1 %s", time.Since(start), statusOf(s)["c1"].Status)
+			}
+			return nil
+		})
+		if got := queryRows(t, s.DB(), "SELECT count(*) FROM __sqlrooms_ephemeral.artifact_nb.remote"); got[0][0] != "3" {
+			t.Errorf("previous result lost: %v", got)
+		}
+	})
+
+	t.Run("BackendTerminated", func(t *testing.T) {
+		mustUpdate(t, s, engine.CellPatch{CellID: "c1", SQL: ptr("SELECT g, pg_sleep(0.001) FROM generate_series(1, 100000) AS g")})
+		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+			var n int
+			pool.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'SELECT g, pg_sleep%' AND state = 'active'").Scan(&n)
+			if n == 0 {
+				return fmt.Errorf("query not running yet")
+			}
+			return nil
+		})
+		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+			if ev := statusOf(s)["c1"]; ev.Status != engine.StatusError {
+				return fmt.Errorf("c1 is %s", ev.Status)
+			}
+			return nil
+		})
+		if got := queryRows(t, s.DB(), "SELECT count(*) FROM __sqlrooms_ephemeral.artifact_nb.remote"); got[0][0] != "3" {
+			t.Errorf("previous result lost: %v", got)
+		}
+	})
+}
+
+func TestPostgres_SecretsStayOut(t *testing.T) {
+	const secret = "s3cr3t-Zebra-9911"
+	t.Setenv("CELLSD_TEST_SECRET", secret)
+	reg := pgRegistry(t, func(c *connectors.Connection) {
+		c.DSN = ""
+		c.Host, c.Port, c.Database, c.User, c.PasswordEnv = "127.0.0.1", "1", "test", "postgres", "CELLSD_TEST_SECRET"
+	})
+	rec := &recorder{}
+	s := openPGSession(t, parseNotebook(t, art(pgCell("c1", "remote", "SELECT 1"))), reg, engine.SessionOptions{Observe: rec.observe})
+	mustRunSession(t, s, engine.RunRequest{})
+	s.Flush()
+	ev := statusOf(s)["c1"]
+	if ev.Status != engine.StatusError || !strings.Contains(ev.Err, "pg") {
+		t.Errorf("c1: %s %q, want an error naming the connection", ev.Status, ev.Err)
+	}
+	all := fmt.Sprintf("%+v %+v", rec.all(), s.Report(""))
+	if strings.Contains(all, secret) {
+		t.Errorf("the secret appears in events or the report: %s", all)
+	}
+}
