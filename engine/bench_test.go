@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,4 +227,40 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkParallelism runs 16 independent Postgres cells that each wait
+// 200 ms on the server (pg_sleep), each with a DuckDB cell downstream and a
+// fan-in at the end, at concurrency 1 and 8 in the same run, and reports
+// the speed-up of the medians (target: at least 6).
+func BenchmarkParallelism(b *testing.B) {
+	cs := []nbCell{}
+	var parts []string
+	for i := range 16 {
+		cs = append(cs,
+			pgCell(fmt.Sprintf("p%d", i), fmt.Sprintf("remote_%d", i), fmt.Sprintf("SELECT %d AS id, pg_sleep(0.2) IS NULL AS slept", i)),
+			sqlCell(fmt.Sprintf("d%d", i), fmt.Sprintf("local_%d", i), fmt.Sprintf("SELECT id * 2 AS twice FROM remote_%d", i)))
+		parts = append(parts, fmt.Sprintf("SELECT twice FROM local_%d", i))
+	}
+	cs = append(cs, sqlCell("all", "everything", strings.Join(parts, " UNION ALL ")))
+	nb := parseNotebook(b, art(cs...))
+	eng := openEngine(b, engine.Config{Connections: pgRegistry(b, nil)})
+	plan := mustPlan(b, eng, nb)
+	runAt := func(concurrency int) time.Duration {
+		start := time.Now()
+		report, err := eng.Run(context.Background(), plan, engine.RunOptions{Concurrency: concurrency})
+		if err != nil || report.Summary.Success != len(cs) {
+			b.Fatalf("run at concurrency %d: %v %+v", concurrency, err, report)
+		}
+		return time.Since(start)
+	}
+	runAt(8) // warm the pool
+	var one, eight []time.Duration
+	for b.Loop() {
+		one = append(one, runAt(1))
+		eight = append(eight, runAt(8))
+	}
+	b.ReportMetric(float64(median(one).Milliseconds()), "concurrency1-ms")
+	b.ReportMetric(float64(median(eight).Milliseconds()), "concurrency8-ms")
+	b.ReportMetric(float64(median(one))/float64(median(eight)), "speedup")
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,6 +27,10 @@ type Config struct {
 	// StatementTimeout bounds every query on the server; 0 means none.
 	StatementTimeout time.Duration
 }
+
+// DefaultMaxConns is the pool size of a connection whose DSN sets none
+// (pool_max_conns).
+const DefaultMaxConns = 16
 
 // ErrSecretMissing is wrapped when password_env names an unset variable.
 var ErrSecretMissing = errors.New("password variable not set")
@@ -61,6 +66,11 @@ func NewConfig(c connectors.Connection) (*Config, error) {
 		pc.ConnConfig.Password = pw
 	}
 	pc.ConnConfig.RuntimeParams["application_name"] = "cellsd"
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgxpool's default (the number of CPUs, at least 4) would cap how
+		// many cells of one connection wait on the server at once.
+		pc.MaxConns = DefaultMaxConns
+	}
 	cfg := &Config{ID: c.ID, Pool: pc, ReadOnly: c.ReadOnly == nil || *c.ReadOnly}
 	if c.StatementTimeout != "" {
 		d, err := time.ParseDuration(c.StatementTimeout)
