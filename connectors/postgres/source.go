@@ -52,6 +52,8 @@ type Column struct {
 	// raw columns take the column's bytes as text, in the text format
 	// textFormats asks for: JSON as written, inet as Postgres prints it.
 	raw bool
+	// arrow decodes the column's binary values into Arrow, when it can.
+	arrow *arrowColumn
 }
 
 // rawValue is a raw column's value: JSON text goes to the appender as
@@ -85,6 +87,23 @@ func (s *Source) Query(ctx context.Context, sql string, sink Sink) error {
 }
 
 func (s *Source) query(ctx context.Context, sql string, sink Sink) error {
+	return s.inTx(ctx, func(tx pgx.Tx, tm *pgtype.Map) error {
+		rows, err := tx.Query(ctx, sql, textFormats)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := columns(rows.FieldDescriptions(), tm)
+		if err != nil {
+			return err
+		}
+		return drainRows(rows, cols, sink)
+	})
+}
+
+// inTx runs fn in a transaction of its own on a pooled connection: READ
+// ONLY unless the connection says otherwise, with its statement timeout.
+func (s *Source) inTx(ctx context.Context, fn func(pgx.Tx, *pgtype.Map) error) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("connection %s: %w", s.cfg.ID, err)
@@ -105,15 +124,14 @@ func (s *Source) query(ctx context.Context, sql string, sink Sink) error {
 			return fmt.Errorf("connection %s: set statement_timeout: %w", s.cfg.ID, err)
 		}
 	}
-	rows, err := tx.Query(ctx, sql, textFormats)
-	if err != nil {
+	if err := fn(tx, conn.Conn().TypeMap()); err != nil {
 		return err
 	}
-	defer rows.Close()
-	cols, err := columns(rows.FieldDescriptions(), conn.Conn().TypeMap())
-	if err != nil {
-		return err
-	}
+	return tx.Commit(ctx)
+}
+
+// drainRows converts rows to Go values and hands them to sink in batches.
+func drainRows(rows pgx.Rows, cols []Column, sink Sink) error {
 	if err := sink.Columns(cols); err != nil {
 		return err
 	}
@@ -148,11 +166,9 @@ func (s *Source) query(ctx context.Context, sql string, sink Sink) error {
 		return err
 	}
 	if len(batch) > 0 {
-		if err := sink.Rows(batch); err != nil {
-			return err
-		}
+		return sink.Rows(batch)
 	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 // textFormats asks for the text format of the types whose text is the value
@@ -199,6 +215,7 @@ func columnOf(fd pgconn.FieldDescription, tm *pgtype.Map) (Column, error) {
 	}
 	c, err := scalar(fd.DataTypeOID, fd.TypeModifier)
 	c.PGType = pgName
+	c.arrow = arrowOf(fd.DataTypeOID, fd.TypeModifier, c.raw)
 	return c, err
 }
 

@@ -1,0 +1,267 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Columnar reports whether every column can travel as an Arrow array,
+// decoded straight from Postgres's binary format; results with arrays or
+// DOUBLE-mapped numerics take the row path of Query instead.
+func Columnar(cols []Column) bool {
+	for _, c := range cols {
+		if c.arrow == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// ArrowSink receives a result as Arrow record batches of at most BatchRows
+// rows. A record is released after Record returns.
+type ArrowSink interface {
+	Columns(cols []Column) error
+	Record(rec arrow.RecordBatch) error
+}
+
+// arrowColumn decodes one column's binary values into an Arrow builder.
+type arrowColumn struct {
+	typ    arrow.DataType
+	decode func(b array.Builder, raw []byte) error
+}
+
+// Schema returns the Arrow schema of cols, which must be Columnar.
+func Schema(cols []Column) *arrow.Schema {
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = arrow.Field{Name: c.Name, Type: c.arrow.typ, Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// QueryArrow is Query for results whose columns are all Columnar: values
+// are decoded from their binary wire format into Arrow builders, without a
+// Go value per cell. sink.Columns may return ErrNotColumnar to have the
+// rows come through fallback (a row Sink) instead.
+func (s *Source) QueryArrow(ctx context.Context, sql string, sink ArrowSink, fallback Sink) error {
+	return redact(s.cfg, s.queryArrow(ctx, sql, sink, fallback))
+}
+
+// ErrNotColumnar is returned by an ArrowSink's Columns to take the row path.
+var ErrNotColumnar = errors.New("result is not columnar")
+
+func (s *Source) queryArrow(ctx context.Context, sql string, sink ArrowSink, fallback Sink) error {
+	return s.inTx(ctx, func(tx pgx.Tx, tm *pgtype.Map) error {
+		rows, err := tx.Query(ctx, sql, textFormats)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := columns(rows.FieldDescriptions(), tm)
+		if err != nil {
+			return err
+		}
+		if !Columnar(cols) {
+			return drainRows(rows, cols, fallback)
+		}
+		if err := sink.Columns(cols); err != nil {
+			return err
+		}
+		schema := Schema(cols)
+		rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		defer rb.Release()
+		n := 0
+		flush := func() error {
+			rec := rb.NewRecordBatch()
+			defer rec.Release()
+			n = 0
+			return sink.Record(rec)
+		}
+		for rows.Next() {
+			for i, raw := range rows.RawValues() {
+				b := rb.Field(i)
+				if raw == nil {
+					b.AppendNull()
+					continue
+				}
+				if err := cols[i].arrow.decode(b, raw); err != nil {
+					return fmt.Errorf("column %s (%s): %w", cols[i].Name, cols[i].PGType, err)
+				}
+			}
+			if n++; n == BatchRows {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n > 0 {
+			return flush()
+		}
+		return nil
+	})
+}
+
+// pgEpoch is 2000-01-01, where Postgres counts dates and timestamps from.
+const (
+	pgEpochDays   = 10957           // days from 1970-01-01
+	pgEpochMicros = 946684800000000 // µs from 1970-01-01
+)
+
+var errInfinite = errors.New("infinite dates and timestamps are not supported")
+
+// arrowOf returns the Arrow decoding of a scalar type, or nil.
+func arrowOf(oid uint32, typmod int32, raw bool) *arrowColumn {
+	if raw { // text-format columns: JSON, inet, timetz
+		return &arrowColumn{arrow.BinaryTypes.String, appendText}
+	}
+	be := binary.BigEndian
+	switch oid {
+	case pgtype.BoolOID:
+		return &arrowColumn{arrow.FixedWidthTypes.Boolean, func(b array.Builder, r []byte) error {
+			b.(*array.BooleanBuilder).Append(r[0] != 0)
+			return nil
+		}}
+	case pgtype.Int2OID:
+		return &arrowColumn{arrow.PrimitiveTypes.Int16, func(b array.Builder, r []byte) error {
+			b.(*array.Int16Builder).Append(int16(be.Uint16(r)))
+			return nil
+		}}
+	case pgtype.Int4OID:
+		return &arrowColumn{arrow.PrimitiveTypes.Int32, func(b array.Builder, r []byte) error {
+			b.(*array.Int32Builder).Append(int32(be.Uint32(r)))
+			return nil
+		}}
+	case pgtype.Int8OID:
+		return &arrowColumn{arrow.PrimitiveTypes.Int64, func(b array.Builder, r []byte) error {
+			b.(*array.Int64Builder).Append(int64(be.Uint64(r)))
+			return nil
+		}}
+	case pgtype.Float4OID:
+		return &arrowColumn{arrow.PrimitiveTypes.Float32, func(b array.Builder, r []byte) error {
+			b.(*array.Float32Builder).Append(math.Float32frombits(be.Uint32(r)))
+			return nil
+		}}
+	case pgtype.Float8OID:
+		return &arrowColumn{arrow.PrimitiveTypes.Float64, func(b array.Builder, r []byte) error {
+			b.(*array.Float64Builder).Append(math.Float64frombits(be.Uint64(r)))
+			return nil
+		}}
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
+		return &arrowColumn{arrow.BinaryTypes.String, appendText}
+	case pgtype.ByteaOID:
+		return &arrowColumn{arrow.BinaryTypes.Binary, func(b array.Builder, r []byte) error {
+			b.(*array.BinaryBuilder).Append(r)
+			return nil
+		}}
+	case pgtype.DateOID:
+		return &arrowColumn{arrow.FixedWidthTypes.Date32, func(b array.Builder, r []byte) error {
+			d := int32(be.Uint32(r))
+			if d == math.MaxInt32 || d == math.MinInt32 {
+				return errInfinite
+			}
+			b.(*array.Date32Builder).Append(arrow.Date32(d + pgEpochDays))
+			return nil
+		}}
+	case pgtype.TimestampOID, pgtype.TimestamptzOID:
+		tz := ""
+		if oid == pgtype.TimestamptzOID {
+			tz = "UTC"
+		}
+		return &arrowColumn{&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: tz}, func(b array.Builder, r []byte) error {
+			t := int64(be.Uint64(r))
+			if t == math.MaxInt64 || t == math.MinInt64 {
+				return errInfinite
+			}
+			b.(*array.TimestampBuilder).Append(arrow.Timestamp(t + pgEpochMicros))
+			return nil
+		}}
+	case pgtype.TimeOID:
+		return &arrowColumn{arrow.FixedWidthTypes.Time64us, func(b array.Builder, r []byte) error {
+			b.(*array.Time64Builder).Append(arrow.Time64(be.Uint64(r)))
+			return nil
+		}}
+	case pgtype.IntervalOID:
+		return &arrowColumn{arrow.FixedWidthTypes.MonthDayNanoInterval, func(b array.Builder, r []byte) error {
+			b.(*array.MonthDayNanoIntervalBuilder).Append(arrow.MonthDayNanoInterval{
+				Nanoseconds: int64(be.Uint64(r)) * 1000, Days: int32(be.Uint32(r[8:])), Months: int32(be.Uint32(r[12:]))})
+			return nil
+		}}
+	case pgtype.UUIDOID:
+		return &arrowColumn{&arrow.FixedSizeBinaryType{ByteWidth: 16}, func(b array.Builder, r []byte) error {
+			b.(*array.FixedSizeBinaryBuilder).Append(r)
+			return nil
+		}}
+	case pgtype.NumericOID:
+		if typmod >= 4 {
+			p, s := int32((typmod-4)>>16), int32((typmod-4)&0xffff)
+			if p >= 1 && p <= 38 && s <= p {
+				return &arrowColumn{&arrow.Decimal128Type{Precision: p, Scale: s}, func(b array.Builder, r []byte) error {
+					n, err := decodeNumeric(r, s)
+					if err != nil {
+						return err
+					}
+					b.(*array.Decimal128Builder).Append(n)
+					return nil
+				}}
+			}
+		}
+		return nil
+	case pgtype.JSONOID, pgtype.JSONBOID, pgtype.InetOID, pgtype.CIDROID, timetzOID:
+		return nil // asked for in text format: raw
+	}
+	if _, known := pgtype.NewMap().TypeForOID(oid); !known {
+		return &arrowColumn{arrow.BinaryTypes.String, appendText} // enums and other unknown types, as text
+	}
+	return nil
+}
+
+func appendText(b array.Builder, r []byte) error {
+	b.(*array.StringBuilder).BinaryBuilder.Append(r)
+	return nil
+}
+
+// decodeNumeric decodes Postgres's binary numeric (base-10000 digits) to an
+// unscaled integer at the given scale.
+func decodeNumeric(r []byte, scale int32) (decimal128.Num, error) {
+	if len(r) < 8 {
+		return decimal128.Num{}, errors.New("short numeric")
+	}
+	be := binary.BigEndian
+	ndigits, weight, sign := int(be.Uint16(r)), int(int16(be.Uint16(r[2:]))), be.Uint16(r[4:])
+	if sign == 0xC000 || sign >= 0xD000 {
+		return decimal128.Num{}, errors.New("NaN or infinity does not fit a DECIMAL")
+	}
+	if len(r) < 8+2*ndigits {
+		return decimal128.Num{}, errors.New("short numeric")
+	}
+	acc := decimal128.Num{}
+	tenK := decimal128.FromI64(10000)
+	for i := 0; i < ndigits; i++ {
+		acc = acc.Mul(tenK).Add(decimal128.FromI64(int64(be.Uint16(r[8+2*i:]))))
+	}
+	// acc is the value times 10^exp.
+	exp := int32(4 * (ndigits - 1 - weight))
+	switch {
+	case scale > exp:
+		acc = acc.IncreaseScaleBy(scale - exp)
+	case scale < exp:
+		acc = acc.ReduceScaleBy(exp-scale, false)
+	}
+	if sign == 0x4000 {
+		acc = acc.Negate()
+	}
+	return acc, nil
+}
