@@ -52,6 +52,8 @@ type Engine struct {
 	// searchPaths remembers the search_path of each pooled connection, so
 	// a cell sets it only when it differs.
 	searchPaths sync.Map
+	// streams holds the results on their way in through cellsd_scan, by id.
+	streams sync.Map
 
 	mu        sync.Mutex
 	sources   map[string]*postgres.Source // by connection id, opened on first use
@@ -105,6 +107,9 @@ func (e *Engine) Open(ctx context.Context) error {
 		if _, err := db.ExecContext(ctx, `ATTACH ':memory:' AS `+quoteIdent(EphemeralDB)); err != nil {
 			return fail(fmt.Errorf("attach %s: %w", EphemeralDB, err))
 		}
+	}
+	if err := e.registerScan(ctx); err != nil {
+		return fail(fmt.Errorf("register %s: %w", scanFunction, err))
 	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+e.provenanceTable()+` (
 		relation VARCHAR, artifact_id VARCHAR, cell_id VARCHAR, connection_id VARCHAR, engine VARCHAR,

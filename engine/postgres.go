@@ -74,19 +74,28 @@ func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(cont
 	}()
 	staging := "__cellsd_staging_" + spec.name + "_" + strconv.FormatInt(stagingSeq.Add(1), 10)
 	stagingRel := quoteIdent(e.ResultDB()) + "." + quoteIdent(spec.schema) + "." + quoteIdent(staging)
-	sink := &appendSink{conn: conn, e: e, schema: spec.schema, table: staging, rel: stagingRel, ctx: ctx}
+	// Columnar results stream as Arrow record batches through cellsd_scan
+	// while Postgres still sends; the others go row by row through the
+	// appender.
+	scan := &scanSink{e: e, ctx: ctx, conn: conn, stagingRel: stagingRel}
+	rowsSink := &appendSink{conn: conn, e: e, schema: spec.schema, table: staging, rel: stagingRel, ctx: ctx}
 	defer func() {
-		sink.close()
+		rowsSink.close()
 		if err != nil {
 			conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stagingRel)
 		}
 	}()
-	if err := src.Query(ctx, spec.sql, sink); err != nil {
-		return nil, postgresError(spec, err)
-	}
-	if err := sink.close(); err != nil {
+	qerr := src.QueryArrow(ctx, spec.sql, scan, rowsSink)
+	if err := scan.finish(qerr); err != nil {
+		if qerr != nil {
+			return nil, postgresError(spec, err)
+		}
 		return nil, fmt.Errorf("load result: %w", err)
 	}
+	if err := rowsSink.close(); err != nil {
+		return nil, fmt.Errorf("load result: %w", err)
+	}
+	loaded := scan.rows + rowsSink.rows
 	swap := func() error {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
@@ -109,7 +118,7 @@ func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(cont
 	if err != nil {
 		return nil, fmt.Errorf("swap in result: %w", err)
 	}
-	return &sink.rows, nil
+	return &loaded, nil
 }
 
 // postgresError names the connection and, for an error Postgres reports

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -38,6 +40,17 @@ type ArrowSink interface {
 type arrowColumn struct {
 	typ    arrow.DataType
 	decode func(b array.Builder, raw []byte) error
+}
+
+// fixed checks that a binary value has the width of its type before
+// decoding it, so a malformed value is an error, never a panic.
+func fixed(width int, decode func(array.Builder, []byte) error) func(array.Builder, []byte) error {
+	return func(b array.Builder, r []byte) error {
+		if len(r) != width {
+			return fmt.Errorf("binary value of %d bytes, want %d", len(r), width)
+		}
+		return decode(b, r)
+	}
 }
 
 // Schema returns the Arrow schema of cols, which must be Columnar.
@@ -130,35 +143,35 @@ func arrowOf(oid uint32, typmod int32, raw bool) *arrowColumn {
 	be := binary.BigEndian
 	switch oid {
 	case pgtype.BoolOID:
-		return &arrowColumn{arrow.FixedWidthTypes.Boolean, func(b array.Builder, r []byte) error {
+		return &arrowColumn{arrow.FixedWidthTypes.Boolean, fixed(1, func(b array.Builder, r []byte) error {
 			b.(*array.BooleanBuilder).Append(r[0] != 0)
 			return nil
-		}}
+		})}
 	case pgtype.Int2OID:
-		return &arrowColumn{arrow.PrimitiveTypes.Int16, func(b array.Builder, r []byte) error {
+		return &arrowColumn{arrow.PrimitiveTypes.Int16, fixed(2, func(b array.Builder, r []byte) error {
 			b.(*array.Int16Builder).Append(int16(be.Uint16(r)))
 			return nil
-		}}
+		})}
 	case pgtype.Int4OID:
-		return &arrowColumn{arrow.PrimitiveTypes.Int32, func(b array.Builder, r []byte) error {
+		return &arrowColumn{arrow.PrimitiveTypes.Int32, fixed(4, func(b array.Builder, r []byte) error {
 			b.(*array.Int32Builder).Append(int32(be.Uint32(r)))
 			return nil
-		}}
+		})}
 	case pgtype.Int8OID:
-		return &arrowColumn{arrow.PrimitiveTypes.Int64, func(b array.Builder, r []byte) error {
+		return &arrowColumn{arrow.PrimitiveTypes.Int64, fixed(8, func(b array.Builder, r []byte) error {
 			b.(*array.Int64Builder).Append(int64(be.Uint64(r)))
 			return nil
-		}}
+		})}
 	case pgtype.Float4OID:
-		return &arrowColumn{arrow.PrimitiveTypes.Float32, func(b array.Builder, r []byte) error {
+		return &arrowColumn{arrow.PrimitiveTypes.Float32, fixed(4, func(b array.Builder, r []byte) error {
 			b.(*array.Float32Builder).Append(math.Float32frombits(be.Uint32(r)))
 			return nil
-		}}
+		})}
 	case pgtype.Float8OID:
-		return &arrowColumn{arrow.PrimitiveTypes.Float64, func(b array.Builder, r []byte) error {
+		return &arrowColumn{arrow.PrimitiveTypes.Float64, fixed(8, func(b array.Builder, r []byte) error {
 			b.(*array.Float64Builder).Append(math.Float64frombits(be.Uint64(r)))
 			return nil
-		}}
+		})}
 	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
 		return &arrowColumn{arrow.BinaryTypes.String, appendText}
 	case pgtype.ByteaOID:
@@ -167,43 +180,43 @@ func arrowOf(oid uint32, typmod int32, raw bool) *arrowColumn {
 			return nil
 		}}
 	case pgtype.DateOID:
-		return &arrowColumn{arrow.FixedWidthTypes.Date32, func(b array.Builder, r []byte) error {
+		return &arrowColumn{arrow.FixedWidthTypes.Date32, fixed(4, func(b array.Builder, r []byte) error {
 			d := int32(be.Uint32(r))
 			if d == math.MaxInt32 || d == math.MinInt32 {
 				return errInfinite
 			}
 			b.(*array.Date32Builder).Append(arrow.Date32(d + pgEpochDays))
 			return nil
-		}}
+		})}
 	case pgtype.TimestampOID, pgtype.TimestamptzOID:
 		tz := ""
 		if oid == pgtype.TimestamptzOID {
 			tz = "UTC"
 		}
-		return &arrowColumn{&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: tz}, func(b array.Builder, r []byte) error {
+		return &arrowColumn{&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: tz}, fixed(8, func(b array.Builder, r []byte) error {
 			t := int64(be.Uint64(r))
 			if t == math.MaxInt64 || t == math.MinInt64 {
 				return errInfinite
 			}
 			b.(*array.TimestampBuilder).Append(arrow.Timestamp(t + pgEpochMicros))
 			return nil
-		}}
+		})}
 	case pgtype.TimeOID:
-		return &arrowColumn{arrow.FixedWidthTypes.Time64us, func(b array.Builder, r []byte) error {
+		return &arrowColumn{arrow.FixedWidthTypes.Time64us, fixed(8, func(b array.Builder, r []byte) error {
 			b.(*array.Time64Builder).Append(arrow.Time64(be.Uint64(r)))
 			return nil
-		}}
+		})}
 	case pgtype.IntervalOID:
-		return &arrowColumn{arrow.FixedWidthTypes.MonthDayNanoInterval, func(b array.Builder, r []byte) error {
+		return &arrowColumn{arrow.FixedWidthTypes.MonthDayNanoInterval, fixed(16, func(b array.Builder, r []byte) error {
 			b.(*array.MonthDayNanoIntervalBuilder).Append(arrow.MonthDayNanoInterval{
 				Nanoseconds: int64(be.Uint64(r)) * 1000, Days: int32(be.Uint32(r[8:])), Months: int32(be.Uint32(r[12:]))})
 			return nil
-		}}
+		})}
 	case pgtype.UUIDOID:
-		return &arrowColumn{&arrow.FixedSizeBinaryType{ByteWidth: 16}, func(b array.Builder, r []byte) error {
+		return &arrowColumn{&arrow.FixedSizeBinaryType{ByteWidth: 16}, fixed(16, func(b array.Builder, r []byte) error {
 			b.(*array.FixedSizeBinaryBuilder).Append(r)
 			return nil
-		}}
+		})}
 	case pgtype.NumericOID:
 		if typmod >= 4 {
 			p, s := int32((typmod-4)>>16), int32((typmod-4)&0xffff)
@@ -218,7 +231,14 @@ func arrowOf(oid uint32, typmod int32, raw bool) *arrowColumn {
 				}}
 			}
 		}
-		return nil
+		return &arrowColumn{arrow.PrimitiveTypes.Float64, func(b array.Builder, r []byte) error {
+			f, err := numericFloat64(r)
+			if err != nil {
+				return err
+			}
+			b.(*array.Float64Builder).Append(f)
+			return nil
+		}}
 	case pgtype.JSONOID, pgtype.JSONBOID, pgtype.InetOID, pgtype.CIDROID, timetzOID:
 		return nil // asked for in text format: raw
 	}
@@ -247,6 +267,24 @@ func decodeNumeric(r []byte, scale int32) (decimal128.Num, error) {
 	if len(r) < 8+2*ndigits {
 		return decimal128.Num{}, errors.New("short numeric")
 	}
+	if ndigits <= 4 && scale <= 18 {
+		// The common case fits an int64: no 128-bit arithmetic.
+		var acc int64
+		for i := 0; i < ndigits; i++ {
+			acc = acc*10000 + int64(be.Uint16(r[8+2*i:]))
+		}
+		exp := int32(4 * (ndigits - 1 - weight))
+		for ; exp < scale; exp++ {
+			acc *= 10
+		}
+		for ; exp > scale; exp-- {
+			acc /= 10
+		}
+		if sign == 0x4000 {
+			acc = -acc
+		}
+		return decimal128.FromI64(acc), nil
+	}
 	acc := decimal128.Num{}
 	tenK := decimal128.FromI64(10000)
 	for i := 0; i < ndigits; i++ {
@@ -264,4 +302,38 @@ func decodeNumeric(r []byte, scale int32) (decimal128.Num, error) {
 		acc = acc.Negate()
 	}
 	return acc, nil
+}
+
+// numericFloat64 decodes Postgres's binary numeric to the nearest float64;
+// NaN and the infinities keep their meaning.
+func numericFloat64(r []byte) (float64, error) {
+	if len(r) < 8 {
+		return 0, errors.New("short numeric")
+	}
+	be := binary.BigEndian
+	ndigits, weight, sign := int(be.Uint16(r)), int(int16(be.Uint16(r[2:]))), be.Uint16(r[4:])
+	switch sign {
+	case 0xC000:
+		return math.NaN(), nil
+	case 0xD000:
+		return math.Inf(1), nil
+	case 0xF000:
+		return math.Inf(-1), nil
+	}
+	if len(r) < 8+2*ndigits {
+		return 0, errors.New("short numeric")
+	}
+	// Parse the decimal text DuckDB would: exact digits, one rounding.
+	var sb strings.Builder
+	if sign == 0x4000 {
+		sb.WriteByte('-')
+	}
+	for i := 0; i < ndigits; i++ {
+		fmt.Fprintf(&sb, "%04d", be.Uint16(r[8+2*i:]))
+	}
+	fmt.Fprintf(&sb, "e%d", 4*(weight-ndigits+1))
+	if ndigits == 0 {
+		return 0, nil
+	}
+	return strconv.ParseFloat(sb.String(), 64)
 }

@@ -171,13 +171,24 @@ func drainRows(rows pgx.Rows, cols []Column, sink Sink) error {
 	return nil
 }
 
-// textFormats asks for the text format of the types whose text is the value
-// we keep: JSON as written, inet and cidr as Postgres prints them, timetz.
-var textFormats = pgx.QueryResultFormatsByOID{
-	pgtype.JSONOID: pgx.TextFormatCode, pgtype.JSONBOID: pgx.TextFormatCode,
-	pgtype.InetOID: pgx.TextFormatCode, pgtype.CIDROID: pgx.TextFormatCode,
-	timetzOID: pgx.TextFormatCode,
-}
+// textFormats sets the result format of each type: binary for the types
+// decoded from it, text for those whose text is the value we keep (JSON as
+// written, inet and cidr as Postgres prints them, timetz) and for every type
+// not listed (enums and other unknown types arrive as their labels).
+var textFormats = func() pgx.QueryResultFormatsByOID {
+	m := pgx.QueryResultFormatsByOID{}
+	for _, oid := range []uint32{
+		pgtype.BoolOID, pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.Float4OID, pgtype.Float8OID,
+		pgtype.NumericOID, pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.ByteaOID,
+		pgtype.DateOID, pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.TimeOID, pgtype.IntervalOID, pgtype.UUIDOID,
+		pgtype.BoolArrayOID, pgtype.Int2ArrayOID, pgtype.Int4ArrayOID, pgtype.Int8ArrayOID, pgtype.Float4ArrayOID,
+		pgtype.Float8ArrayOID, pgtype.NumericArrayOID, pgtype.TextArrayOID, pgtype.VarcharArrayOID, pgtype.DateArrayOID,
+		pgtype.TimestampArrayOID, pgtype.TimestamptzArrayOID, pgtype.UUIDArrayOID, pgtype.ByteaArrayOID,
+	} {
+		m[oid] = pgx.BinaryFormatCode
+	}
+	return m
+}()
 
 const timetzOID = 1266
 

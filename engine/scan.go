@@ -1,0 +1,247 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cellsd/cellsd/connectors/postgres"
+)
+
+// scanFunction is the table function through which Arrow record batches
+// streamed from an external connection reach DuckDB: cellsd_scan(id) reads
+// the stream registered under id, one record batch per DuckDB chunk.
+const scanFunction = "cellsd_scan"
+
+// scanStream is one result on its way into DuckDB. The producer (the
+// connection's reader) sends records; DuckDB pulls them through the table
+// function until records is closed.
+type scanStream struct {
+	schema  *arrow.Schema
+	records chan arrow.RecordBatch
+	// err, set before records is closed, fails the scan.
+	err error
+	// stopped is closed when the consumer stops reading, early or not.
+	stopped chan struct{}
+}
+
+// registerScan registers cellsd_scan on the engine's database.
+func (e *Engine) registerScan(ctx context.Context) error {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	varchar, err := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	if err != nil {
+		return err
+	}
+	return duckdb.RegisterTableUDF(conn, scanFunction, duckdb.ChunkTableFunction{
+		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{varchar}},
+		BindArguments: func(_ map[string]any, args ...any) (duckdb.ChunkTableSource, error) {
+			id, _ := args[0].(string)
+			v, ok := e.streams.Load(id)
+			if !ok {
+				return nil, fmt.Errorf("%s: no stream %q", scanFunction, id)
+			}
+			return &scanSource{st: v.(*scanStream)}, nil
+		},
+	})
+}
+
+// scanSource is the DuckDB side of a scanStream.
+type scanSource struct{ st *scanStream }
+
+func (s *scanSource) ColumnInfos() []duckdb.ColumnInfo {
+	infos := make([]duckdb.ColumnInfo, len(s.st.schema.Fields()))
+	for i, f := range s.st.schema.Fields() {
+		infos[i] = duckdb.ColumnInfo{Name: f.Name, T: typeInfoOf(f.Type)}
+	}
+	return infos
+}
+
+func (s *scanSource) Cardinality() *duckdb.CardinalityInfo { return nil }
+func (s *scanSource) Init()                                {}
+
+func (s *scanSource) FillChunk(chunk duckdb.DataChunk) error {
+	rec, ok := <-s.st.records
+	if !ok {
+		if s.st.err != nil {
+			return s.st.err
+		}
+		return chunk.SetSize(0)
+	}
+	defer rec.Release()
+	n := int(rec.NumRows())
+	for c := range int(rec.NumCols()) {
+		if err := fillColumn(chunk, c, rec.Column(c), n); err != nil {
+			return fmt.Errorf("column %s: %w", rec.ColumnName(c), err)
+		}
+	}
+	return chunk.SetSize(n)
+}
+
+// typeInfoOf is the DuckDB type an Arrow column of the scan lands in.
+func typeInfoOf(t arrow.DataType) duckdb.TypeInfo {
+	var ti duckdb.TypeInfo
+	switch t := t.(type) {
+	case *arrow.Decimal128Type:
+		ti, _ = duckdb.NewDecimalInfo(uint8(t.Precision), uint8(t.Scale))
+		return ti
+	case *arrow.TimestampType:
+		if t.TimeZone != "" {
+			ti, _ = duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP_TZ)
+		} else {
+			ti, _ = duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP)
+		}
+		return ti
+	}
+	types := map[arrow.Type]duckdb.Type{
+		arrow.BOOL: duckdb.TYPE_BOOLEAN, arrow.INT16: duckdb.TYPE_SMALLINT, arrow.INT32: duckdb.TYPE_INTEGER,
+		arrow.INT64: duckdb.TYPE_BIGINT, arrow.FLOAT32: duckdb.TYPE_FLOAT, arrow.FLOAT64: duckdb.TYPE_DOUBLE,
+		arrow.STRING: duckdb.TYPE_VARCHAR, arrow.BINARY: duckdb.TYPE_BLOB, arrow.DATE32: duckdb.TYPE_DATE,
+		arrow.TIME64: duckdb.TYPE_TIME, arrow.INTERVAL_MONTH_DAY_NANO: duckdb.TYPE_INTERVAL,
+		arrow.FIXED_SIZE_BINARY: duckdb.TYPE_UUID,
+	}
+	ti, _ = duckdb.NewTypeInfo(types[t.ID()])
+	return ti
+}
+
+// fillColumn copies one Arrow column into a DuckDB chunk column through
+// duckdb-go's typed setter: one type switch per column, no boxing per cell.
+func fillColumn(chunk duckdb.DataChunk, c int, col arrow.Array, n int) error {
+	switch a := col.(type) {
+	case *array.Boolean:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Int16:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Int32:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Int64:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Float32:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Float64:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.String:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Binary:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Date32:
+		return fill(chunk, c, col, n, func(r int) time.Time { return time.Unix(int64(a.Value(r))*86400, 0).UTC() })
+	case *array.Timestamp:
+		return fill(chunk, c, col, n, func(r int) time.Time { return time.UnixMicro(int64(a.Value(r))).UTC() })
+	case *array.Time64:
+		return fill(chunk, c, col, n, func(r int) time.Time { return time.UnixMicro(int64(a.Value(r))).UTC() })
+	case *array.MonthDayNanoInterval:
+		return fill(chunk, c, col, n, func(r int) duckdb.Interval {
+			v := a.Value(r)
+			return duckdb.Interval{Months: v.Months, Days: v.Days, Micros: v.Nanoseconds / 1000}
+		})
+	case *array.FixedSizeBinary:
+		return fill(chunk, c, col, n, func(r int) duckdb.UUID { return duckdb.UUID(a.Value(r)) })
+	case *array.Decimal128:
+		if a.DataType().(*arrow.Decimal128Type).Precision <= 18 {
+			// DuckDB keeps DECIMAL(p<=18) as the unscaled int64.
+			return fill(chunk, c, col, n, func(r int) int64 { return int64(a.Value(r).LowBits()) })
+		}
+		return fill(chunk, c, col, n, func(r int) *big.Int { return a.Value(r).BigInt() })
+	}
+	return fmt.Errorf("unsupported Arrow type %s", col.DataType())
+}
+
+func fill[T any](chunk duckdb.DataChunk, c int, col arrow.Array, n int, value func(int) T) error {
+	for r := range n {
+		var err error
+		if col.IsNull(r) {
+			err = duckdb.SetChunkValue[any](chunk, c, r, nil)
+		} else {
+			err = duckdb.SetChunkValue(chunk, c, r, value(r))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanSink receives a Postgres result as Arrow record batches and runs the
+// CREATE TABLE ... AS SELECT FROM cellsd_scan that pulls them into the
+// staging table, the two overlapping: Postgres sends while DuckDB loads.
+type scanSink struct {
+	e          *Engine
+	ctx        context.Context
+	conn       *sql.Conn
+	stagingRel string
+	id         string
+	st         *scanStream
+	ctasErr    chan error
+	rows       int64
+}
+
+var (
+	errScanStopped = errors.New("the load into DuckDB stopped")
+	scanSeq        atomic.Int64
+)
+
+func (s *scanSink) Columns(cols []postgres.Column) error {
+	s.st = &scanStream{schema: postgres.Schema(cols), records: make(chan arrow.RecordBatch, 4), stopped: make(chan struct{})}
+	s.id = strconv.FormatInt(scanSeq.Add(1), 10)
+	s.e.streams.Store(s.id, s.st)
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = quoteIdent(c.Name)
+		if c.DuckDBType == "JSON" {
+			sel[i] = "CAST(" + sel[i] + " AS JSON) AS " + sel[i]
+		}
+	}
+	s.ctasErr = make(chan error, 1)
+	go func() {
+		defer close(s.st.stopped)
+		_, err := s.conn.ExecContext(s.ctx, "CREATE TABLE "+s.stagingRel+" AS SELECT "+strings.Join(sel, ", ")+
+			" FROM "+scanFunction+"("+quoteString(s.id)+")")
+		s.ctasErr <- err
+	}()
+	return nil
+}
+
+func (s *scanSink) Record(rec arrow.RecordBatch) error {
+	rec.Retain()
+	select {
+	case s.st.records <- rec:
+		s.rows += rec.NumRows()
+		return nil
+	case <-s.st.stopped:
+		rec.Release()
+		return errScanStopped
+	}
+}
+
+// finish ends the stream with the producer's error, waits for DuckDB to
+// finish loading and returns the first error of the two.
+func (s *scanSink) finish(produceErr error) error {
+	if s.st == nil {
+		return produceErr
+	}
+	s.st.err = produceErr
+	close(s.st.records)
+	ctasErr := <-s.ctasErr
+	s.e.streams.Delete(s.id)
+	for rec := range s.st.records { // left over after a failed load
+		rec.Release()
+	}
+	if produceErr != nil && !errors.Is(produceErr, errScanStopped) {
+		return produceErr
+	}
+	return ctasErr
+}
