@@ -94,11 +94,19 @@ func TestPostgres_Types(t *testing.T) {
 		INSERT INTO %[1]s.t DEFAULT VALUES;`, schema)); err != nil {
 		t.Fatal(err)
 	}
-	nb := parseNotebook(t, art(pgCell("c1", "types", fmt.Sprintf("SELECT * FROM %s.t ORDER BY i2 NULLS LAST", schema))))
+	// With array columns the result takes the row path; without them, the
+	// Arrow path. Both must land the same values.
+	scalars := "i2, i4, i8, f4, f8, n, n38, nu, tx, vc, ch, b, d, ts, tstz, tm, iv, u, j, jb, by, e, ip, cidr"
+	nb := parseNotebook(t, art(
+		pgCell("c1", "types", fmt.Sprintf("SELECT * FROM %s.t ORDER BY i2 NULLS LAST", schema)),
+		pgCell("c2", "types_columnar", fmt.Sprintf("SELECT %s FROM %s.t ORDER BY i2 NULLS LAST", scalars, schema)),
+	))
 	s := openPGSession(t, nb, pgRegistry(t, nil), engine.SessionOptions{})
 	mustRunSession(t, s, engine.RunRequest{})
-	if ev := statusOf(s)["c1"]; ev.Status != engine.StatusSuccess || *ev.Rows != 2 {
-		t.Fatalf("c1: %s %s", ev.Status, ev.Err)
+	for _, id := range []string{"c1", "c2"} {
+		if ev := statusOf(s)[id]; ev.Status != engine.StatusSuccess || *ev.Rows != 2 {
+			t.Fatalf("%s: %s %s", id, ev.Status, ev.Err)
+		}
 	}
 	// Each column as Postgres and DuckDB print it, normalised where the two
 	// print the same value differently.
@@ -130,37 +138,50 @@ func TestPostgres_Types(t *testing.T) {
 		{"ip", "host(ip)", "ip"},
 		{"cidr", "cidr::text", "cidr"},
 	}
-	for _, c := range checks {
-		t.Run(c.col, func(t *testing.T) {
-			var pg []string
-			rows, err := pool.Query(ctx, fmt.Sprintf("SELECT coalesce((%s)::text, 'NULL') FROM %s.t ORDER BY i2 NULLS LAST", c.pg, schema))
-			if err != nil {
-				t.Fatal(err)
+	for _, rel := range []string{"types", "types_columnar"} {
+		for _, c := range checks {
+			if rel == "types_columnar" && (c.col == "ai" || c.col == "at") {
+				continue
 			}
-			for rows.Next() {
-				var v string
-				rows.Scan(&v)
-				pg = append(pg, v)
-			}
-			rows.Close()
-			var duck []string
-			for _, r := range queryRows(t, s.DB(), fmt.Sprintf("SELECT coalesce(CAST(%s AS VARCHAR), 'NULL') FROM __sqlrooms_ephemeral.artifact_nb.types ORDER BY i2 NULLS LAST", c.duck)) {
-				duck = append(duck, r[0])
-			}
-			if c.col == "j" || c.col == "jb" { // compare JSON values, not spacing
-				for i := range duck {
-					duck[i] = strings.ReplaceAll(duck[i], " ", "")
-					pg[i] = strings.ReplaceAll(pg[i], " ", "")
+			t.Run(rel+"/"+c.col, func(t *testing.T) {
+				var pg []string
+				rows, err := pool.Query(ctx, fmt.Sprintf("SELECT coalesce((%s)::text, 'NULL') FROM %s.t ORDER BY i2 NULLS LAST", c.pg, schema))
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if !reflect.DeepEqual(pg, duck) {
-				t.Errorf("%s: Postgres %q, DuckDB %q", c.col, pg, duck)
-			}
-		})
+				for rows.Next() {
+					var v string
+					rows.Scan(&v)
+					pg = append(pg, v)
+				}
+				rows.Close()
+				var duck []string
+				for _, r := range queryRows(t, s.DB(), fmt.Sprintf("SELECT coalesce(CAST(%s AS VARCHAR), 'NULL') FROM __sqlrooms_ephemeral.artifact_nb.%s ORDER BY i2 NULLS LAST", c.duck, rel)) {
+					duck = append(duck, r[0])
+				}
+				if c.col == "j" || c.col == "jb" { // compare JSON values, not spacing
+					for i := range duck {
+						duck[i] = strings.ReplaceAll(duck[i], " ", "")
+						pg[i] = strings.ReplaceAll(pg[i], " ", "")
+					}
+				}
+				if !reflect.DeepEqual(pg, duck) {
+					t.Errorf("%s: Postgres %q, DuckDB %q", c.col, pg, duck)
+				}
+			})
+		}
 	}
 	var types [][]string
-	types = queryRows(t, s.DB(), "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = '__sqlrooms_ephemeral' AND table_name = 'types' AND column_name IN ('n', 'n38', 'u', 'ai', 'jb', 'tstz', 'iv') ORDER BY column_name")
-	want := [][]string{{"ai", "INTEGER[]"}, {"iv", "INTERVAL"}, {"jb", "JSON"}, {"n", "DECIMAL(12,2)"}, {"n38", "DECIMAL(38,10)"}, {"tstz", "TIMESTAMP WITH TIME ZONE"}, {"u", "UUID"}}
+	types = queryRows(t, s.DB(), "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_catalog = '__sqlrooms_ephemeral' AND table_name LIKE 'types%' AND column_name IN ('n', 'n38', 'nu', 'u', 'ai', 'jb', 'tstz', 'iv', 'e') ORDER BY table_name, column_name")
+	var want [][]string
+	for _, rel := range []string{"types", "types_columnar"} {
+		for _, ct := range [][2]string{{"ai", "INTEGER[]"}, {"e", "VARCHAR"}, {"iv", "INTERVAL"}, {"jb", "JSON"}, {"n", "DECIMAL(12,2)"}, {"n38", "DECIMAL(38,10)"}, {"nu", "DOUBLE"}, {"tstz", "TIMESTAMP WITH TIME ZONE"}, {"u", "UUID"}} {
+			if rel == "types_columnar" && ct[0] == "ai" {
+				continue
+			}
+			want = append(want, []string{rel, ct[0], ct[1]})
+		}
+	}
 	if !reflect.DeepEqual(types, want) {
 		t.Errorf("DuckDB types %v, want %v", types, want)
 	}

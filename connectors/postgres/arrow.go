@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 
@@ -222,7 +223,7 @@ func arrowOf(oid uint32, typmod int32, raw bool) *arrowColumn {
 			p, s := int32((typmod-4)>>16), int32((typmod-4)&0xffff)
 			if p >= 1 && p <= 38 && s <= p {
 				return &arrowColumn{&arrow.Decimal128Type{Precision: p, Scale: s}, func(b array.Builder, r []byte) error {
-					n, err := decodeNumeric(r, s)
+					n, err := decodeNumeric(r, p, s)
 					if err != nil {
 						return err
 					}
@@ -253,9 +254,9 @@ func appendText(b array.Builder, r []byte) error {
 	return nil
 }
 
-// decodeNumeric decodes Postgres's binary numeric (base-10000 digits) to an
-// unscaled integer at the given scale.
-func decodeNumeric(r []byte, scale int32) (decimal128.Num, error) {
+// decodeNumeric decodes Postgres's binary numeric (base-10000 digits) of a
+// numeric(precision, scale) column to its unscaled integer.
+func decodeNumeric(r []byte, precision, scale int32) (decimal128.Num, error) {
 	if len(r) < 8 {
 		return decimal128.Num{}, errors.New("short numeric")
 	}
@@ -267,8 +268,9 @@ func decodeNumeric(r []byte, scale int32) (decimal128.Num, error) {
 	if len(r) < 8+2*ndigits {
 		return decimal128.Num{}, errors.New("short numeric")
 	}
-	if ndigits <= 4 && scale <= 18 {
-		// The common case fits an int64: no 128-bit arithmetic.
+	if ndigits <= 4 && precision <= 18 {
+		// The common case fits an int64 (a numeric(p<=18) value does, and
+		// so does every partial result): no big-integer arithmetic.
 		var acc int64
 		for i := 0; i < ndigits; i++ {
 			acc = acc*10000 + int64(be.Uint16(r[8+2*i:]))
@@ -285,23 +287,26 @@ func decodeNumeric(r []byte, scale int32) (decimal128.Num, error) {
 		}
 		return decimal128.FromI64(acc), nil
 	}
-	acc := decimal128.Num{}
-	tenK := decimal128.FromI64(10000)
+	// Wider values: exact big-integer arithmetic, as the digits may need
+	// more than 128 bits before the scale is reduced.
+	acc := new(big.Int)
+	tenK := big.NewInt(10000)
 	for i := 0; i < ndigits; i++ {
-		acc = acc.Mul(tenK).Add(decimal128.FromI64(int64(be.Uint16(r[8+2*i:]))))
+		acc.Mul(acc, tenK).Add(acc, big.NewInt(int64(be.Uint16(r[8+2*i:]))))
 	}
 	// acc is the value times 10^exp.
 	exp := int32(4 * (ndigits - 1 - weight))
+	ten := big.NewInt(10)
 	switch {
 	case scale > exp:
-		acc = acc.IncreaseScaleBy(scale - exp)
+		acc.Mul(acc, new(big.Int).Exp(ten, big.NewInt(int64(scale-exp)), nil))
 	case scale < exp:
-		acc = acc.ReduceScaleBy(exp-scale, false)
+		acc.Quo(acc, new(big.Int).Exp(ten, big.NewInt(int64(exp-scale)), nil))
 	}
 	if sign == 0x4000 {
-		acc = acc.Negate()
+		acc.Neg(acc)
 	}
-	return acc, nil
+	return decimal128.FromBigInt(acc), nil
 }
 
 // numericFloat64 decodes Postgres's binary numeric to the nearest float64;
