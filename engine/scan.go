@@ -98,18 +98,15 @@ func typeInfoOf(t arrow.DataType) duckdb.TypeInfo {
 	case *arrow.Decimal128Type:
 		ti, _ = duckdb.NewDecimalInfo(uint8(t.Precision), uint8(t.Scale))
 		return ti
-	case *arrow.TimestampType:
-		if t.TimeZone != "" {
-			ti, _ = duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP_TZ)
-		} else {
-			ti, _ = duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP)
-		}
-		return ti
 	}
 	types := map[arrow.Type]duckdb.Type{
 		arrow.BOOL: duckdb.TYPE_BOOLEAN, arrow.INT16: duckdb.TYPE_SMALLINT, arrow.INT32: duckdb.TYPE_INTEGER,
 		arrow.INT64: duckdb.TYPE_BIGINT, arrow.FLOAT32: duckdb.TYPE_FLOAT, arrow.FLOAT64: duckdb.TYPE_DOUBLE,
-		arrow.STRING: duckdb.TYPE_VARCHAR, arrow.BINARY: duckdb.TYPE_BLOB, arrow.DATE32: duckdb.TYPE_DATE,
+		// Dates and timestamps cross as their integer counts (days and µs
+		// since 1970), which the load's SELECT turns back into dates and
+		// timestamps: cheaper than a time.Time per value.
+		arrow.DATE32: duckdb.TYPE_INTEGER, arrow.TIMESTAMP: duckdb.TYPE_BIGINT,
+		arrow.STRING: duckdb.TYPE_VARCHAR, arrow.BINARY: duckdb.TYPE_BLOB,
 		arrow.TIME64: duckdb.TYPE_TIME, arrow.INTERVAL_MONTH_DAY_NANO: duckdb.TYPE_INTERVAL,
 		arrow.FIXED_SIZE_BINARY: duckdb.TYPE_UUID,
 	}
@@ -138,9 +135,9 @@ func fillColumn(chunk duckdb.DataChunk, c int, col arrow.Array, n int) error {
 	case *array.Binary:
 		return fill(chunk, c, col, n, a.Value)
 	case *array.Date32:
-		return fill(chunk, c, col, n, func(r int) time.Time { return time.Unix(int64(a.Value(r))*86400, 0).UTC() })
+		return fill(chunk, c, col, n, func(r int) int32 { return int32(a.Value(r)) })
 	case *array.Timestamp:
-		return fill(chunk, c, col, n, func(r int) time.Time { return time.UnixMicro(int64(a.Value(r))).UTC() })
+		return fill(chunk, c, col, n, func(r int) int64 { return int64(a.Value(r)) })
 	case *array.Time64:
 		return fill(chunk, c, col, n, func(r int) time.Time { return time.UnixMicro(int64(a.Value(r))).UTC() })
 	case *array.MonthDayNanoInterval:
@@ -200,9 +197,18 @@ func (s *scanSink) Columns(cols []postgres.Column) error {
 	s.e.streams.Store(s.id, s.st)
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		sel[i] = quoteIdent(c.Name)
-		if c.DuckDBType == "JSON" {
-			sel[i] = "CAST(" + sel[i] + " AS JSON) AS " + sel[i]
+		q := quoteIdent(c.Name)
+		switch c.DuckDBType {
+		case "JSON":
+			sel[i] = "CAST(" + q + " AS JSON) AS " + q
+		case "DATE":
+			sel[i] = "CAST(DATE '1970-01-01' + " + q + " AS DATE) AS " + q
+		case "TIMESTAMP":
+			sel[i] = "make_timestamp(" + q + ") AS " + q
+		case "TIMESTAMPTZ":
+			sel[i] = "make_timestamptz(" + q + ") AS " + q
+		default:
+			sel[i] = q
 		}
 	}
 	s.ctasErr = make(chan error, 1)

@@ -94,10 +94,12 @@ func (s *Source) queryArrow(ctx context.Context, sql string, sink ArrowSink, fal
 		schema := Schema(cols)
 		rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 		defer rb.Release()
+		rb.Reserve(BatchRows)
 		n := 0
 		flush := func() error {
 			rec := rb.NewRecordBatch()
 			defer rec.Release()
+			rb.Reserve(BatchRows)
 			n = 0
 			return sink.Record(rec)
 		}
