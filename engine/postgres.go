@@ -143,12 +143,18 @@ type appendSink struct {
 	table, rel string
 	appender   *duckdb.Appender
 	rows       int64
+	timetz     []string // columns loaded as text, to become TIMETZ
 }
 
 func (s *appendSink) Columns(cols []postgres.Column) error {
 	defs := make([]string, len(cols))
 	for i, c := range cols {
-		defs[i] = quoteIdent(c.Name) + " " + c.DuckDBType
+		t := c.DuckDBType
+		if t == "TIMETZ" { // arrives as Postgres's text; cast once loaded
+			t = "VARCHAR"
+			s.timetz = append(s.timetz, c.Name)
+		}
+		defs[i] = quoteIdent(c.Name) + " " + t
 	}
 	return s.conn.Raw(func(dc any) error {
 		conn := dc.(driver.ExecerContext)
@@ -178,14 +184,25 @@ func (s *appendSink) Rows(rows [][]any) error {
 	return nil
 }
 
-// close flushes and closes the appender; it is safe to call twice.
+// close flushes and closes the appender and gives text-loaded columns
+// their type; it is safe to call twice.
 func (s *appendSink) close() error {
 	if s.appender == nil {
 		return nil
 	}
 	a := s.appender
 	s.appender = nil
-	return a.Close()
+	if err := a.Close(); err != nil {
+		return err
+	}
+	return s.conn.Raw(func(dc any) error {
+		for _, c := range s.timetz {
+			if _, err := dc.(driver.ExecerContext).ExecContext(s.ctx, "ALTER TABLE "+s.rel+" ALTER "+quoteIdent(c)+" SET DATA TYPE TIMETZ", nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // discard is a sink that keeps nothing.

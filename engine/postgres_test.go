@@ -84,11 +84,11 @@ func TestPostgres_Types(t *testing.T) {
 		CREATE TYPE %[1]s.mood AS ENUM ('sad', 'happy');
 		CREATE TABLE %[1]s.t (
 			i2 int2, i4 int4, i8 int8, f4 float4, f8 float8, n numeric(12,2), n38 numeric(38,10), nu numeric,
-			tx text, vc varchar(10), ch char(3), b bool, d date, ts timestamp, tstz timestamptz, tm time,
+			tx text, vc varchar(10), ch char(3), b bool, d date, ts timestamp, tstz timestamptz, tm time, ttz timetz,
 			iv interval, u uuid, j json, jb jsonb, by bytea, ai int4[], at text[], e %[1]s.mood, ip inet, cidr cidr);
 		INSERT INTO %[1]s.t VALUES (
 			-32768, 2147483647, -9223372036854775808, 1.5, 2.25, 1234567890.12, 1234567890123456789012345678.0123456789, 3.14159,
-			'héllo ''q''', 'abc', 'xy', true, '2024-02-29', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.5+02', '13:14:15.5',
+			'héllo ''q''', 'abc', 'xy', true, '2024-02-29', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.5+02', '13:14:15.5', '13:14:15.5+02',
 			'1 year 2 mons 3 days 04:05:06', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2]}', '{"b": null}', '\xdeadbeef',
 			'{1,NULL,3}', '{"x","y z"}', 'happy', '192.168.0.1', '10.0.0.0/8');
 		INSERT INTO %[1]s.t DEFAULT VALUES;`, schema)); err != nil {
@@ -96,7 +96,7 @@ func TestPostgres_Types(t *testing.T) {
 	}
 	// With array columns the result takes the row path; without them, the
 	// Arrow path. Both must land the same values.
-	scalars := "i2, i4, i8, f4, f8, n, n38, nu, tx, vc, ch, b, d, ts, tstz, tm, iv, u, j, jb, by, e, ip, cidr"
+	scalars := "i2, i4, i8, f4, f8, n, n38, nu, tx, vc, ch, b, d, ts, tstz, tm, ttz, iv, u, j, jb, by, e, ip, cidr"
 	nb := parseNotebook(t, art(
 		pgCell("c1", "types", fmt.Sprintf("SELECT * FROM %s.t ORDER BY i2 NULLS LAST", schema)),
 		pgCell("c2", "types_columnar", fmt.Sprintf("SELECT %s FROM %s.t ORDER BY i2 NULLS LAST", scalars, schema)),
@@ -127,6 +127,7 @@ func TestPostgres_Types(t *testing.T) {
 		{"ts", "to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US')", "strftime(ts, '%Y-%m-%d %H:%M:%S.%f')"},
 		{"tstz", "extract(epoch FROM tstz)::numeric(20,6)::text", "CAST(CAST(epoch_us(tstz) AS DECIMAL(20,0)) / 1000000 AS DECIMAL(20,6))"},
 		{"tm", "tm::text", "CAST(tm AS VARCHAR)"},
+		{"ttz", "ttz::text", "CAST(ttz AS VARCHAR)"},
 		{"iv", "(extract(year FROM iv) * 12 + extract(month FROM iv))::text || ' ' || extract(day FROM iv)::text || ' ' || (extract(epoch FROM iv - date_trunc('day', iv)) * 1000000)::bigint::text", "CAST(datepart('year', iv) * 12 + datepart('month', iv) AS VARCHAR) || ' ' || CAST(datepart('day', iv) AS VARCHAR) || ' ' || CAST(datepart('microseconds', iv) + 1000000 * (datepart('hour', iv) * 3600 + datepart('minute', iv) * 60) AS VARCHAR)"},
 		{"u", "u::text", "CAST(u AS VARCHAR)"},
 		{"j", "j::jsonb::text", "CAST(j AS VARCHAR)"},
@@ -172,10 +173,10 @@ func TestPostgres_Types(t *testing.T) {
 		}
 	}
 	var types [][]string
-	types = queryRows(t, s.DB(), "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_catalog = '__sqlrooms_ephemeral' AND table_name LIKE 'types%' AND column_name IN ('n', 'n38', 'nu', 'u', 'ai', 'jb', 'tstz', 'iv', 'e') ORDER BY table_name, column_name")
+	types = queryRows(t, s.DB(), "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_catalog = '__sqlrooms_ephemeral' AND table_name LIKE 'types%' AND column_name IN ('n', 'n38', 'nu', 'u', 'ai', 'jb', 'tstz', 'ttz', 'iv', 'e') ORDER BY table_name, column_name")
 	var want [][]string
 	for _, rel := range []string{"types", "types_columnar"} {
-		for _, ct := range [][2]string{{"ai", "INTEGER[]"}, {"e", "VARCHAR"}, {"iv", "INTERVAL"}, {"jb", "JSON"}, {"n", "DECIMAL(12,2)"}, {"n38", "DECIMAL(38,10)"}, {"nu", "DOUBLE"}, {"tstz", "TIMESTAMP WITH TIME ZONE"}, {"u", "UUID"}} {
+		for _, ct := range [][2]string{{"ai", "INTEGER[]"}, {"e", "VARCHAR"}, {"iv", "INTERVAL"}, {"jb", "JSON"}, {"n", "DECIMAL(12,2)"}, {"n38", "DECIMAL(38,10)"}, {"nu", "DOUBLE"}, {"tstz", "TIMESTAMP WITH TIME ZONE"}, {"ttz", "TIME WITH TIME ZONE"}, {"u", "UUID"}} {
 			if rel == "types_columnar" && ct[0] == "ai" {
 				continue
 			}
@@ -261,6 +262,27 @@ func TestPostgres_Faults(t *testing.T) {
 			t.Errorf("previous result lost: %v", got)
 		}
 	})
+}
+
+// TestPostgres_EmptyResult checks that a result without rows lands as an
+// empty table with the right columns, on both paths.
+func TestPostgres_EmptyResult(t *testing.T) {
+	nb := parseNotebook(t, art(
+		pgCell("c1", "columnar", "SELECT 1::int8 AS id, 'x'::text AS name, now() AS at WHERE false"),
+		pgCell("c2", "rowwise", "SELECT 1::int8 AS id, ARRAY[1] AS list WHERE false"),
+	))
+	s := openPGSession(t, nb, pgRegistry(t, nil), engine.SessionOptions{})
+	mustRunSession(t, s, engine.RunRequest{})
+	for _, id := range []string{"c1", "c2"} {
+		if ev := statusOf(s)[id]; ev.Status != engine.StatusSuccess || *ev.Rows != 0 {
+			t.Errorf("%s: %s rows %v %s", id, ev.Status, ev.Rows, ev.Err)
+		}
+	}
+	got := queryRows(t, s.DB(), "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_catalog = '__sqlrooms_ephemeral' AND table_name IN ('columnar', 'rowwise') ORDER BY table_name, ordinal_position")
+	want := [][]string{{"columnar", "id", "BIGINT"}, {"columnar", "name", "VARCHAR"}, {"columnar", "at", "TIMESTAMP WITH TIME ZONE"}, {"rowwise", "id", "BIGINT"}, {"rowwise", "list", "INTEGER[]"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("empty results' columns %v, want %v", got, want)
+	}
 }
 
 func TestPostgres_SecretsStayOut(t *testing.T) {

@@ -207,6 +207,8 @@ func (s *scanSink) Columns(cols []postgres.Column) error {
 			sel[i] = "make_timestamp(" + q + ") AS " + q
 		case "TIMESTAMPTZ":
 			sel[i] = "make_timestamptz(" + q + ") AS " + q
+		case "TIMETZ":
+			sel[i] = "CAST(" + q + " AS TIMETZ) AS " + q
 		default:
 			sel[i] = q
 		}

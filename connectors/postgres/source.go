@@ -266,8 +266,12 @@ func scalar(oid uint32, typmod int32) (Column, error) {
 		return Column{DuckDBType: "UUID", convert: uuidValue}, nil
 	case pgtype.JSONOID, pgtype.JSONBOID:
 		return Column{DuckDBType: "JSON", convert: text, raw: true}, nil
-	case pgtype.InetOID, pgtype.CIDROID, timetzOID:
+	case pgtype.InetOID, pgtype.CIDROID:
 		return Column{DuckDBType: "VARCHAR", convert: text, raw: true}, nil
+	case timetzOID:
+		// Postgres prints it as DuckDB reads it ("13:14:15.5+02"); the load
+		// casts the text.
+		return Column{DuckDBType: "TIMETZ", convert: text, raw: true}, nil
 	}
 	return Column{DuckDBType: "VARCHAR", convert: text}, nil
 }
