@@ -258,6 +258,16 @@ func TestPostgres_Faults(t *testing.T) {
 			}
 			return nil
 		})
+		// The session's connections are back in the pool: none is still in
+		// a transaction or a query on the server.
+		checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+			var n int
+			pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cellsd' AND state <> 'idle'").Scan(&n)
+			if n > 0 {
+				return fmt.Errorf("%d cellsd backends still busy", n)
+			}
+			return nil
+		})
 		if got := queryRows(t, s.DB(), "SELECT count(*) FROM __sqlrooms_ephemeral.artifact_nb.remote"); got[0][0] != "3" {
 			t.Errorf("previous result lost: %v", got)
 		}
