@@ -172,8 +172,7 @@ func TestPostgres_Types(t *testing.T) {
 			})
 		}
 	}
-	var types [][]string
-	types = queryRows(t, s.DB(), "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_catalog = '__sqlrooms_ephemeral' AND table_name LIKE 'types%' AND column_name IN ('n', 'n38', 'nu', 'u', 'ai', 'jb', 'tstz', 'ttz', 'iv', 'e') ORDER BY table_name, column_name")
+	types := queryRows(t, s.DB(), "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_catalog = '__sqlrooms_ephemeral' AND table_name LIKE 'types%' AND column_name IN ('n', 'n38', 'nu', 'u', 'ai', 'jb', 'tstz', 'ttz', 'iv', 'e') ORDER BY table_name, column_name")
 	var want [][]string
 	for _, rel := range []string{"types", "types_columnar"} {
 		for _, ct := range [][2]string{{"ai", "INTEGER[]"}, {"e", "VARCHAR"}, {"iv", "INTERVAL"}, {"jb", "JSON"}, {"n", "DECIMAL(12,2)"}, {"n38", "DECIMAL(38,10)"}, {"nu", "DOUBLE"}, {"tstz", "TIMESTAMP WITH TIME ZONE"}, {"ttz", "TIME WITH TIME ZONE"}, {"u", "UUID"}} {
