@@ -37,6 +37,7 @@ var errFailed = errors.New("some cells did not succeed")
 type cli struct {
 	Run   runCmd   `cmd:"" help:"Run every cell of a notebook in dependency order."`
 	Graph graphCmd `cmd:"" help:"Print a notebook's dependency graph."`
+	Check checkCmd `cmd:"" help:"Run notebook fixtures and compare them with their goldens (CI regression)."`
 }
 
 // env is what every command gets besides its flags.
