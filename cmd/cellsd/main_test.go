@@ -318,3 +318,23 @@ func TestRun_SQLRoomsUI(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_DDLCells runs a notebook whose cells create tables and views
+// without a result of their own; progress and report show them without rows.
+func TestRun_DDLCells(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "r.json")
+	code, _, stderr := cellsd(t, "run", "../../fixtures/check/ddl/notebook.json", "--report", report)
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "success  shipping/shipments  ") || strings.Contains(stderr, "shipping/shipments  __sqlrooms") {
+		t.Errorf("DDL cell line:\n%s", stderr)
+	}
+	data, _ := os.ReadFile(report)
+	if !strings.Contains(string(data), `"id": "shipments",
+          "status": "success",
+          "relation": null,
+          "rows": null`) {
+		t.Errorf("report for the DDL cell:\n%s", data)
+	}
+}

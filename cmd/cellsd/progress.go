@@ -71,10 +71,12 @@ func (p *progress) done() {
 // line describes a finished cell in one line.
 func line(ev engine.Event) string {
 	id := ev.Artifact + "/" + ev.Cell
-	switch ev.Status {
-	case engine.StatusSuccess:
+	switch {
+	case ev.Status == engine.StatusSuccess && ev.Rows == nil: // a DDL cell: no result of its own
+		return fmt.Sprintf("%-8s %s  %.1f ms", ev.Status, id, engine.Milliseconds(ev.Duration))
+	case ev.Status == engine.StatusSuccess:
 		return fmt.Sprintf("%-8s %s  %s  %d rows  %.1f ms", ev.Status, id, ev.Relation, *ev.Rows, engine.Milliseconds(ev.Duration))
-	case engine.StatusError:
+	case ev.Status == engine.StatusError:
 		return fmt.Sprintf("%-8s %s  %s", ev.Status, id, ev.Err)
 	default:
 		return fmt.Sprintf("%-8s %s  %s", ev.Status, id, ev.Reason)

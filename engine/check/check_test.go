@@ -140,12 +140,16 @@ func TestCheck_Select(t *testing.T) {
 	}
 }
 
-// TestCheck_Deterministic runs fixtures ten times: every run must give the
-// goldens byte for byte.
+// TestCheck_Deterministic runs fixtures ten times in a row, the scenario
+// fixtures of the repository among them (edits, lazy mode, a cancel): every
+// run must give the goldens byte for byte.
 func TestCheck_Deterministic(t *testing.T) {
 	dirs := []string{fixtureFrom(t, "quickstart.json"), fixtureFrom(t, "errors.json"), fixtureFrom(t, "sqlrooms-ui.json")}
 	for _, dir := range dirs {
 		mustRun(t, dir, check.Options{Update: true})
+	}
+	for _, name := range []string{"edit-autorun", "edit-lazy", "cancel", "two-artifacts", "ddl"} {
+		dirs = append(dirs, filepath.Join("..", "..", "fixtures", "check", name))
 	}
 	for i := range 10 {
 		for _, dir := range dirs {
