@@ -42,18 +42,27 @@ func openPGSession(t testing.TB, nb *cells.Notebook, reg *connectors.Registry, o
 	return s
 }
 
+// TestPostgres_WarehouseFixture runs the README's Postgres notebook, moved
+// into a schema of its own so that it cannot race with the check fixture
+// that uses the same setup in another package's tests.
 func TestPostgres_WarehouseFixture(t *testing.T) {
 	pool := pgtest.Pool(t)
+	schema := pgtest.Schema(t, pool)
 	setup, err := os.ReadFile(filepath.Join("..", "fixtures", "postgres", "warehouse.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(context.Background(), string(setup)); err != nil {
+	sql := strings.NewReplacer("DROP SCHEMA IF EXISTS warehouse CASCADE;", "", "CREATE SCHEMA warehouse;", "",
+		"warehouse.", schema+".").Replace(string(setup))
+	if _, err := pool.Exec(context.Background(), sql); err != nil {
 		t.Fatalf("setup: %v", err)
 	}
 	nb, err := cells.Load(filepath.Join("..", "fixtures", "notebooks", "warehouse.json"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, c := range nb.Cells {
+		c.SQL = strings.ReplaceAll(c.SQL, "warehouse.", schema+".")
 	}
 	s := openPGSession(t, nb, pgRegistry(t, func(c *connectors.Connection) { c.ID = "warehouse" }), engine.SessionOptions{})
 	mustRunSession(t, s, engine.RunRequest{})
@@ -63,7 +72,7 @@ func TestPostgres_WarehouseFixture(t *testing.T) {
 		}
 	}
 	var pgTotal, duckTotal string
-	if err := pool.QueryRow(context.Background(), "SELECT sum(amount)::text FROM warehouse.orders WHERE status IN ('paid', 'shipped')").Scan(&pgTotal); err != nil {
+	if err := pool.QueryRow(context.Background(), "SELECT sum(amount)::text FROM "+schema+".orders WHERE status IN ('paid', 'shipped')").Scan(&pgTotal); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DB().QueryRow("SELECT CAST(sum(revenue) AS VARCHAR) FROM __sqlrooms_ephemeral.artifact_warehouse.daily_orders").Scan(&duckTotal); err != nil {
