@@ -251,7 +251,7 @@ func TestPostgres_Faults(t *testing.T) {
 	})
 
 	t.Run("BackendTerminated", func(t *testing.T) {
-		mustUpdate(t, s, engine.CellPatch{CellID: "c1", SQL: ptr("SELECT g, pg_sleep(0.001) FROM generate_series(1, 100000) AS g")})
+		mustUpdate(t, s, engine.CellPatch{CellID: "c1", SQL: ptr("SELECT g, pg_sleep(0.001) FROM generate_series(1, 20000) AS g")})
 		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
 			var n int
 			pool.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'SELECT g, pg_sleep%' AND state = 'active'").Scan(&n)
