@@ -65,14 +65,10 @@ func Schema(cols []Column) *arrow.Schema {
 
 // QueryArrow is Query for results whose columns are all Columnar: values
 // are decoded from their binary wire format into Arrow builders, without a
-// Go value per cell. sink.Columns may return ErrNotColumnar to have the
-// rows come through fallback (a row Sink) instead.
+// Go value per cell. Other results come through fallback, row by row.
 func (s *Source) QueryArrow(ctx context.Context, sql string, sink ArrowSink, fallback Sink) error {
 	return redact(s.cfg, s.queryArrow(ctx, sql, sink, fallback))
 }
-
-// ErrNotColumnar is returned by an ArrowSink's Columns to take the row path.
-var ErrNotColumnar = errors.New("result is not columnar")
 
 func (s *Source) queryArrow(ctx context.Context, sql string, sink ArrowSink, fallback Sink) error {
 	return s.inTx(ctx, func(tx pgx.Tx, tm *pgtype.Map) error {
@@ -85,7 +81,7 @@ func (s *Source) queryArrow(ctx context.Context, sql string, sink ArrowSink, fal
 		if err != nil {
 			return err
 		}
-		if !Columnar(cols) {
+		if sink == nil || !Columnar(cols) {
 			return drainRows(rows, cols, fallback)
 		}
 		if err := sink.Columns(cols); err != nil {

@@ -83,22 +83,7 @@ type Sink interface {
 // A *pgconn.PgError stays reachable through errors.As; no error carries
 // the connection's secret.
 func (s *Source) Query(ctx context.Context, sql string, sink Sink) error {
-	return redact(s.cfg, s.query(ctx, sql, sink))
-}
-
-func (s *Source) query(ctx context.Context, sql string, sink Sink) error {
-	return s.inTx(ctx, func(tx pgx.Tx, tm *pgtype.Map) error {
-		rows, err := tx.Query(ctx, sql, textFormats)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		cols, err := columns(rows.FieldDescriptions(), tm)
-		if err != nil {
-			return err
-		}
-		return drainRows(rows, cols, sink)
-	})
+	return redact(s.cfg, s.queryArrow(ctx, sql, nil, sink))
 }
 
 // inTx runs fn in a transaction of its own on a pooled connection: READ
