@@ -109,7 +109,6 @@ type cellState struct {
 	timeout   time.Duration // of the run that queued it
 
 	// The current result.
-	relation    string
 	rows        *int64
 	duration    time.Duration
 	cached      bool
@@ -616,9 +615,7 @@ func (s *Session) finished(st *cellState, ex *execution, spec execSpec, rows *in
 	case err == nil:
 		s.version++
 		st.version, st.fingerprint, st.rows, st.cached, st.rootCause = s.version, spec.fingerprint, rows, false, ""
-		st.relation = ""
 		if spec.hasResult {
-			st.relation = s.e.relationName(spec.schema, spec.name)
 			s.provenance = append(s.provenance, newProvenance(s.e, spec, started, started.Add(d), *rows))
 		}
 		s.finish(st, StatusSuccess, "executed", "")
