@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -36,6 +37,10 @@ const EphemeralDB = "__sqlrooms_ephemeral"
 type Config struct {
 	// DBPath is the core DuckDB database file; empty means in memory.
 	DBPath string
+	// ReadOnlyDB attaches DBPath read-only to an in-memory DuckDB instead
+	// of opening it, so several engines in one process (the daemon's
+	// sessions) share one database file. It needs AttachedEphemeral.
+	ReadOnlyDB bool
 	// Materialization defaults to AttachedEphemeral.
 	Materialization Strategy
 	// Connections resolves connectorIds; nil means only the core DuckDB.
@@ -89,9 +94,16 @@ func (e *Engine) Open(ctx context.Context) error {
 	default:
 		return fmt.Errorf("engine: unknown materialization %q (want %s or %s)", e.cfg.Materialization, AttachedEphemeral, SchemaStrategy)
 	}
-	connector, err := duckdb.NewConnector(e.cfg.DBPath, nil)
+	path, attach := e.cfg.DBPath, ""
+	if e.cfg.ReadOnlyDB && path != "" {
+		if e.cfg.Materialization != AttachedEphemeral {
+			return fmt.Errorf("engine: a read-only database needs %s materialization", AttachedEphemeral)
+		}
+		path, attach = "", e.cfg.DBPath
+	}
+	connector, err := duckdb.NewConnector(path, nil)
 	if err != nil {
-		return fmt.Errorf("open duckdb %q: %w", e.cfg.DBPath, err)
+		return fmt.Errorf("open duckdb %q: %w", path, err)
 	}
 	db := sql.OpenDB(connector)
 	fail := func(err error) error {
@@ -101,6 +113,14 @@ func (e *Engine) Open(ctx context.Context) error {
 	}
 	if err := db.QueryRowContext(ctx, `SELECT current_database()`).Scan(&e.coreDB); err != nil {
 		return fail(fmt.Errorf("open duckdb: %w", err))
+	}
+	if attach != "" {
+		// The file's own name, as DuckDB would call it, so SQL naming the
+		// database reads the same as in a cellsd run on the file.
+		e.coreDB = strings.TrimSuffix(filepath.Base(attach), filepath.Ext(attach))
+		if _, err := db.ExecContext(ctx, `ATTACH `+quoteString(attach)+` AS `+quoteIdent(e.coreDB)+` (READ_ONLY)`); err != nil {
+			return fail(fmt.Errorf("attach %s read-only: %w", attach, err))
+		}
 	}
 	e.connector, e.db = connector, db
 	if e.cfg.Materialization == AttachedEphemeral {

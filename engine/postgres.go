@@ -77,7 +77,7 @@ func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(cont
 	// Columnar results stream as Arrow record batches through cellsd_scan
 	// while Postgres still sends; the others go row by row through the
 	// appender.
-	scan := &scanSink{e: e, ctx: ctx, conn: conn, stagingRel: stagingRel}
+	scan := &scanSink{e: e, ctx: ctx, conn: conn, stagingRel: stagingRel, received: spec.received}
 	rowsSink := &appendSink{conn: conn, e: e, schema: spec.schema, table: staging, rel: stagingRel, ctx: ctx}
 	defer func() {
 		rowsSink.close()

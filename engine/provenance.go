@@ -22,12 +22,12 @@ type provenance struct {
 	bytes                        *int64
 }
 
-func newProvenance(e *Engine, spec execSpec, started, finished time.Time, rows int64) provenance {
+func newProvenance(e *Engine, spec execSpec, started, finished time.Time, rows int64, bytes *int64) provenance {
 	sum := sha256.Sum256([]byte(spec.sql))
 	return provenance{
 		relation: e.relationName(spec.schema, spec.name), artifactID: spec.artifact, cellID: spec.cell,
 		connectionID: spec.conn.ID, engine: spec.conn.Engine, sqlSHA256: hex.EncodeToString(sum[:]),
-		startedAt: started, finishedAt: finished, rows: rows,
+		startedAt: started, finishedAt: finished, rows: rows, bytes: bytes,
 	}
 }
 

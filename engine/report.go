@@ -2,6 +2,8 @@ package engine
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -78,3 +80,34 @@ func (s *Summary) add(st Status) {
 
 // OK reports whether every cell succeeded.
 func (s Summary) OK() bool { return s.Error == 0 && s.Blocked == 0 && s.Cancel == 0 }
+
+// Status is the state a run with this summary ends in: error when a cell
+// failed or was blocked, else cancel when one was cancelled, else success.
+func (s Summary) Status() Status {
+	switch {
+	case s.Error > 0 || s.Blocked > 0:
+		return StatusError
+	case s.Cancel > 0:
+		return StatusCancel
+	}
+	return StatusSuccess
+}
+
+// describe counts the states of wanted cells in words ("5 success, 1
+// error, 2 superseded"); cells taken over by a newer run are superseded.
+func (s Summary) describe(wanted int) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{s.Success, "success"}, {s.Error, "error"}, {s.Blocked, "blocked"}, {s.Cancel, "cancel"},
+		{wanted - s.Success - s.Error - s.Blocked - s.Cancel, "superseded"}} {
+		if c.n > 0 {
+			parts = append(parts, strconv.Itoa(c.n)+" "+c.what)
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing to run"
+	}
+	return strings.Join(parts, ", ")
+}

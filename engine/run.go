@@ -14,6 +14,8 @@ import (
 
 // RunOptions configures one run of a plan.
 type RunOptions struct {
+	// Session names the run's session in events; defaults to "s1".
+	Session string
 	// Artifact limits the run to one artifact; empty runs all.
 	Artifact string
 	// Concurrency bounds the cells running at once; 0 means the number of
@@ -36,7 +38,7 @@ var ErrUnknownArtifact = errors.New("unknown artifact")
 // and blocks the cells that wait for them. The error result is for a run
 // that could not start; cell failures are in the report.
 func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report, error) {
-	s, err := e.NewSession(ctx, plan, SessionOptions{Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoCache: true, Observe: opts.Observe})
+	s, err := e.NewSession(ctx, plan, SessionOptions{ID: opts.Session, Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoCache: true, Observe: opts.Observe})
 	if err != nil {
 		return nil, err
 	}

@@ -184,6 +184,7 @@ type scanSink struct {
 	st         *scanStream
 	ctasErr    chan error
 	rows       int64
+	received   *atomic.Int64 // bytes of the batches, when set
 }
 
 var (
@@ -228,6 +229,9 @@ func (s *scanSink) Record(rec arrow.RecordBatch) error {
 	select {
 	case s.st.records <- rec:
 		s.rows += rec.NumRows()
+		if s.received != nil {
+			s.received.Add(recordBytes(rec))
+		}
 		return nil
 	case <-s.st.stopped:
 		rec.Release()
@@ -252,4 +256,27 @@ func (s *scanSink) finish(produceErr error) error {
 		return produceErr
 	}
 	return ctasErr
+}
+
+// recordBytes is the size of a batch's buffers: what it took on the wire,
+// give or take the IPC framing.
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, col := range rec.Columns() {
+		n += dataBytes(col.Data())
+	}
+	return n
+}
+
+func dataBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c)
+	}
+	return n
 }

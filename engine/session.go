@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cellsd/cellsd/cells"
@@ -110,6 +111,7 @@ type cellState struct {
 
 	// The current result.
 	rows        *int64
+	bytes       *int64 // received from an external connector
 	duration    time.Duration
 	cached      bool
 	err         string
@@ -133,8 +135,11 @@ type execution struct {
 type Run struct {
 	ID        string
 	done      chan struct{}
+	started   time.Time
+	wanted    int // cells queued by this run
 	remaining int
-	cancelled bool // cells that become ready are cancelled, not started
+	cancelled bool    // cells that become ready are cancelled, not started
+	ended     Summary // final states of the cells this run finished
 }
 
 // Done is closed when the run is over.
@@ -152,6 +157,9 @@ func (r *Run) Wait(ctx context.Context) error {
 
 // errSuperseded is the cause of an execution's cancellation by a newer run.
 var errSuperseded = errors.New("superseded")
+
+// ErrUnknownCell is returned for a cell id the notebook lacks.
+var ErrUnknownCell = errors.New("unknown cell")
 
 // ErrClosed is returned by the methods of a closed Session.
 var ErrClosed = errors.New("session closed")
@@ -283,7 +291,7 @@ func (s *Session) Run(req RunRequest) (*Run, error) {
 		}
 	}
 	if req.CellID != "" && len(targets) == 0 && s.findCell(req.CellID) == nil {
-		return nil, fmt.Errorf("unknown cell %q", req.CellID)
+		return nil, fmt.Errorf("%w %q", ErrUnknownCell, req.CellID)
 	}
 	timeout := req.Timeout
 	if timeout == 0 {
@@ -330,8 +338,9 @@ func (s *Session) cascade(ap *ArtifactPlan, id string, mode Mode, why string) ([
 // startRun queues targets for a new run and schedules them.
 func (s *Session) startRun(targets []*cellState, reasons map[*cellState]string, timeout time.Duration) *Run {
 	s.nextRun++
-	r := &Run{ID: "r" + strconv.Itoa(s.nextRun), done: make(chan struct{})}
+	r := &Run{ID: "r" + strconv.Itoa(s.nextRun), done: make(chan struct{}), started: time.Now(), wanted: len(targets)}
 	s.runs[r.ID] = r
+	s.sessionEvent(r, StatusRunning, fmt.Sprintf("run %s: %d cells", r.ID, len(targets)), 0)
 	for _, st := range targets {
 		reason := reasons[st]
 		if st.run != nil {
@@ -375,6 +384,7 @@ func (s *Session) release(st *cellState) {
 
 func (s *Session) endRun(r *Run) {
 	delete(s.runs, r.ID)
+	s.sessionEvent(r, r.ended.Status(), "run "+r.ID+" done: "+r.ended.describe(r.wanted), time.Since(r.started))
 	if err := s.flushProvenanceLocked(s.ctx); err != nil {
 		s.e.log.Warn("provenance not recorded", "session", s.opts.ID, "run", r.ID, "err", err)
 	}
@@ -515,6 +525,9 @@ type execSpec struct {
 	conn           connectors.Connection
 	timeout        time.Duration
 	fingerprint    string
+	// received counts the bytes of the Arrow batches an external
+	// connector sent; nil for core cells.
+	received *atomic.Int64
 }
 
 func (s *Session) spec(st *cellState, cp *CellPlan) (execSpec, error) {
@@ -542,11 +555,15 @@ func (s *Session) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 			fmt.Fprintf(h, "dep %s@%d\x00", d, dst.version)
 		}
 	}
-	return execSpec{
+	spec := execSpec{
 		artifact: st.ref.artifact, cell: st.ref.cell, schema: st.ap.Schema, name: cp.Name,
 		hasResult: cp.HasResult(), statements: cp.Analysis.Statements, sql: rendered, conn: cp.Connection, timeout: st.timeout,
 		fingerprint: hex.EncodeToString(h.Sum(nil)),
-	}, nil
+	}
+	if cp.Connection.Engine != connectors.EngineDuckDB {
+		spec.received = new(atomic.Int64)
+	}
+	return spec, nil
 }
 
 // execute runs one cell; it is called without the session lock.
@@ -615,8 +632,13 @@ func (s *Session) finished(st *cellState, ex *execution, spec execSpec, rows *in
 	case err == nil:
 		s.version++
 		st.version, st.fingerprint, st.rows, st.cached, st.rootCause = s.version, spec.fingerprint, rows, false, ""
+		st.bytes = nil
+		if spec.received != nil && spec.received.Load() > 0 {
+			n := spec.received.Load()
+			st.bytes = &n
+		}
 		if spec.hasResult {
-			s.provenance = append(s.provenance, newProvenance(s.e, spec, started, started.Add(d), *rows))
+			s.provenance = append(s.provenance, newProvenance(s.e, spec, started, started.Add(d), *rows, st.bytes))
 		}
 		s.finish(st, StatusSuccess, "executed", "")
 	case errors.As(err, new(*cancelledError)):
@@ -658,6 +680,9 @@ func (r cancelReason) Error() string { return string(r) }
 
 // finish moves a cell to a final state and takes it out of its run.
 func (s *Session) finish(st *cellState, to Status, reason, errMsg string) {
+	if st.run != nil {
+		st.run.ended.add(to)
+	}
 	if to != StatusSuccess {
 		st.cached = false
 	}
@@ -679,6 +704,17 @@ func (s *Session) transition(st *cellState, to Status, reason string) {
 	s.events.push(ev)
 }
 
+// sessionEvent publishes a change of the session itself: a run starting
+// or ending (run set), or the session closing.
+func (s *Session) sessionEvent(r *Run, to Status, reason string, d time.Duration) {
+	s.seq++
+	ev := Event{Seq: s.seq, Time: time.Now(), Session: s.opts.ID, Status: to, Reason: reason, Duration: d}
+	if r != nil {
+		ev.Run = r.ID
+	}
+	s.events.push(ev)
+}
+
 func (s *Session) eventOf(st *cellState) Event {
 	ev := Event{Seq: s.seq, Session: s.opts.ID, Artifact: st.ref.artifact, Cell: st.ref.cell, Status: st.status,
 		Reason: st.reason, Cached: st.cached, Err: st.err}
@@ -689,7 +725,7 @@ func (s *Session) eventOf(st *cellState) Event {
 		ev.Relation = s.e.relationName(st.ap.Schema, cp.Name)
 	}
 	if st.status == StatusSuccess {
-		ev.Rows, ev.Duration = st.rows, st.duration
+		ev.Rows, ev.Bytes, ev.Duration = st.rows, st.bytes, st.duration
 	}
 	if st.status == StatusError || st.status == StatusCancel {
 		ev.Duration = st.duration
@@ -720,7 +756,7 @@ func (s *Session) Update(ctx context.Context, p CellPatch) (*Run, error) {
 	}
 	old := s.nb.Cells[p.CellID]
 	if old == nil {
-		return nil, fmt.Errorf("unknown cell %q", p.CellID)
+		return nil, fmt.Errorf("%w %q", ErrUnknownCell, p.CellID)
 	}
 	c := *old
 	if p.SQL != nil {
@@ -801,7 +837,7 @@ func (s *Session) Cancel(cellID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cellID != "" && s.findCell(cellID) == nil {
-		return fmt.Errorf("unknown cell %q", cellID)
+		return fmt.Errorf("%w %q", ErrUnknownCell, cellID)
 	}
 	if cellID == "" {
 		for _, r := range s.runs {
@@ -834,15 +870,21 @@ func (s *Session) Flush() { s.events.flush() }
 // Status returns the latest state of every SQL cell, in artifact and cell
 // order.
 func (s *Session) Status() []Event {
+	_, evs := s.Snapshot()
+	return evs
+}
+
+// Snapshot is Status with the seq of the latest event: the states include
+// every event up to it and none after.
+func (s *Session) Snapshot() (seq int64, cells []Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Event
 	for _, st := range s.sortedStates() {
 		ev := s.eventOf(st)
 		ev.Seq = 0
-		out = append(out, ev)
+		cells = append(cells, ev)
 	}
-	return out
+	return s.seq, cells
 }
 
 // Report returns the state of every SQL cell of the artifact (or of all) in
@@ -897,6 +939,9 @@ func (s *Session) Close() error {
 	s.Cancel("")
 	s.cancel()
 	s.wg.Wait() // every execution has reported
+	s.mu.Lock()
+	s.sessionEvent(nil, StatusClosed, "closed", 0)
+	s.mu.Unlock()
 	s.events.close()
 	if err := s.flushProvenance(context.Background()); err != nil {
 		s.e.log.Warn("provenance not recorded", "session", s.opts.ID, "err", err)

@@ -14,6 +14,8 @@ const (
 	StatusCancel  Status = "cancel"
 	StatusBlocked Status = "blocked"
 	StatusStale   Status = "stale"
+	// StatusClosed is the last event of a session; cells never have it.
+	StatusClosed Status = "closed"
 )
 
 // Final reports whether a run ends a cell in this state.
@@ -25,7 +27,9 @@ func (s Status) Final() bool {
 	return false
 }
 
-// Event is one status change of one cell.
+// Event is one status change of one cell, or of the session itself: a run
+// starting (running) or ending (success, error or cancel), and the session
+// closing (closed). A session event has no Artifact and no Cell.
 type Event struct {
 	// Seq increases by one per session, so a gap shows a lost event.
 	Seq      int64
@@ -42,9 +46,15 @@ type Event struct {
 	// Relation is where the result lives (SQL cells).
 	Relation string
 	// Rows and Duration are set when a cell succeeds.
-	Rows     *int64
+	Rows *int64
+	// Bytes is what an external connector sent as Arrow batches, when the
+	// result came that way.
+	Bytes    *int64
 	Duration time.Duration
 	Cached   bool
 	// Err is the error message of a failed cell.
 	Err string
 }
+
+// SessionLevel reports whether the event is the session's, not a cell's.
+func (ev Event) SessionLevel() bool { return ev.Cell == "" }

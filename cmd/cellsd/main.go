@@ -38,6 +38,7 @@ type cli struct {
 	Run   runCmd   `cmd:"" help:"Run every cell of a notebook in dependency order."`
 	Graph graphCmd `cmd:"" help:"Print a notebook's dependency graph."`
 	Check checkCmd `cmd:"" help:"Run notebook fixtures and compare them with their goldens (CI regression)."`
+	Serve serveCmd `cmd:"" help:"The daemon: sessions over NATS, status events, the SQLRooms DB bridge over HTTP."`
 }
 
 // env is what every command gets besides its flags.

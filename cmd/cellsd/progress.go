@@ -45,6 +45,9 @@ func newProgress(w io.Writer, plan *engine.Plan, artifact string) *progress {
 
 // observe is called by the engine, one event at a time.
 func (p *progress) observe(ev engine.Event) {
+	if ev.SessionLevel() {
+		return
+	}
 	if !ev.Status.Final() {
 		if p.bar != nil && ev.Status == engine.StatusRunning {
 			p.bar.Describe(ev.Artifact + "/" + ev.Cell)

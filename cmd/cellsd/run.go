@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nuid"
+
 	"github.com/cellsd/cellsd/engine"
 )
 
@@ -22,13 +24,11 @@ type runCmd struct {
 	Materialization string        `enum:"attached_ephemeral,schema" default:"attached_ephemeral" help:"Where results live: ${enum}."`
 	Report          string        `type:"path" placeholder:"FILE.json" help:"Write the run report here."`
 	JUnit           string        `name:"junit" type:"path" placeholder:"FILE.xml" help:"Write a JUnit XML report here."`
-	NATS            string        `name:"nats" placeholder:"URL" help:"Publish status events to this NATS server."`
+	NATS            string        `name:"nats" placeholder:"URL" help:"Publish status events to this NATS server (JetStream stream CELLSD_EVENTS, KV CELLSD_STATUS)."`
+	Session         string        `placeholder:"ID" help:"Session id of the run's events (default: run-<random>)."`
 }
 
 func (c *runCmd) Run(e *env) error {
-	if c.NATS != "" {
-		return usagef("--nats: publishing events is not built yet")
-	}
 	if c.Concurrency < 0 {
 		return usagef("--concurrency must be positive, got %d", c.Concurrency)
 	}
@@ -63,11 +63,29 @@ func (c *runCmd) Run(e *env) error {
 		return err
 	}
 	prog := newProgress(e.stderr, plan, c.Artifact)
+	observe := prog.observe
+	if c.NATS != "" {
+		ev, err := openEvents(e, c.NATS)
+		if err != nil {
+			return err
+		}
+		defer ev.close()
+		if c.Session == "" {
+			c.Session = "run-" + strings.ToLower(nuid.Next())
+		}
+		fmt.Fprintf(e.stderr, "publishing events of session %s to %s\n", c.Session, c.NATS)
+		publish := ev.pub.Observer()
+		observe = func(ev engine.Event) {
+			prog.observe(ev)
+			publish(ev)
+		}
+	}
 	report, err := eng.Run(e.ctx, plan, engine.RunOptions{
+		Session:     c.Session,
 		Artifact:    c.Artifact,
 		Concurrency: c.Concurrency,
 		Timeout:     c.Timeout,
-		Observe:     prog.observe,
+		Observe:     observe,
 	})
 	prog.done()
 	if err != nil {

@@ -1,0 +1,258 @@
+// Package daemon is cellsd serve: sessions opened and driven over NATS
+// request/reply (DESIGN.md "Job API over NATS"), their events published
+// through natsbus, and an HTTP server for health, metrics and the SQLRooms
+// DB bridge.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/natsbus"
+)
+
+// Config configures a Daemon.
+type Config struct {
+	// NATSURL is an existing NATS server or cluster; empty starts an
+	// embedded server.
+	NATSURL string
+	// NATSListen is the embedded server's client address ("127.0.0.1:4222";
+	// port 0 picks a free one).
+	NATSListen string
+	// NATSWebsocket, when set, is the embedded server's WebSocket address,
+	// for browser frontends.
+	NATSWebsocket string
+	// DataDir is the embedded server's JetStream store; empty means a
+	// temporary directory removed at Close.
+	DataDir string
+	// HTTPAddr is the HTTP address ("127.0.0.1:8765"; port 0 picks one).
+	HTTPAddr string
+	// Connections resolves the connectorIds of notebooks.
+	Connections *connectors.Registry
+	// DBPath is the shared core DuckDB, attached read-only into sessions.
+	DBPath string
+	// AuthToken, when set, is required as a Bearer token on every HTTP
+	// request.
+	AuthToken string
+	// Concurrency bounds the cells each session runs at once; 0 means the
+	// number of CPUs.
+	Concurrency int
+	// Queue is the queue group of cellsd.v1.api.open; defaults to "cellsd".
+	Queue string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Daemon serves sessions. New has no side effects; Open starts it; Close
+// stops it.
+type Daemon struct {
+	cfg Config
+	log *slog.Logger
+
+	nats    *embedded // nil with Config.NATSURL
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	pub     *natsbus.Publisher
+	core    *engine.Engine // for readiness and the bridge's core DuckDB
+	http    *http.Server
+	httpLn  net.Listener
+	metrics *metrics
+	openSub *nats.Subscription
+
+	wg sync.WaitGroup // open requests in flight, the HTTP server
+
+	mu       sync.Mutex
+	closing  bool
+	sessions map[string]*session
+}
+
+// New returns a daemon; it starts nothing until Open.
+func New(cfg Config) *Daemon {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Queue == "" {
+		cfg.Queue = "cellsd"
+	}
+	if cfg.NATSListen == "" {
+		cfg.NATSListen = "127.0.0.1:4222"
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:8765"
+	}
+	return &Daemon{cfg: cfg, log: cfg.Logger.With("component", "daemon"), sessions: map[string]*session{}}
+}
+
+// Open starts the embedded NATS server (unless given one), connects, sets
+// up the event stream and bucket, opens the core DuckDB, starts answering
+// the job API and serving HTTP. On failure it releases what it started.
+func (d *Daemon) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			d.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	url := d.cfg.NATSURL
+	if url == "" {
+		if d.nats, err = startEmbedded(d.cfg.NATSListen, d.cfg.NATSWebsocket, d.cfg.DataDir, d.cfg.Logger); err != nil {
+			return err
+		}
+		url = d.nats.srv.ClientURL()
+	}
+	d.nc, err = nats.Connect(url,
+		nats.Name("cellsd"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectBufSize(64<<20),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: closed on purpose
+				d.log.Warn("nats disconnected; events are buffered", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { d.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+	)
+	if err != nil {
+		return fmt.Errorf("connect to nats %s: %w", url, err)
+	}
+	if d.js, err = jetstream.New(d.nc, jetstream.WithPublishAsyncTimeout(5*time.Second)); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if _, err = natsbus.Setup(ctx, d.js, 0); err != nil {
+		return err
+	}
+	d.metrics = newMetrics(func() float64 { return float64(d.pub.Buffered()) })
+	d.pub = natsbus.NewPublisher(d.js, d.cfg.Logger, natsbus.Hooks{
+		Published: func(n int) { d.metrics.published.Add(float64(n)) },
+		Retried:   func(error) { d.metrics.retries.Inc() },
+	})
+	d.core = engine.New(engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Logger: d.cfg.Logger})
+	if err = d.core.Open(ctx); err != nil {
+		return err
+	}
+	if d.openSub, err = d.nc.QueueSubscribe(openSubject, d.cfg.Queue, d.handleOpen); err != nil {
+		return fmt.Errorf("subscribe %s: %w", openSubject, err)
+	}
+	if err = d.nc.FlushTimeout(10 * time.Second); err != nil {
+		return fmt.Errorf("subscribe %s: %w", openSubject, err)
+	}
+	if d.httpLn, err = net.Listen("tcp", d.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	d.http = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := d.http.Serve(d.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server stopped", "err", err)
+		}
+	}()
+	d.log.Info("cellsd serving", "nats", url, "http", d.HTTPAddr(), "websocket", d.WebsocketURL())
+	return nil
+}
+
+// NATSURL is the URL clients reach the daemon's NATS at.
+func (d *Daemon) NATSURL() string { return d.nc.ConnectedUrl() }
+
+// WebsocketURL is the embedded server's WebSocket URL, or "".
+func (d *Daemon) WebsocketURL() string {
+	if d.nats == nil || d.cfg.NATSWebsocket == "" {
+		return ""
+	}
+	return d.nats.srv.WebsocketURL()
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (d *Daemon) HTTPAddr() string { return d.httpLn.Addr().String() }
+
+// Sessions returns the ids of the sessions this daemon owns.
+func (d *Daemon) Sessions() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := make([]string, 0, len(d.sessions))
+	for id := range d.sessions {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Close stops taking work, cancels every running cell (their cancel
+// events are published), closes every session, publishes the events still
+// buffered while ctx allows, and releases everything: NATS, DuckDB, the
+// embedded server. It is safe to call more than once.
+func (d *Daemon) Close(ctx context.Context) error {
+	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closing = true
+	sessions := d.sessions
+	d.sessions = map[string]*session{}
+	d.mu.Unlock()
+
+	var errs []error
+	if d.openSub != nil {
+		d.openSub.Unsubscribe()
+	}
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.close()
+		}()
+	}
+	wg.Wait()
+	if d.metrics != nil {
+		d.metrics.sessions.Set(0)
+	}
+	if d.pub != nil {
+		if err := d.pub.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if d.http != nil {
+		if err := d.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	d.wg.Wait()
+	if d.nc != nil {
+		d.nc.Close()
+	}
+	if d.core != nil {
+		errs = append(errs, d.core.Close())
+	}
+	if d.nats != nil {
+		d.nats.stop()
+	}
+	return errors.Join(errs...)
+}
+
+// ready says why the daemon cannot take work, or nil.
+func (d *Daemon) ready(ctx context.Context) error {
+	d.mu.Lock()
+	closing := d.closing
+	d.mu.Unlock()
+	switch {
+	case closing:
+		return errors.New("shutting down")
+	case !d.nc.IsConnected():
+		return fmt.Errorf("nats not connected (%s)", d.nc.Status())
+	}
+	if err := d.core.DB().PingContext(ctx); err != nil {
+		return fmt.Errorf("duckdb: %w", err)
+	}
+	return nil
+}
