@@ -34,7 +34,9 @@ func startDaemon(t testing.TB, cfg daemon.Config) *daemon.Daemon {
 		t.Fatalf("open daemon: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := d.Close(context.Background()); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := d.Close(ctx); err != nil {
 			t.Errorf("close daemon: %v", err)
 		}
 	})

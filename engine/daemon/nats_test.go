@@ -1,0 +1,284 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/natsbus"
+)
+
+// chainNotebook is a notebook of n DuckDB cells, each reading the one
+// before and doing work enough (work rows) to take a few milliseconds.
+func chainNotebook(n, work int) json.RawMessage {
+	data := map[string]any{}
+	var ids []string
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("c%03d", i)
+		sql := fmt.Sprintf("SELECT count(*) AS n, sum(i %% 7) AS s FROM range(%d) t(i)", work)
+		if i > 1 {
+			sql = fmt.Sprintf("SELECT (SELECT n FROM r%03d) + count(*) AS n, sum(i %% 7) AS s FROM range(%d) t(i)", i-1, work)
+		}
+		data[id] = map[string]any{"id": id, "type": "sql", "data": map[string]any{"title": id, "sql": sql, "resultName": fmt.Sprintf("r%03d", i)}}
+		ids = append(ids, id)
+	}
+	nb, _ := json.Marshal(map[string]any{
+		"data":      data,
+		"artifacts": map[string]any{"a": map[string]any{"id": "a", "schemaName": "artifact_a", "cellIds": ids, "edges": []any{}}},
+	})
+	return nb
+}
+
+func successes(evs []natsbus.Payload) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.Cell != natsbus.SessionToken && ev.Status == "success" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDaemon_LateSubscriber joins mid-run the way the README tells a
+// frontend to: subscribe to the session's events, read the bucket, then
+// apply the events newer than the bucket's state. It must miss nothing:
+// every event it applies follows the state it had for that cell.
+func TestDaemon_LateSubscriber(t *testing.T) {
+	d := startDaemon(t, daemon.Config{Concurrency: 1})
+	nc := connect(t, d.NATSURL())
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(context.Background(), natsbus.BucketName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := open(t, nc, daemon.OpenRequest{Notebook: chainNotebook(40, 2_000_000), SessionID: "late"})
+	witness := subscribe(t, nc, id)
+	var r struct{ Run string }
+	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+	checkFor(t, 60*time.Second, time.Millisecond, func() error {
+		if n := successes(witness.all()); n < 5 {
+			return fmt.Errorf("%d cells done", n)
+		}
+		return nil
+	})
+
+	// The late subscriber.
+	ch := make(chan *nats.Msg, 100_000)
+	sub, err := nc.ChanSubscribe(natsbus.SessionSubject(id), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	state := map[string]natsbus.Payload{}
+	keys, err := kv.ListKeysFiltered(context.Background(), natsbus.Token(id)+".>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range keys.Keys() {
+		e, err := kv.Get(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p natsbus.Payload
+		if err := json.Unmarshal(e.Value(), &p); err != nil {
+			t.Fatal(err)
+		}
+		state[p.Cell] = p
+	}
+	fromKV := len(state)
+	if fromKV == 0 {
+		t.Fatal("the bucket holds nothing of a session that has run cells")
+	}
+	live := 0
+	timeout := time.After(60 * time.Second)
+	for done := false; !done; {
+		select {
+		case m := <-ch:
+			var ev natsbus.Payload
+			if err := json.Unmarshal(m.Data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			have, known := state[ev.Cell]
+			if known && ev.Seq <= have.Seq {
+				continue // already in the state read from the bucket
+			}
+			if ev.Cell != natsbus.SessionToken {
+				prev := "idle"
+				if known {
+					prev = have.Status
+				}
+				if ev.Prev == nil || *ev.Prev != prev {
+					t.Fatalf("missed an event: %s went %v -> %s (seq %d) but the subscriber had it %s", ev.Cell, deref(ev.Prev), ev.Status, ev.Seq, prev)
+				}
+			}
+			state[ev.Cell] = ev
+			live++
+			done = ev.Cell == natsbus.SessionToken && ev.Status != "running" && ev.Run != nil && *ev.Run == r.Run
+		case <-timeout:
+			t.Fatal("the run did not end")
+		}
+	}
+	if live == 0 {
+		t.Fatal("the subscriber joined after the run: nothing arrived live")
+	}
+	witness.waitRun(t, r.Run)
+	final := map[string]string{}
+	for _, ev := range witness.all() {
+		final[ev.Cell] = ev.Status
+	}
+	for cell, status := range final {
+		if state[cell].Status != status {
+			t.Errorf("late subscriber has %s %s, the witness %s", cell, state[cell].Status, status)
+		}
+	}
+	t.Logf("late subscriber: %d cells from the bucket, %d events live", fromKV, live)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+// TestDaemon_TwoDaemonsShareOpens opens 20 sessions on one NATS served by
+// two daemons: both take some, and every session answers on its subjects.
+func TestDaemon_TwoDaemonsShareOpens(t *testing.T) {
+	d1 := startDaemon(t, daemon.Config{})
+	d2 := startDaemon(t, daemon.Config{NATSURL: d1.NATSURL()})
+	nc := connect(t, d1.NATSURL())
+	nb := chainNotebook(2, 10)
+	var ids []string
+	for range 20 {
+		ids = append(ids, open(t, nc, daemon.OpenRequest{Notebook: nb}))
+	}
+	n1, n2 := len(d1.Sessions()), len(d2.Sessions())
+	if n1+n2 != 20 || n1 == 0 || n2 == 0 {
+		t.Fatalf("daemons own %d and %d sessions: want 20 split between both", n1, n2)
+	}
+	for _, id := range ids {
+		var st daemon.StatusReply
+		request(t, nc, daemon.SessionSubject(id, "status"), nil, &st)
+		if st.SessionID != id || len(st.Cells) != 2 {
+			t.Errorf("status of %s: %+v", id, st)
+		}
+	}
+	t.Logf("sessions: %d and %d", n1, n2)
+}
+
+// TestDaemon_NATSRestartLosesNothing restarts the NATS server in the
+// middle of a run: the cells still succeed, and the stream ends up with
+// every event of the session, seq 1..n without a gap, a duplicate, or a
+// change of order.
+func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	srv := runServer(t, port, dir)
+	t.Cleanup(func() { srv.Shutdown() }) // after the daemon's Close
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	startDaemon(t, daemon.Config{NATSURL: url, Concurrency: 1})
+	nc := connect(t, url)
+	id := open(t, nc, daemon.OpenRequest{Notebook: chainNotebook(60, 1_000_000), SessionID: "restart"})
+	witness := subscribe(t, nc, id)
+	var r struct{ Run string }
+	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+	checkFor(t, 60*time.Second, time.Millisecond, func() error {
+		if n := successes(witness.all()); n < 5 {
+			return fmt.Errorf("%d cells done", n)
+		}
+		return nil
+	})
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	time.Sleep(300 * time.Millisecond) // cells keep running meanwhile
+	srv = runServer(t, port, dir)
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []natsbus.Payload
+	checkFor(t, 60*time.Second, 50*time.Millisecond, func() error {
+		got = streamEvents(t, js, id)
+		if n := len(got); n == 0 || got[n-1].Cell != natsbus.SessionToken || got[n-1].Status == "running" {
+			return fmt.Errorf("the stream has %d events and not the run's end", n)
+		}
+		return nil
+	})
+	for i, ev := range got {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("stream event %d has seq %d: want 1..%d in order", i, ev.Seq, len(got))
+		}
+	}
+	if last := got[len(got)-1]; last.Status != "success" {
+		t.Errorf("run ended %s (%s)", last.Status, last.Reason)
+	}
+	if n := successes(got); n != 60 {
+		t.Errorf("%d cells succeeded, want 60", n)
+	}
+	t.Logf("%d events, seq 1..%d; the witness saw %d live", len(got), len(got), len(witness.all()))
+}
+
+// streamEvents reads every event of a session from CELLSD_EVENTS.
+func streamEvents(t testing.TB, js jetstream.JetStream, session string) []natsbus.Payload {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := js.OrderedConsumer(ctx, natsbus.StreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{natsbus.SessionSubject(session)}})
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil
+		}
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []natsbus.Payload
+	for remaining := int(info.NumPending); remaining > 0; {
+		batch, err := c.Fetch(min(remaining, 1000), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			var p natsbus.Payload
+			if err := json.Unmarshal(m.Data(), &p); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, p)
+			n++
+		}
+		if n == 0 {
+			break
+		}
+		remaining -= n
+	}
+	return out
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
