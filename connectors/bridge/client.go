@@ -33,9 +33,9 @@ const (
 
 // Client defaults.
 const (
-	// DefaultChunkRows is the number of rows per batch the client asks
+	// ClientChunkRows is the number of rows per batch the client asks
 	// for: DuckDB's vector size.
-	DefaultChunkRows = 2048
+	ClientChunkRows = 2048
 	// DefaultMaxPayload bounds one batch frame's payload.
 	DefaultMaxPayload = 256 << 20
 	// cancelTimeout bounds the cancel-query request sent when a query's
@@ -119,7 +119,7 @@ func NewClient(c connectors.Connection) (*Client, error) {
 		base:       strings.TrimRight(c.URL, "/"),
 		token:      token,
 		http:       &http.Client{Transport: tr},
-		ChunkRows:  DefaultChunkRows,
+		ChunkRows:  ClientChunkRows,
 		MaxPayload: DefaultMaxPayload,
 		Allocator:  memory.DefaultAllocator,
 	}, nil

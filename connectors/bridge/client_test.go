@@ -144,7 +144,7 @@ func TestClient_QueryArrow(t *testing.T) {
 	if path != bridge.PathFetchArrowStream || auth != "Bearer tok-Secret" {
 		t.Errorf("request to %s with Authorization %q", path, auth)
 	}
-	if got.ConnectionID != "pg" || got.SQL != "SELECT 1" || !strings.HasPrefix(got.QueryID, "cellsd_") || got.ChunkRows != bridge.DefaultChunkRows {
+	if got.ConnectionID != "pg" || got.SQL != "SELECT 1" || !strings.HasPrefix(got.QueryID, "cellsd_") || got.ChunkRows != bridge.ClientChunkRows {
 		t.Errorf("request body %+v", got)
 	}
 }
