@@ -169,7 +169,34 @@ func (rowSinkRefused) Columns([]postgres.Column) error {
 }
 func (rowSinkRefused) Rows([][]any) error { return nil }
 
+// remotes are the bridges the end-to-end tests run against: cellsd's own
+// bridge server, and the minimal one above.
+var remotes = []struct {
+	name  string
+	start func(testing.TB, string) *httptest.Server
+}{{"CellsdServer", newCellsdBridge}, {"TestBridge", newPGBridge}}
+
+// newCellsdBridge is cellsd's bridge server in front of the test Postgres
+// as its connection "pg", behind token when it is not empty.
+func newCellsdBridge(t testing.TB, token string) *httptest.Server {
+	t.Helper()
+	reg, err := connectors.NewRegistry(connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres, DSN: pgtest.DSN(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := bridge.NewServer(bridge.ServerConfig{Connections: reg})
+	hs := httptest.NewServer(bridge.RequireToken(token, srv))
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	return hs
+}
+
 func TestBridge_Notebook(t *testing.T) {
+	for _, r := range remotes {
+		t.Run(r.name, func(t *testing.T) { testBridgeNotebook(t, r.start) })
+	}
+}
+
+func testBridgeNotebook(t *testing.T, start func(testing.TB, string) *httptest.Server) {
 	pool := pgtest.Pool(t)
 	schema := pgtest.Schema(t, pool)
 	ctx := context.Background()
@@ -179,7 +206,7 @@ func TestBridge_Notebook(t *testing.T) {
 		FROM generate_series(1, 5000) AS g`, schema)); err != nil {
 		t.Fatal(err)
 	}
-	srv := newPGBridge(t, "")
+	srv := start(t, "")
 	nb := parseNotebook(t, art(
 		// Postgres dialect: the cast and the schema-qualified name resolve remotely.
 		bridgeCell("c1", "orders", fmt.Sprintf("SELECT id, customer, amount, placed_at, day, amount::float8 AS f FROM %s.orders", schema)),
@@ -253,9 +280,15 @@ func TestBridge_Notebook(t *testing.T) {
 // TestBridge_Cancel cancels a bridge cell while the remote query runs:
 // the query disappears from Postgres and the previous result stays.
 func TestBridge_Cancel(t *testing.T) {
+	for _, r := range remotes {
+		t.Run(r.name, func(t *testing.T) { testBridgeCancel(t, r.start) })
+	}
+}
+
+func testBridgeCancel(t *testing.T, start func(testing.TB, string) *httptest.Server) {
 	ctx := context.Background()
 	pool := pgtest.Pool(t)
-	srv := newPGBridge(t, "")
+	srv := start(t, "")
 	s := openPGSession(t, parseNotebook(t, art(bridgeCell("c1", "remote", "SELECT 7 AS id"))), bridgeRegistry(t, srv.URL, nil), engine.SessionOptions{})
 	mustRunSession(t, s, engine.RunRequest{})
 	if ev := statusOf(s)["c1"]; ev.Status != engine.StatusSuccess {
@@ -273,13 +306,13 @@ func TestBridge_Cancel(t *testing.T) {
 		}
 		return nil
 	})
-	start := time.Now()
+	began := time.Now()
 	if err := s.Cancel("c1"); err != nil {
 		t.Fatal(err)
 	}
 	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if n, st := active(), statusOf(s)["c1"].Status; n > 0 || st != engine.StatusCancel {
-			return fmt.Errorf("%s after cancel: %d queries active, c1 %s", time.Since(start), n, st)
+			return fmt.Errorf("%s after cancel: %d queries active, c1 %s", time.Since(began), n, st)
 		}
 		return nil
 	})
@@ -289,7 +322,13 @@ func TestBridge_Cancel(t *testing.T) {
 }
 
 func TestBridge_Token(t *testing.T) {
-	srv := newPGBridge(t, "right-Secret")
+	for _, r := range remotes {
+		t.Run(r.name, func(t *testing.T) { testBridgeToken(t, r.start) })
+	}
+}
+
+func testBridgeToken(t *testing.T, start func(testing.TB, string) *httptest.Server) {
+	srv := start(t, "right-Secret")
 	nb := parseNotebook(t, art(bridgeCell("c1", "remote", "SELECT 1 AS id")))
 	t.Run("Wrong", func(t *testing.T) {
 		rec := &recorder{}
