@@ -212,6 +212,18 @@ func scannable(t arrow.DataType) error {
 		if t.Precision >= 1 && t.Precision <= 38 && t.Scale >= 0 && t.Scale <= t.Precision {
 			return nil
 		}
+	case *arrow.ListType:
+		switch e := t.Elem().(type) {
+		case *arrow.BooleanType, *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type,
+			*arrow.Uint8Type, *arrow.Uint16Type, *arrow.Uint32Type, *arrow.Uint64Type,
+			*arrow.Float32Type, *arrow.Float64Type, *arrow.StringType, *arrow.LargeStringType,
+			*arrow.BinaryType, *arrow.Date32Type, *arrow.TimestampType:
+			return nil
+		case *arrow.FixedSizeBinaryType:
+			if e.ByteWidth == 16 {
+				return nil
+			}
+		}
 	}
 	return fmt.Errorf("Arrow type %s is not supported", t)
 }
@@ -252,9 +264,18 @@ func checkArray(d arrow.ArrayData) error {
 			return errors.New("data buffer too short")
 		}
 	case *arrow.StringType, *arrow.BinaryType:
-		return checkOffsets(bufs, blen, off, n, 4)
+		return checkOffsets(bufs, blen, off, n, 4, blen(2))
 	case *arrow.LargeStringType, *arrow.LargeBinaryType:
-		return checkOffsets(bufs, blen, off, n, 8)
+		return checkOffsets(bufs, blen, off, n, 8, blen(2))
+	case *arrow.ListType:
+		children := d.Children()
+		if len(children) != 1 {
+			return errors.New("a list without its values")
+		}
+		if err := checkOffsets(bufs, blen, off, n, 4, int64(children[0].Len())); err != nil {
+			return err
+		}
+		return checkArray(children[0])
 	case arrow.FixedWidthDataType:
 		if blen(1) < (off+n)*int64(t.BitWidth()/8) {
 			return errors.New("data buffer too short")
@@ -264,8 +285,8 @@ func checkArray(d arrow.ArrayData) error {
 }
 
 // checkOffsets checks a variable-length array's offsets: in bounds,
-// non-decreasing, and within its data buffer.
-func checkOffsets(bufs []*memory.Buffer, blen func(int) int64, off, n, width int64) error {
+// non-decreasing, and at most limit (the length of its data).
+func checkOffsets(bufs []*memory.Buffer, blen func(int) int64, off, n, width, limit int64) error {
 	if blen(1) < (off+n+1)*width {
 		return errors.New("offsets buffer too short")
 	}
@@ -287,8 +308,8 @@ func checkOffsets(bufs []*memory.Buffer, blen func(int) int64, off, n, width int
 		}
 		prev = cur
 	}
-	if prev > blen(2) {
-		return errors.New("offsets beyond the data buffer")
+	if prev > limit {
+		return errors.New("offsets beyond the data")
 	}
 	return nil
 }

@@ -577,3 +577,26 @@ func TestBridge_DuckDBDialect(t *testing.T) {
 		}
 	}
 }
+
+// TestBridge_Arrays reads Postgres arrays through cellsd's bridge server,
+// which sends them as Arrow lists.
+func TestBridge_Arrays(t *testing.T) {
+	srv := newCellsdBridge(t, "")
+	sql := `SELECT ARRAY[1, NULL, 3] AS a, ARRAY['x', 'y z'] AS t, ARRAY[date '2024-02-29'] AS d,
+		ARRAY[timestamptz '2024-01-02 03:04:05.5+00'] AS ts, '{}'::int8[] AS e, NULL::int4[] AS n`
+	s := openPGSession(t, parseNotebook(t, art(bridgeCell("c1", "remote", sql))), bridgeRegistry(t, srv.URL, nil), engine.SessionOptions{})
+	mustRunSession(t, s, engine.RunRequest{})
+	if ev := statusOf(s)["c1"]; ev.Status != engine.StatusSuccess {
+		t.Fatalf("c1: %s %s", ev.Status, ev.Err)
+	}
+	got := queryRows(t, s.DB(), `SELECT CAST(a AS VARCHAR), CAST(t AS VARCHAR), CAST(d AS VARCHAR), CAST(epoch_us(ts[1]) AS VARCHAR),
+		CAST(e AS VARCHAR), CAST(n AS VARCHAR) FROM __sqlrooms_ephemeral.artifact_nb.remote`)
+	want := [][]string{{"[1, NULL, 3]", "[x, y z]", "[2024-02-29]", "1704164645500000", "[]", "NULL"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	cols := queryRows(t, s.DB(), "SELECT string_agg(data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'remote'")
+	if want := "INTEGER[], VARCHAR[], DATE[], TIMESTAMP WITH TIME ZONE[], BIGINT[], INTEGER[]"; cols[0][0] != want {
+		t.Errorf("columns %s, want %s", cols[0][0], want)
+	}
+}

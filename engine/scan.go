@@ -98,6 +98,9 @@ func typeInfoOf(t arrow.DataType) duckdb.TypeInfo {
 	case *arrow.Decimal128Type:
 		ti, _ = duckdb.NewDecimalInfo(uint8(t.Precision), uint8(t.Scale))
 		return ti
+	case *arrow.ListType:
+		ti, _ = duckdb.NewListInfo(listElemInfo(t.Elem()))
+		return ti
 	}
 	types := map[arrow.Type]duckdb.Type{
 		arrow.BOOL: duckdb.TYPE_BOOLEAN, arrow.INT8: duckdb.TYPE_TINYINT, arrow.INT16: duckdb.TYPE_SMALLINT,
@@ -115,6 +118,70 @@ func typeInfoOf(t arrow.DataType) duckdb.TypeInfo {
 	}
 	ti, _ = duckdb.NewTypeInfo(types[t.ID()])
 	return ti
+}
+
+// listElemInfo is the DuckDB type of a list's elements: list elements
+// cross as Go values, so dates and timestamps keep their types.
+func listElemInfo(t arrow.DataType) duckdb.TypeInfo {
+	var ti duckdb.TypeInfo
+	switch t := t.(type) {
+	case *arrow.Date32Type:
+		ti, _ = duckdb.NewTypeInfo(duckdb.TYPE_DATE)
+	case *arrow.TimestampType:
+		if t.TimeZone != "" {
+			ti, _ = duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP_TZ)
+		} else {
+			ti, _ = duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP)
+		}
+	default:
+		return typeInfoOf(t)
+	}
+	return ti
+}
+
+// listElemValue returns the Go value of element i of a list's values, for
+// the element types listElemInfo maps; nil if the type is not one.
+func listElemValue(vals arrow.Array) func(i int) any {
+	switch a := vals.(type) {
+	case *array.Boolean:
+		return func(i int) any { return a.Value(i) }
+	case *array.Int8:
+		return func(i int) any { return a.Value(i) }
+	case *array.Int16:
+		return func(i int) any { return a.Value(i) }
+	case *array.Int32:
+		return func(i int) any { return a.Value(i) }
+	case *array.Int64:
+		return func(i int) any { return a.Value(i) }
+	case *array.Uint8:
+		return func(i int) any { return a.Value(i) }
+	case *array.Uint16:
+		return func(i int) any { return a.Value(i) }
+	case *array.Uint32:
+		return func(i int) any { return a.Value(i) }
+	case *array.Uint64:
+		return func(i int) any { return a.Value(i) }
+	case *array.Float32:
+		return func(i int) any { return a.Value(i) }
+	case *array.Float64:
+		return func(i int) any { return a.Value(i) }
+	case *array.String:
+		return func(i int) any { return a.Value(i) }
+	case *array.LargeString:
+		return func(i int) any { return a.Value(i) }
+	case *array.Binary:
+		return func(i int) any { return a.Value(i) }
+	case *array.Date32:
+		return func(i int) any { return a.Value(i).ToTime() }
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return func(i int) any { return a.Value(i).ToTime(unit) }
+	case *array.FixedSizeBinary:
+		if a.DataType().(*arrow.FixedSizeBinaryType).ByteWidth == 16 {
+			return func(i int) any { return duckdb.UUID(a.Value(i)) }
+		}
+	}
+	return nil
 }
 
 // fillColumn copies one Arrow column into a DuckDB chunk column through
@@ -183,6 +250,22 @@ func fillColumn(chunk duckdb.DataChunk, c int, col arrow.Array, n int) error {
 		})
 	case *array.FixedSizeBinary:
 		return fill(chunk, c, col, n, func(r int) duckdb.UUID { return duckdb.UUID(a.Value(r)) })
+	case *array.List:
+		vals := a.ListValues()
+		elem := listElemValue(vals)
+		if elem == nil {
+			break
+		}
+		return fill(chunk, c, col, n, func(r int) []any {
+			start, end := a.ValueOffsets(r)
+			out := make([]any, end-start)
+			for i := range out {
+				if j := int(start) + i; !vals.IsNull(j) {
+					out[i] = elem(j)
+				}
+			}
+			return out
+		})
 	case *array.Decimal128:
 		if a.DataType().(*arrow.Decimal128Type).Precision <= 18 {
 			// DuckDB keeps DECIMAL(p<=18) as the unscaled int64.
