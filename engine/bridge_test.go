@@ -411,12 +411,12 @@ func TestBridge_Faults(t *testing.T) {
 	end := bridge.FrameHeader{Type: bridge.FrameEnd}
 	good := frames(t, batchFrame(t, ipcPayload(t, schema, three)), end)
 
-	listSchema := arrow.NewSchema([]arrow.Field{{Name: "l", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true}}, nil)
-	lb := array.NewRecordBuilder(mem, listSchema)
-	lb.Field(0).AppendNull()
-	listRec := lb.NewRecordBatch()
-	lb.Release()
-	defer listRec.Release()
+	structSchema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.StructOf(arrow.Field{Name: "a", Type: arrow.PrimitiveTypes.Int32, Nullable: true}), Nullable: true}}, nil)
+	sb := array.NewRecordBuilder(mem, structSchema)
+	sb.Field(0).AppendNull()
+	structRec := sb.NewRecordBatch()
+	sb.Release()
+	defer structRec.Release()
 
 	b := &scriptedBridge{}
 	b.response.Store(&scripted{200, "application/octet-stream", good})
@@ -445,7 +445,7 @@ func TestBridge_Faults(t *testing.T) {
 		{"MissingEnd", scripted{200, "application/octet-stream", batchFrame(t, ipcPayload(t, schema, big))}, "without an end frame"},
 		{"ErrorFrame", scripted{200, "application/octet-stream", frames(t, batchFrame(t, ipcPayload(t, schema, three)), bridge.FrameHeader{Type: bridge.FrameError, Error: "remote exploded"})}, "connection remote: remote exploded"},
 		{"NoBatch", scripted{200, "application/octet-stream", frames(t, end)}, "the bridge sent no batch, so the result's columns are unknown"},
-		{"UnsupportedType", scripted{200, "application/octet-stream", frames(t, batchFrame(t, ipcPayload(t, listSchema, listRec)), end)}, "column l: Arrow type list<item: int32, nullable> is not supported"},
+		{"UnsupportedType", scripted{200, "application/octet-stream", frames(t, batchFrame(t, ipcPayload(t, structSchema, structRec)), end)}, "column s: Arrow type struct<a: int32> is not supported"},
 		{"NotFound", scripted{404, "application/json", []byte(`{"error":"unknown connection pg"}`)}, "connection remote: /api/db/fetch-arrow-stream: HTTP 404: unknown connection pg"},
 		{"Unauthorized", scripted{401, "application/json", []byte(`{"error":"unauthorized"}`)}, "HTTP 401: unauthorized"},
 	} {
