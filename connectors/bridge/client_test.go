@@ -55,7 +55,7 @@ func ipcStream(t testing.TB, schema *arrow.Schema, ids ...[]int64) []byte {
 	return buf.Bytes()
 }
 
-func frame(t testing.TB, typ string, payload []byte, errMsg string) []byte {
+func clientFrame(t testing.TB, typ string, payload []byte, errMsg string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := bridge.WriteFrame(&buf, bridge.FrameHeader{Type: typ, QueryID: "q", Error: errMsg}, payload); err != nil {
@@ -126,10 +126,10 @@ func TestClient_QueryArrow(t *testing.T) {
 			t.Error(err)
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Write(frame(t, bridge.FrameBatch, ipcStream(t, testSchema, []int64{1, 2}, []int64{3}), ""))
+		w.Write(clientFrame(t, bridge.FrameBatch, ipcStream(t, testSchema, []int64{1, 2}, []int64{3}), ""))
 		w.(http.Flusher).Flush()
-		w.Write(frame(t, bridge.FrameBatch, ipcStream(t, testSchema, []int64{4}), ""))
-		w.Write(frame(t, bridge.FrameEnd, nil, ""))
+		w.Write(clientFrame(t, bridge.FrameBatch, ipcStream(t, testSchema, []int64{4}), ""))
+		w.Write(clientFrame(t, bridge.FrameEnd, nil, ""))
 	}))
 	defer srv.Close()
 	cl := newClient(t, srv.URL+"/", nil)
@@ -151,7 +151,7 @@ func TestClient_QueryArrow(t *testing.T) {
 
 func TestClient_EmptyResults(t *testing.T) {
 	t.Run("SchemaOnly", func(t *testing.T) {
-		srv := serve(t, 200, "application/octet-stream", cat(frame(t, bridge.FrameBatch, ipcStream(t, testSchema), ""), frame(t, bridge.FrameEnd, nil, "")))
+		srv := serve(t, 200, "application/octet-stream", cat(clientFrame(t, bridge.FrameBatch, ipcStream(t, testSchema), ""), clientFrame(t, bridge.FrameEnd, nil, "")))
 		var s sink
 		saw, err := newClient(t, srv.URL, nil).QueryArrow(context.Background(), "SELECT 1", &s)
 		if err != nil || !saw || s.schema == nil || len(s.ids) != 0 {
@@ -159,7 +159,7 @@ func TestClient_EmptyResults(t *testing.T) {
 		}
 	})
 	t.Run("NoBatch", func(t *testing.T) {
-		srv := serve(t, 200, "application/octet-stream", frame(t, bridge.FrameEnd, nil, ""))
+		srv := serve(t, 200, "application/octet-stream", clientFrame(t, bridge.FrameEnd, nil, ""))
 		var s sink
 		saw, err := newClient(t, srv.URL, nil).QueryArrow(context.Background(), "SELECT 1", &s)
 		if err != nil || saw || s.schema != nil {
@@ -169,8 +169,8 @@ func TestClient_EmptyResults(t *testing.T) {
 }
 
 func TestClient_Faults(t *testing.T) {
-	batch := frame(t, bridge.FrameBatch, ipcStream(t, testSchema, []int64{1}), "")
-	end := frame(t, bridge.FrameEnd, nil, "")
+	batch := clientFrame(t, bridge.FrameBatch, ipcStream(t, testSchema, []int64{1}), "")
+	end := clientFrame(t, bridge.FrameEnd, nil, "")
 	otherSchema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
 	ipc := ipcStream(t, testSchema, []int64{1})
 	for _, tc := range []struct {
@@ -191,13 +191,13 @@ func TestClient_Faults(t *testing.T) {
 		{name: "HeaderNotJSON", body: rawFrame(`{"type": batch}`, nil), want: "malformed bridge frame: header: invalid character", stream: true, malformed: true},
 		{name: "NegativePayloadLength", body: rawFrame(`{"type":"batch","payloadLength":-1}`, nil), want: "payload of -1 bytes", stream: true, malformed: true},
 		{name: "PayloadShort", body: rawFrame(`{"type":"batch","payloadLength":100}`, ipc[:10]), want: "frame 1: malformed bridge frame: payload: unexpected EOF", stream: true, malformed: true},
-		{name: "PayloadNotArrow", body: cat(frame(t, bridge.FrameBatch, []byte("this is not Arrow IPC at all"), ""), end), want: "frame 1: bad bridge stream: payload is not an Arrow IPC stream", stream: true},
-		{name: "PayloadArrowCut", body: cat(frame(t, bridge.FrameBatch, ipc[:len(ipc)-20], ""), end), want: "frame 1: bad bridge stream: payload is not an Arrow IPC stream", stream: true},
+		{name: "PayloadNotArrow", body: cat(clientFrame(t, bridge.FrameBatch, []byte("this is not Arrow IPC at all"), ""), end), want: "frame 1: bad bridge stream: payload is not an Arrow IPC stream", stream: true},
+		{name: "PayloadArrowCut", body: cat(clientFrame(t, bridge.FrameBatch, ipc[:len(ipc)-20], ""), end), want: "frame 1: bad bridge stream: payload is not an Arrow IPC stream", stream: true},
 		{name: "MissingEnd", body: batch, want: "the stream ended after 1 frames without an end frame", stream: true},
-		{name: "UnknownType", body: cat(frame(t, "progress", nil, ""), end), want: `frame 1: unknown frame type "progress"`, stream: true},
-		{name: "SchemaChanges", body: cat(batch, frame(t, bridge.FrameBatch, ipcStream(t, otherSchema, []int64{2}), ""), end), want: "frame 2: bad bridge stream: schema changed", stream: true},
-		{name: "ErrorFrame", body: cat(batch, frame(t, bridge.FrameError, nil, `relation "nope" does not exist`)), want: `connection remote: relation "nope" does not exist`, remote: 0},
-		{name: "ErrorFrameWithoutMessage", body: frame(t, bridge.FrameError, nil, ""), want: "connection remote: bridge stream error", remote: 0},
+		{name: "UnknownType", body: cat(clientFrame(t, "progress", nil, ""), end), want: `frame 1: unknown frame type "progress"`, stream: true},
+		{name: "SchemaChanges", body: cat(batch, clientFrame(t, bridge.FrameBatch, ipcStream(t, otherSchema, []int64{2}), ""), end), want: "frame 2: bad bridge stream: schema changed", stream: true},
+		{name: "ErrorFrame", body: cat(batch, clientFrame(t, bridge.FrameError, nil, `relation "nope" does not exist`)), want: `connection remote: relation "nope" does not exist`, remote: 0},
+		{name: "ErrorFrameWithoutMessage", body: clientFrame(t, bridge.FrameError, nil, ""), want: "connection remote: bridge stream error", remote: 0},
 		{name: "NotFoundJSON", status: 404, contentType: "application/json", body: []byte(`{"error":"unknown connection \"pg\""}`),
 			want: `connection remote: /api/db/fetch-arrow-stream: HTTP 404: unknown connection "pg"`, remote: 404},
 		{name: "UnauthorizedJSON", status: 401, contentType: "application/json; charset=utf-8", body: []byte(`{"error":"missing or wrong bearer token"}`),
@@ -253,7 +253,7 @@ func TestClient_Cancel(t *testing.T) {
 			mu.Lock()
 			streamID = q.QueryID
 			mu.Unlock()
-			w.Write(frame(t, bridge.FrameBatch, ipcStream(t, testSchema, []int64{1}), ""))
+			w.Write(clientFrame(t, bridge.FrameBatch, ipcStream(t, testSchema, []int64{1}), ""))
 			w.(http.Flusher).Flush()
 			<-r.Context().Done() // the client went away
 		case bridge.PathCancelQuery:
