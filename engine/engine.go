@@ -14,6 +14,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/connectors/postgres"
 	"github.com/cellsd/cellsd/sqlparse"
 )
@@ -62,6 +63,7 @@ type Engine struct {
 
 	mu        sync.Mutex
 	sources   map[string]*postgres.Source // by connection id, opened on first use
+	bridges   map[string]*bridge.Client   // by connection id, made on first use
 	connector *duckdb.Connector
 	db        *sql.DB
 	coreDB    string // catalog name of the core database
@@ -149,6 +151,9 @@ func (e *Engine) Close() error {
 	e.closed = true
 	for _, src := range e.sources {
 		src.Close()
+	}
+	for _, cl := range e.bridges {
+		cl.Close()
 	}
 	if e.db == nil {
 		return nil

@@ -285,7 +285,7 @@ func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 	case !ok:
 		cp.fail(KindUnknownConnector, fmt.Sprintf("connector %q is not configured (known: %s)", c.Connector(), strings.Join(reg.IDs(), ", ")))
 		cp.Analysis = &sqlparse.Analysis{Vars: cells.Vars(c.SQL), Query: true}
-	case conn.Engine == connectors.EnginePostgres:
+	case conn.SQLDialect() == connectors.EnginePostgres: // Postgres, or a bridge to it
 		cp.Analysis = sqlparse.AnalyzePostgres(c.SQL)
 	default:
 		a, err := ap.planner.DuckDB.Analyze(ctx, c.SQL)

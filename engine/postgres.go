@@ -96,27 +96,8 @@ func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(cont
 		return nil, fmt.Errorf("load result: %w", err)
 	}
 	loaded := scan.rows + rowsSink.rows
-	swap := func() error {
-		tx, err := conn.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+e.Relation(spec.schema, spec.name)); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+stagingRel+" RENAME TO "+quoteIdent(spec.name)); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}
-	if guard == nil {
-		err = swap()
-	} else {
-		err = guard(ctx, swap)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("swap in result: %w", err)
+	if err := e.swapIn(ctx, conn, spec, stagingRel, guard); err != nil {
+		return nil, err
 	}
 	return &loaded, nil
 }

@@ -98,20 +98,90 @@ func typeInfoOf(t arrow.DataType) duckdb.TypeInfo {
 	case *arrow.Decimal128Type:
 		ti, _ = duckdb.NewDecimalInfo(uint8(t.Precision), uint8(t.Scale))
 		return ti
+	case *arrow.ListType:
+		ti, _ = duckdb.NewListInfo(listElemInfo(t.Elem()))
+		return ti
 	}
 	types := map[arrow.Type]duckdb.Type{
-		arrow.BOOL: duckdb.TYPE_BOOLEAN, arrow.INT16: duckdb.TYPE_SMALLINT, arrow.INT32: duckdb.TYPE_INTEGER,
-		arrow.INT64: duckdb.TYPE_BIGINT, arrow.FLOAT32: duckdb.TYPE_FLOAT, arrow.FLOAT64: duckdb.TYPE_DOUBLE,
+		arrow.BOOL: duckdb.TYPE_BOOLEAN, arrow.INT8: duckdb.TYPE_TINYINT, arrow.INT16: duckdb.TYPE_SMALLINT,
+		arrow.INT32: duckdb.TYPE_INTEGER, arrow.INT64: duckdb.TYPE_BIGINT,
+		arrow.UINT8: duckdb.TYPE_UTINYINT, arrow.UINT16: duckdb.TYPE_USMALLINT, arrow.UINT32: duckdb.TYPE_UINTEGER,
+		arrow.UINT64: duckdb.TYPE_UBIGINT, arrow.FLOAT32: duckdb.TYPE_FLOAT, arrow.FLOAT64: duckdb.TYPE_DOUBLE,
 		// Dates and timestamps cross as their integer counts (days and µs
 		// since 1970), which the load's SELECT turns back into dates and
 		// timestamps: cheaper than a time.Time per value.
 		arrow.DATE32: duckdb.TYPE_INTEGER, arrow.TIMESTAMP: duckdb.TYPE_BIGINT,
 		arrow.STRING: duckdb.TYPE_VARCHAR, arrow.BINARY: duckdb.TYPE_BLOB,
-		arrow.TIME64: duckdb.TYPE_TIME, arrow.INTERVAL_MONTH_DAY_NANO: duckdb.TYPE_INTERVAL,
+		arrow.LARGE_STRING: duckdb.TYPE_VARCHAR, arrow.LARGE_BINARY: duckdb.TYPE_BLOB,
+		arrow.TIME32: duckdb.TYPE_TIME, arrow.TIME64: duckdb.TYPE_TIME, arrow.INTERVAL_MONTH_DAY_NANO: duckdb.TYPE_INTERVAL,
 		arrow.FIXED_SIZE_BINARY: duckdb.TYPE_UUID,
 	}
 	ti, _ = duckdb.NewTypeInfo(types[t.ID()])
 	return ti
+}
+
+// listElemInfo is the DuckDB type of a list's elements: list elements
+// cross as Go values, so dates and timestamps keep their types.
+func listElemInfo(t arrow.DataType) duckdb.TypeInfo {
+	var ti duckdb.TypeInfo
+	switch t := t.(type) {
+	case *arrow.Date32Type:
+		ti, _ = duckdb.NewTypeInfo(duckdb.TYPE_DATE)
+	case *arrow.TimestampType:
+		if t.TimeZone != "" {
+			ti, _ = duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP_TZ)
+		} else {
+			ti, _ = duckdb.NewTypeInfo(duckdb.TYPE_TIMESTAMP)
+		}
+	default:
+		return typeInfoOf(t)
+	}
+	return ti
+}
+
+// listElemValue returns the Go value of element i of a list's values, for
+// the element types listElemInfo maps; nil if the type is not one.
+func listElemValue(vals arrow.Array) func(i int) any {
+	switch a := vals.(type) {
+	case *array.Boolean:
+		return func(i int) any { return a.Value(i) }
+	case *array.Int8:
+		return func(i int) any { return a.Value(i) }
+	case *array.Int16:
+		return func(i int) any { return a.Value(i) }
+	case *array.Int32:
+		return func(i int) any { return a.Value(i) }
+	case *array.Int64:
+		return func(i int) any { return a.Value(i) }
+	case *array.Uint8:
+		return func(i int) any { return a.Value(i) }
+	case *array.Uint16:
+		return func(i int) any { return a.Value(i) }
+	case *array.Uint32:
+		return func(i int) any { return a.Value(i) }
+	case *array.Uint64:
+		return func(i int) any { return a.Value(i) }
+	case *array.Float32:
+		return func(i int) any { return a.Value(i) }
+	case *array.Float64:
+		return func(i int) any { return a.Value(i) }
+	case *array.String:
+		return func(i int) any { return a.Value(i) }
+	case *array.LargeString:
+		return func(i int) any { return a.Value(i) }
+	case *array.Binary:
+		return func(i int) any { return a.Value(i) }
+	case *array.Date32:
+		return func(i int) any { return a.Value(i).ToTime() }
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return func(i int) any { return a.Value(i).ToTime(unit) }
+	case *array.FixedSizeBinary:
+		if a.DataType().(*arrow.FixedSizeBinaryType).ByteWidth == 16 {
+			return func(i int) any { return duckdb.UUID(a.Value(i)) }
+		}
+	}
+	return nil
 }
 
 // fillColumn copies one Arrow column into a DuckDB chunk column through
@@ -119,6 +189,20 @@ func typeInfoOf(t arrow.DataType) duckdb.TypeInfo {
 func fillColumn(chunk duckdb.DataChunk, c int, col arrow.Array, n int) error {
 	switch a := col.(type) {
 	case *array.Boolean:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Int8:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Uint8:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Uint16:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Uint32:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.Uint64:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.LargeString:
+		return fill(chunk, c, col, n, a.Value)
+	case *array.LargeBinary:
 		return fill(chunk, c, col, n, a.Value)
 	case *array.Int16:
 		return fill(chunk, c, col, n, a.Value)
@@ -137,9 +221,28 @@ func fillColumn(chunk duckdb.DataChunk, c int, col arrow.Array, n int) error {
 	case *array.Date32:
 		return fill(chunk, c, col, n, func(r int) int32 { return int32(a.Value(r)) })
 	case *array.Timestamp:
-		return fill(chunk, c, col, n, func(r int) int64 { return int64(a.Value(r)) })
+		switch unit := a.DataType().(*arrow.TimestampType).Unit; unit {
+		case arrow.Microsecond:
+			return fill(chunk, c, col, n, func(r int) int64 { return int64(a.Value(r)) })
+		case arrow.Nanosecond:
+			return fill(chunk, c, col, n, func(r int) int64 {
+				v := int64(a.Value(r))
+				us := v / 1000
+				if v%1000 < 0 { // round down before 1970 too
+					us--
+				}
+				return us
+			})
+		default: // seconds and milliseconds
+			m := int64(unit.Multiplier() / time.Microsecond)
+			return fill(chunk, c, col, n, func(r int) int64 { return int64(a.Value(r)) * m })
+		}
 	case *array.Time64:
-		return fill(chunk, c, col, n, func(r int) time.Time { return time.UnixMicro(int64(a.Value(r))).UTC() })
+		unit := a.DataType().(*arrow.Time64Type).Unit
+		return fill(chunk, c, col, n, func(r int) time.Time { return a.Value(r).ToTime(unit).UTC() })
+	case *array.Time32:
+		unit := a.DataType().(*arrow.Time32Type).Unit
+		return fill(chunk, c, col, n, func(r int) time.Time { return a.Value(r).ToTime(unit).UTC() })
 	case *array.MonthDayNanoInterval:
 		return fill(chunk, c, col, n, func(r int) duckdb.Interval {
 			v := a.Value(r)
@@ -147,6 +250,22 @@ func fillColumn(chunk duckdb.DataChunk, c int, col arrow.Array, n int) error {
 		})
 	case *array.FixedSizeBinary:
 		return fill(chunk, c, col, n, func(r int) duckdb.UUID { return duckdb.UUID(a.Value(r)) })
+	case *array.List:
+		vals := a.ListValues()
+		elem := listElemValue(vals)
+		if elem == nil {
+			break
+		}
+		return fill(chunk, c, col, n, func(r int) []any {
+			start, end := a.ValueOffsets(r)
+			out := make([]any, end-start)
+			for i := range out {
+				if j := int(start) + i; !vals.IsNull(j) {
+					out[i] = elem(j)
+				}
+			}
+			return out
+		})
 	case *array.Decimal128:
 		if a.DataType().(*arrow.Decimal128Type).Precision <= 18 {
 			// DuckDB keeps DECIMAL(p<=18) as the unscaled int64.
@@ -193,9 +312,6 @@ var (
 )
 
 func (s *scanSink) Columns(cols []postgres.Column) error {
-	s.st = &scanStream{schema: postgres.Schema(cols), records: make(chan arrow.RecordBatch, 4), stopped: make(chan struct{})}
-	s.id = strconv.FormatInt(scanSeq.Add(1), 10)
-	s.e.streams.Store(s.id, s.st)
 	sel := make([]string, len(cols))
 	for i, c := range cols {
 		q := quoteIdent(c.Name)
@@ -214,6 +330,16 @@ func (s *scanSink) Columns(cols []postgres.Column) error {
 			sel[i] = q
 		}
 	}
+	s.start(postgres.Schema(cols), sel)
+	return nil
+}
+
+// start registers the stream of records of schema and starts the CREATE
+// TABLE ... AS SELECT sel FROM cellsd_scan that loads it.
+func (s *scanSink) start(schema *arrow.Schema, sel []string) {
+	s.st = &scanStream{schema: schema, records: make(chan arrow.RecordBatch, 4), stopped: make(chan struct{})}
+	s.id = strconv.FormatInt(scanSeq.Add(1), 10)
+	s.e.streams.Store(s.id, s.st)
 	s.ctasErr = make(chan error, 1)
 	go func() {
 		defer close(s.st.stopped)
@@ -221,7 +347,6 @@ func (s *scanSink) Columns(cols []postgres.Column) error {
 			" FROM "+scanFunction+"("+quoteString(s.id)+")")
 		s.ctasErr <- err
 	}()
-	return nil
 }
 
 func (s *scanSink) Record(rec arrow.RecordBatch) error {

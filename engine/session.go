@@ -587,6 +587,8 @@ func (s *Session) execute(ctx context.Context, ex *execution, spec execSpec) (ro
 		rows, err = s.e.runDuckDB(ctx, spec, guard)
 	case connectors.EnginePostgres:
 		rows, err = s.e.runPostgres(ctx, spec, guard)
+	case connectors.EngineBridge:
+		rows, err = s.e.runBridge(ctx, spec, guard)
 	default:
 		return nil, fmt.Errorf("connector %s: %s cells cannot run", spec.conn.ID, spec.conn.Engine)
 	}

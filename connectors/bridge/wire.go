@@ -51,3 +51,48 @@ type DbConnection struct {
 	IsCore         bool              `json:"isCore"`
 	Config         map[string]string `json:"config,omitempty"`
 }
+
+// TestConnectionResponse answers test-connection. A connection that cannot
+// be reached is ok: false with the reason, not an HTTP error.
+type TestConnectionResponse struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// CatalogResponse answers list-catalog.
+type CatalogResponse struct {
+	Databases []CatalogDatabase `json:"databases"`
+	Schemas   []CatalogSchema   `json:"schemas"`
+	Tables    []CatalogTable    `json:"tables"`
+}
+
+// CatalogDatabase is a database of list-catalog.
+type CatalogDatabase struct {
+	Database string `json:"database"`
+}
+
+// CatalogSchema is a schema of list-catalog.
+type CatalogSchema struct {
+	Database string `json:"database,omitempty"`
+	Schema   string `json:"schema"`
+}
+
+// CatalogTable is a table or view of list-catalog.
+type CatalogTable struct {
+	Database string `json:"database,omitempty"`
+	Schema   string `json:"schema,omitempty"`
+	Table    string `json:"table"`
+	IsView   bool   `json:"isView"`
+}
+
+// ExecuteQueryResponse answers execute-query: OK for queryType "exec",
+// JSONData (one object per row, keys in column order) for "json".
+type ExecuteQueryResponse struct {
+	OK       bool             `json:"ok,omitempty"`
+	JSONData []map[string]any `json:"jsonData,omitempty"`
+}
+
+// ListConnectionsResponse answers list-connections.
+type ListConnectionsResponse struct {
+	Connections []DbConnection `json:"connections"`
+}
