@@ -73,7 +73,7 @@ func (e *Engine) runArrowStream(ctx context.Context, spec execSpec, src arrowStr
 	}()
 	staging := "__cellsd_staging_" + spec.name + "_" + strconv.FormatInt(stagingSeq.Add(1), 10)
 	stagingRel := quoteIdent(e.ResultDB()) + "." + quoteIdent(spec.schema) + "." + quoteIdent(staging)
-	sink := &arrowSink{scan: &scanSink{e: e, ctx: ctx, conn: conn, stagingRel: stagingRel}}
+	sink := &arrowSink{scan: &scanSink{e: e, ctx: ctx, conn: conn, stagingRel: stagingRel, received: spec.received}}
 	defer func() {
 		if err != nil {
 			conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stagingRel)
