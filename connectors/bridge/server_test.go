@@ -268,6 +268,24 @@ func TestServer_FetchArrow(t *testing.T) {
 		env.wantError(t, "/api/db/fetch-arrow", map[string]any{"connectionId": "pg", "sql": "SELECT * FROM nowhere"},
 			http.StatusUnprocessableEntity, `relation "nowhere" does not exist`)
 	})
+	t.Run("ErrorAfterRows", func(t *testing.T) {
+		// The error comes before the first MiB of the answer: still a status.
+		env.wantError(t, "/api/db/fetch-arrow", map[string]any{"connectionId": "pg",
+			"sql": "SELECT g, 1 / (g - 3000) AS boom FROM generate_series(1, 5000) g"},
+			http.StatusUnprocessableEntity, "division by zero")
+	})
+	t.Run("ErrorAfterCommit", func(t *testing.T) {
+		// Megabytes went out before the error: the answer is cut, never
+		// complete-looking.
+		res := env.post(t, "/api/db/fetch-arrow", map[string]any{"connectionId": "pg",
+			"sql": "SELECT g, repeat('x', 1000) AS pad, 1 / (g - 9000) AS boom FROM generate_series(1, 10000) g"})
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		if _, err := io.ReadAll(res.Body); err == nil {
+			t.Fatal("read the whole answer of a failed query without an error")
+		}
+	})
 	t.Run("UnknownConnection", func(t *testing.T) {
 		env.wantError(t, "/api/db/fetch-arrow", map[string]any{"connectionId": "nope", "sql": "SELECT 1"}, http.StatusNotFound, "unknown connection")
 	})
@@ -370,6 +388,22 @@ func TestServer_CancelQuery(t *testing.T) {
 		}
 		env.waitGone(t, marker)
 	}
+	t.Run("Core", func(t *testing.T) {
+		res := env.post(t, "/api/db/fetch-arrow-stream", map[string]any{"connectionId": connectors.CoreID, "queryId": "core-long",
+			"sql": "SELECT count(*) FROM range(1000000000000)"})
+		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+			var got bridge.CancelResponse
+			env.postJSON(t, "/api/db/cancel-query", map[string]any{"queryId": "core-long"}, http.StatusOK, &got)
+			if !got.Cancelled {
+				return fmt.Errorf("core-long not running yet")
+			}
+			return nil
+		})
+		frames := readFrames(t, res.Body)
+		if len(frames) != 1 || frames[0].Type != bridge.FrameError || !strings.Contains(frames[0].Error, "query cancelled") {
+			t.Fatalf("frames %+v", frames)
+		}
+	})
 	t.Run("Unknown", func(t *testing.T) {
 		var got bridge.CancelResponse
 		env.postJSON(t, "/api/db/cancel-query", map[string]any{"queryId": "never-ran"}, http.StatusOK, &got)
