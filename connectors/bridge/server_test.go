@@ -259,6 +259,32 @@ func TestServer_FetchArrow(t *testing.T) {
 			t.Fatalf("got %v\nwant %v", got, want)
 		}
 	})
+	t.Run("CoreTypes", func(t *testing.T) {
+		res := env.post(t, "/api/db/fetch-arrow", map[string]any{"connectionId": connectors.CoreID, "sql": `SELECT
+			1::TINYINT AS i1, 2::UBIGINT AS u8, 1.5::FLOAT AS f4, DATE '2024-02-29' AS day, TIME '01:02:03.5' AS t,
+			TIMESTAMP '2024-01-01 10:00:00' AS ts, TIMESTAMP_NS '2024-01-01 10:00:00.000000001' AS tsns,
+			INTERVAL 3 DAY AS iv, '0b0e6b2e-9f4d-4c1b-9d1c-6d4c2d0f3a11'::UUID AS u, '\x01\x02'::BLOB AS b,
+			'{"k":1}'::JSON AS j, {'a': 1} AS st, 12::HUGEINT AS h, 'x'::ENUM('x', 'y') AS e`})
+		payload, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", res.StatusCode, payload)
+		}
+		schema, rows := decodeIPC(t, payload)
+		var types []string
+		for _, f := range schema.Fields() {
+			types = append(types, f.Type.String())
+		}
+		wantTypes := []string{"int8", "uint64", "float32", "date32", "time64[us]", "timestamp[us]", "timestamp[ns]",
+			"month_day_nano_interval", "fixed_size_binary[16]", "binary", "utf8", "utf8", "utf8", "utf8"}
+		if !reflect.DeepEqual(types, wantTypes) {
+			t.Fatalf("types %v\nwant %v", types, wantTypes)
+		}
+		want := []any{"1", "2", "1.5", time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), "01:02:03.500000", time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC),
+			time.Date(2024, 1, 1, 10, 0, 0, 1, time.UTC), `{"months":0,"days":3,"nanoseconds":0}`, "0b0e6b2e-9f4d-4c1b-9d1c-6d4c2d0f3a11", "AQI=", `{"k":1}`, `{"a":1}`, "12", "x"}
+		if len(rows) != 1 || fmt.Sprint(rows[0]) != fmt.Sprint(want) {
+			t.Fatalf("got %v\nwant %v", rows, want)
+		}
+	})
 	t.Run("NoRows", func(t *testing.T) {
 		if got := fetch(t, map[string]any{"connectionId": "pg", "sql": "SELECT 1 AS a WHERE false"}); len(got) != 0 {
 			t.Fatalf("got %v", got)
