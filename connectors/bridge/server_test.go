@@ -11,8 +11,11 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
@@ -352,6 +355,51 @@ func TestServer_FetchArrowStream(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Concurrent", func(t *testing.T) {
+		// Fresh server: the first requests race to open the pool.
+		url, _ := serveBridge(t, bridge.ServerConfig{Connections: mustRegistry(t, env.DSN), Core: env.Core})
+		mine := &bridgeEnv{URL: url}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := range 8 {
+			conn := "pg"
+			if i%2 == 1 {
+				conn = connectors.CoreID
+			}
+			res := mine.post(t, "/api/db/fetch-arrow-stream", map[string]any{"connectionId": conn, "chunkRows": 700,
+				"sql": fmt.Sprintf("SELECT g::BIGINT AS id FROM generate_series(1, %d) AS s(g)", 5000+i)})
+			wg.Go(func() {
+				n := 0
+				for {
+					h, payload, err := bridge.ReadFrame(res.Body, 0)
+					if err != nil || h.Type == bridge.FrameError {
+						errs <- fmt.Errorf("%s: %v %s", conn, err, h.Error)
+						return
+					}
+					if h.Type == bridge.FrameEnd {
+						break
+					}
+					rd, err := ipc.NewReader(bytes.NewReader(payload))
+					if err != nil {
+						errs <- err
+						return
+					}
+					for rd.Next() {
+						n += int(rd.RecordBatch().NumRows())
+					}
+					rd.Release()
+				}
+				if n != 5000+i {
+					errs <- fmt.Errorf("%s: %d rows, want %d", conn, n, 5000+i)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
 	t.Run("DefaultChunk", func(t *testing.T) {
 		frames := stream(t, map[string]any{"connectionId": "pg", "sql": "SELECT g FROM generate_series(1, 25000) g"})
 		if len(frames) != 4 || len(frames[0].rows) != bridge.DefaultChunkRows || len(frames[2].rows) != 5000 {
