@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -244,14 +245,22 @@ func (s *Server) fetchArrowStream(w http.ResponseWriter, r *http.Request) error 
 	}
 	defer done()
 	rc := http.NewResponseController(w)
+	flush := func() error {
+		// A writer that cannot flush (a middleware that hides it) still
+		// streams, only later.
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
+	}
 	w.Header().Set("Content-Type", FramedStreamType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	if err := rc.Flush(); err != nil {
+	if err := flush(); err != nil {
 		return nil // the client is gone
 	}
-	frames := &frameWriter{w: w, flush: rc.Flush, queryID: req.QueryID, chunkRows: chunk}
+	frames := &frameWriter{w: w, flush: flush, queryID: req.QueryID, chunkRows: chunk}
 	err = s.queryArrow(ctx, t, req.SQL, frames)
 	if err == nil {
 		err = frames.end()
@@ -290,7 +299,7 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request) error {
 		out.Connections = append(out.Connections, DbConnection{
 			ID:             c.ID,
 			EngineID:       c.Engine,
-			Title:          cmpOr(c.Title, c.ID),
+			Title:          cmp.Or(c.Title, c.ID),
 			RuntimeSupport: "server",
 			RequiresBridge: true,
 			BridgeID:       s.cfg.BridgeID,
@@ -303,13 +312,6 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request) error {
 	})
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // publicConfig is where a connection points, without secrets: host, port,

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -318,5 +317,3 @@ func (e *bridgeEnv) waitGone(t testing.TB, marker string) {
 		return nil
 	})
 }
-
-var errNotYet = errors.New("not yet")

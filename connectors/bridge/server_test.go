@@ -11,8 +11,11 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
@@ -259,6 +262,32 @@ func TestServer_FetchArrow(t *testing.T) {
 			t.Fatalf("got %v\nwant %v", got, want)
 		}
 	})
+	t.Run("CoreTypes", func(t *testing.T) {
+		res := env.post(t, "/api/db/fetch-arrow", map[string]any{"connectionId": connectors.CoreID, "sql": `SELECT
+			1::TINYINT AS i1, 2::UBIGINT AS u8, 1.5::FLOAT AS f4, DATE '2024-02-29' AS day, TIME '01:02:03.5' AS t,
+			TIMESTAMP '2024-01-01 10:00:00' AS ts, TIMESTAMP_NS '2024-01-01 10:00:00.000000001' AS tsns,
+			INTERVAL 3 DAY AS iv, '0b0e6b2e-9f4d-4c1b-9d1c-6d4c2d0f3a11'::UUID AS u, '\x01\x02'::BLOB AS b,
+			'{"k":1}'::JSON AS j, {'a': 1} AS st, 12::HUGEINT AS h, 'x'::ENUM('x', 'y') AS e`})
+		payload, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", res.StatusCode, payload)
+		}
+		schema, rows := decodeIPC(t, payload)
+		var types []string
+		for _, f := range schema.Fields() {
+			types = append(types, f.Type.String())
+		}
+		wantTypes := []string{"int8", "uint64", "float32", "date32", "time64[us]", "timestamp[us]", "timestamp[ns]",
+			"month_day_nano_interval", "fixed_size_binary[16]", "binary", "utf8", "utf8", "utf8", "utf8"}
+		if !reflect.DeepEqual(types, wantTypes) {
+			t.Fatalf("types %v\nwant %v", types, wantTypes)
+		}
+		want := []any{"1", "2", "1.5", time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), "01:02:03.500000", time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC),
+			time.Date(2024, 1, 1, 10, 0, 0, 1, time.UTC), `{"months":0,"days":3,"nanoseconds":0}`, "0b0e6b2e-9f4d-4c1b-9d1c-6d4c2d0f3a11", "AQI=", `{"k":1}`, `{"a":1}`, "12", "x"}
+		if len(rows) != 1 || fmt.Sprint(rows[0]) != fmt.Sprint(want) {
+			t.Fatalf("got %v\nwant %v", rows, want)
+		}
+	})
 	t.Run("NoRows", func(t *testing.T) {
 		if got := fetch(t, map[string]any{"connectionId": "pg", "sql": "SELECT 1 AS a WHERE false"}); len(got) != 0 {
 			t.Fatalf("got %v", got)
@@ -267,6 +296,24 @@ func TestServer_FetchArrow(t *testing.T) {
 	t.Run("SQLError", func(t *testing.T) {
 		env.wantError(t, "/api/db/fetch-arrow", map[string]any{"connectionId": "pg", "sql": "SELECT * FROM nowhere"},
 			http.StatusUnprocessableEntity, `relation "nowhere" does not exist`)
+	})
+	t.Run("ErrorAfterRows", func(t *testing.T) {
+		// The error comes before the first MiB of the answer: still a status.
+		env.wantError(t, "/api/db/fetch-arrow", map[string]any{"connectionId": "pg",
+			"sql": "SELECT g, 1 / (g - 3000) AS boom FROM generate_series(1, 5000) g"},
+			http.StatusUnprocessableEntity, "division by zero")
+	})
+	t.Run("ErrorAfterCommit", func(t *testing.T) {
+		// Megabytes went out before the error: the answer is cut, never
+		// complete-looking.
+		res := env.post(t, "/api/db/fetch-arrow", map[string]any{"connectionId": "pg",
+			"sql": "SELECT g, repeat('x', 1000) AS pad, 1 / (g - 9000) AS boom FROM generate_series(1, 10000) g"})
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		if _, err := io.ReadAll(res.Body); err == nil {
+			t.Fatal("read the whole answer of a failed query without an error")
+		}
 	})
 	t.Run("UnknownConnection", func(t *testing.T) {
 		env.wantError(t, "/api/db/fetch-arrow", map[string]any{"connectionId": "nope", "sql": "SELECT 1"}, http.StatusNotFound, "unknown connection")
@@ -308,6 +355,51 @@ func TestServer_FetchArrowStream(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Concurrent", func(t *testing.T) {
+		// Fresh server: the first requests race to open the pool.
+		url, _ := serveBridge(t, bridge.ServerConfig{Connections: mustRegistry(t, env.DSN), Core: env.Core})
+		mine := &bridgeEnv{URL: url}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := range 8 {
+			conn := "pg"
+			if i%2 == 1 {
+				conn = connectors.CoreID
+			}
+			res := mine.post(t, "/api/db/fetch-arrow-stream", map[string]any{"connectionId": conn, "chunkRows": 700,
+				"sql": fmt.Sprintf("SELECT g::BIGINT AS id FROM generate_series(1, %d) AS s(g)", 5000+i)})
+			wg.Go(func() {
+				n := 0
+				for {
+					h, payload, err := bridge.ReadFrame(res.Body, 0)
+					if err != nil || h.Type == bridge.FrameError {
+						errs <- fmt.Errorf("%s: %v %s", conn, err, h.Error)
+						return
+					}
+					if h.Type == bridge.FrameEnd {
+						break
+					}
+					rd, err := ipc.NewReader(bytes.NewReader(payload))
+					if err != nil {
+						errs <- err
+						return
+					}
+					for rd.Next() {
+						n += int(rd.RecordBatch().NumRows())
+					}
+					rd.Release()
+				}
+				if n != 5000+i {
+					errs <- fmt.Errorf("%s: %d rows, want %d", conn, n, 5000+i)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
 	t.Run("DefaultChunk", func(t *testing.T) {
 		frames := stream(t, map[string]any{"connectionId": "pg", "sql": "SELECT g FROM generate_series(1, 25000) g"})
 		if len(frames) != 4 || len(frames[0].rows) != bridge.DefaultChunkRows || len(frames[2].rows) != 5000 {
@@ -370,6 +462,22 @@ func TestServer_CancelQuery(t *testing.T) {
 		}
 		env.waitGone(t, marker)
 	}
+	t.Run("Core", func(t *testing.T) {
+		res := env.post(t, "/api/db/fetch-arrow-stream", map[string]any{"connectionId": connectors.CoreID, "queryId": "core-long",
+			"sql": "SELECT count(*) FROM range(1000000000000)"})
+		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+			var got bridge.CancelResponse
+			env.postJSON(t, "/api/db/cancel-query", map[string]any{"queryId": "core-long"}, http.StatusOK, &got)
+			if !got.Cancelled {
+				return fmt.Errorf("core-long not running yet")
+			}
+			return nil
+		})
+		frames := readFrames(t, res.Body)
+		if len(frames) != 1 || frames[0].Type != bridge.FrameError || !strings.Contains(frames[0].Error, "query cancelled") {
+			t.Fatalf("frames %+v", frames)
+		}
+	})
 	t.Run("Unknown", func(t *testing.T) {
 		var got bridge.CancelResponse
 		env.postJSON(t, "/api/db/cancel-query", map[string]any{"queryId": "never-ran"}, http.StatusOK, &got)
