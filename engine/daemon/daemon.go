@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
@@ -65,6 +66,7 @@ type Daemon struct {
 	js      jetstream.JetStream
 	pub     *natsbus.Publisher
 	core    *engine.Engine // for readiness and the bridge's core DuckDB
+	bridge  *bridge.Server
 	http    *http.Server
 	httpLn  net.Listener
 	metrics *metrics
@@ -146,6 +148,7 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 	if err = d.nc.FlushTimeout(10 * time.Second); err != nil {
 		return fmt.Errorf("subscribe %s: %w", openSubject, err)
 	}
+	d.bridge = bridge.NewServer(bridge.ServerConfig{Connections: d.cfg.Connections, Core: d.core.DB(), Logger: d.cfg.Logger})
 	if d.httpLn, err = net.Listen("tcp", d.cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
@@ -220,6 +223,13 @@ func (d *Daemon) Close(ctx context.Context) error {
 	if d.pub != nil {
 		if err := d.pub.Close(ctx); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if d.bridge != nil {
+		// Before the HTTP server: it cancels the bridge's queries, which
+		// the server's shutdown would otherwise wait for.
+		if err := d.bridge.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("bridge: %w", err))
 		}
 	}
 	if d.http != nil {

@@ -5,11 +5,15 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cellsd/cellsd/connectors/bridge"
 )
 
-// handler serves /healthz, /readyz and /metrics.
+// handler serves the SQLRooms DB bridge under /api/db/, /healthz, /readyz
+// and /metrics, every one behind the auth token when there is one.
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/api/db/", d.bridge)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -21,7 +25,7 @@ func (d *Daemon) handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
-	return mux
+	return bridge.RequireToken(d.cfg.AuthToken, mux)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
