@@ -21,6 +21,7 @@ import (
 
 	"github.com/cellsd/cellsd/engine/daemon"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/internal/pgtest"
 )
 
 // asCellsd makes the test binary behave as cellsd itself, so tests can
@@ -31,7 +32,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(asCellsd) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	// TestServe_SQLRoomsClient may start a throwaway Postgres.
+	os.Exit(pgtest.Main(m))
 }
 
 // served is a `cellsd serve` process.

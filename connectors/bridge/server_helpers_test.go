@@ -23,6 +23,7 @@ import (
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/internal/pgtest"
+	"github.com/cellsd/cellsd/internal/sqlroomstest"
 )
 
 // testToken is the bearer token every test server requires.
@@ -286,14 +287,7 @@ func checkFor(t testing.TB, total, every time.Duration, fn func() error) {
 // contains marker (other than the one asking).
 func (e *bridgeEnv) activeQueries(t testing.TB, marker string) int {
 	t.Helper()
-	var n int
-	err := e.Pool.QueryRow(context.Background(),
-		`SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND strpos(query, $1) > 0`,
-		marker).Scan(&n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return sqlroomstest.ActiveQueries(t, e.Pool, marker)
 }
 
 // waitActive waits until a backend runs the query with marker.

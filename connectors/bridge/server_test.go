@@ -19,20 +19,14 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/internal/sqlroomstest"
 )
 
 // people fills a Postgres table with the scalar types the columnar path
 // decodes, an array column the row path takes, NULLs, and a view.
 func (e *bridgeEnv) people(t testing.TB) {
 	t.Helper()
-	e.pgExec(t, fmt.Sprintf(`
-		CREATE TABLE %[1]s.people (id bigint PRIMARY KEY, name text, amount numeric(12,2), at timestamptz,
-			flag bool, ratio float8, day date, u uuid, tags int[]);
-		INSERT INTO %[1]s.people VALUES
-			(1, 'Ada', 12.34, '2024-01-02 03:04:05.123456+00', true, 0.5, '2024-01-02', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,2}'),
-			(2, 'Grace', -0.5, '1999-12-31 23:59:59+00', false, -1.25, '1999-12-31', '00000000-0000-0000-0000-000000000001', '{}'),
-			(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-		CREATE VIEW %[1]s.people_names AS SELECT id, name FROM %[1]s.people;`, e.Schema))
+	sqlroomstest.People(t, e.Pool, e.Schema)
 }
 
 // peopleRows is people as cell decodes it, without tags.

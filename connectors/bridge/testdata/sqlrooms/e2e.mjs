@@ -1,12 +1,15 @@
 // Drives a cellsd bridge server with the published SQLRooms client:
 // createHttpDbBridge of @sqlrooms/db 0.29.0, bundled by esbuild into
-// bridge.bundle.mjs next to this file (TestSQLRoomsClient does that). It
-// calls every method of the bridge and prints what the client decoded as
-// one JSON document on stdout, for the Go test to check against Postgres.
+// bridge.bundle.mjs next to this file (the Go package internal/sqlroomstest
+// does that, for TestSQLRoomsClient and TestServe_SQLRoomsClient). It calls
+// every method of the bridge and prints what the client decoded as one JSON
+// document on stdout, for the Go test to check against Postgres.
 //
 // Environment: BRIDGE_URL (base URL), BRIDGE_TOKEN (bearer token),
 // PG_SCHEMA (the schema holding table people), E2E_MARKER (a string put in
 // the SQL of the query this script aborts, to find it in pg_stat_activity).
+// Connections: 'pg' (read-only Postgres; sqlroomstest.ConnectionID) and
+// 'duckdb-core'.
 
 import * as arrow from 'apache-arrow';
 import { createHttpDbBridge } from './bridge.bundle.mjs';
