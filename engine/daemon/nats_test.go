@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,7 +193,7 @@ func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
 	srv := runServer(t, port, dir)
 	t.Cleanup(func() { srv.Shutdown() }) // after the daemon's Close
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	startDaemon(t, daemon.Config{NATSURL: url, Concurrency: 1})
+	d := startDaemon(t, daemon.Config{NATSURL: url, Concurrency: 1})
 	nc := connect(t, url)
 	id := open(t, nc, daemon.OpenRequest{Notebook: chainNotebook(60, 1_000_000), SessionID: "restart"})
 	witness := subscribe(t, nc, id)
@@ -204,7 +207,17 @@ func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
 	})
 	srv.Shutdown()
 	srv.WaitForShutdown()
-	time.Sleep(300 * time.Millisecond) // cells keep running meanwhile
+	// The run goes on and ends while NATS is down: its events wait.
+	checkFor(t, 60*time.Second, 10*time.Millisecond, func() error {
+		m := metrics(t, d)
+		if m[`cellsd_cells_total{status="success"}`] != 60 {
+			return fmt.Errorf("%v cells done", m[`cellsd_cells_total{status="success"}`])
+		}
+		if m["cellsd_events_buffered"] == 0 {
+			return fmt.Errorf("the run ended with nothing buffered: NATS was down")
+		}
+		return nil
+	})
 	srv = runServer(t, port, dir)
 
 	js, err := jetstream.New(nc)
@@ -280,4 +293,31 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// metrics reads the daemon's metrics without labels' escaping subtleties:
+// name{labels} -> value, for the lines that are samples.
+func metrics(t testing.TB, d *daemon.Daemon) map[string]float64 {
+	t.Helper()
+	res, err := http.Get("http://" + d.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(value, &v); err == nil {
+			out[name] = v
+		}
+	}
+	return out
 }

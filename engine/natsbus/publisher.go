@@ -17,7 +17,7 @@ import (
 )
 
 // maxBatch bounds the events published between two waits for acks.
-const maxBatch = 1024
+const maxBatch = 256
 
 // Publisher publishes events to JetStream in the order it is given them,
 // and keeps the KV bucket's latest state per cell.
@@ -176,8 +176,25 @@ func (p *Publisher) loop() {
 			}
 			continue
 		}
-		if err := p.publish(batch); err != nil {
-			return // only when Close gave up
+		backoff := 10 * time.Millisecond
+		for {
+			err := p.send(batch)
+			if err == nil {
+				break
+			}
+			if p.ctx.Err() != nil {
+				return // only when Close gave up
+			}
+			if p.hooks.Retried != nil {
+				p.hooks.Retried(err)
+			}
+			p.log.Debug("publish failed; retrying", "events", len(batch), "err", err)
+			select {
+			case <-time.After(backoff):
+			case <-p.ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, time.Second)
 		}
 		p.mu.Lock()
 		p.queue = p.queue[len(batch):]
@@ -192,9 +209,10 @@ func (p *Publisher) loop() {
 	}
 }
 
-// publish stores batch: the latest state per key into the bucket, then
-// every event into the stream.
-func (p *Publisher) publish(batch []message) error {
+// send stores a batch: first its latest state per key in the bucket, then
+// its events in the stream, so a subscriber that reads the bucket after
+// subscribing misses nothing.
+func (p *Publisher) send(batch []message) error {
 	latest := map[string]int{}
 	for i, m := range batch {
 		latest[m.key] = i
@@ -206,58 +224,44 @@ func (p *Publisher) publish(batch []message) error {
 		}
 	}
 	if err := p.store(states); err != nil {
-		return err
+		return fmt.Errorf("store states: %w", err)
 	}
 	events := make([]*nats.Msg, len(batch))
 	for i, m := range batch {
 		events[i] = &nats.Msg{Subject: m.subject, Data: m.data, Header: nats.Header{jetstream.MsgIDHeader: []string{m.id}}}
 	}
-	return p.store(events)
-}
-
-// store publishes msgs asynchronously and waits for every ack; from the
-// first that failed, it publishes them again, in order, until all are
-// stored or the publisher is stopped.
-func (p *Publisher) store(msgs []*nats.Msg) error {
-	backoff := 10 * time.Millisecond
-	for len(msgs) > 0 {
-		futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-		var sendErr error
-		for _, m := range msgs {
-			f, err := p.js.PublishMsgAsync(m)
-			if err != nil {
-				sendErr = err
-				break
-			}
-			futures = append(futures, f)
-		}
-		failed, err := len(futures), sendErr
-		for i, f := range futures {
-			select {
-			case <-f.Ok():
-				continue
-			case e := <-f.Err():
-				if i < failed {
-					failed, err = i, e
-				}
-			case <-p.ctx.Done():
-				return p.ctx.Err()
-			}
-		}
-		msgs = msgs[failed:]
-		if len(msgs) == 0 {
-			return nil
-		}
-		if p.hooks.Retried != nil {
-			p.hooks.Retried(err)
-		}
-		p.log.Debug("publish failed; retrying", "pending", len(msgs), "err", err)
-		select {
-		case <-time.After(backoff):
-		case <-p.ctx.Done():
-			return p.ctx.Err()
-		}
-		backoff = min(2*backoff, time.Second)
+	if err := p.store(events); err != nil {
+		return fmt.Errorf("store events: %w", err)
 	}
 	return nil
+}
+
+// store publishes msgs, all bound for one stream, and returns once the
+// server has stored them: all but the last go out as plain messages, the
+// last asks for an acknowledgement. The stream stores one connection's
+// messages in the order they arrive, so that one acknowledgement covers
+// them all, at a fraction of the cost of one each. On any failure the
+// caller sends the whole batch again; the stream drops the events it
+// already has by their message id, and a state written twice is the same
+// state.
+func (p *Publisher) store(msgs []*nats.Msg) error {
+	nc := p.js.Conn()
+	last := len(msgs) - 1
+	for _, m := range msgs[:last] {
+		if err := nc.PublishMsg(m); err != nil {
+			return err
+		}
+	}
+	f, err := p.js.PublishMsgAsync(msgs[last])
+	if err != nil {
+		return err
+	}
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-p.ctx.Done():
+		return p.ctx.Err()
+	}
 }

@@ -1,0 +1,325 @@
+package natsbus_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/natsbus"
+)
+
+// bus is an in-process NATS server with JetStream, a publisher on a
+// connection of its own, and a subscriber on another.
+type bus struct {
+	srv *server.Server
+	pub *natsbus.Publisher
+	sub *nats.Conn
+	js  jetstream.JetStream
+}
+
+func newBus(tb testing.TB) *bus {
+	tb.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("nats not ready")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := natsbus.Setup(context.Background(), js, 0); err != nil {
+		tb.Fatal(err)
+	}
+	sub, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := &bus{srv: srv, pub: natsbus.NewPublisher(js, nil, natsbus.Hooks{}), sub: sub, js: js}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.pub.Close(ctx); err != nil {
+			tb.Error(err)
+		}
+		sub.Close()
+		nc.Close()
+		srv.Shutdown()
+	})
+	return b
+}
+
+// fanout is a notebook of n cheap DuckDB cells, all reading the first.
+func fanout(tb testing.TB, n int) *cells.Notebook {
+	data := map[string]any{}
+	ids := make([]string, n)
+	for i := range n {
+		id := fmt.Sprintf("c%d", i)
+		sql := fmt.Sprintf("SELECT v + %d AS v FROM t0", i)
+		if i == 0 {
+			sql = "SELECT 1 AS v"
+		}
+		ids[i] = id
+		data[id] = map[string]any{"id": id, "type": "sql", "data": map[string]any{"title": id, "sql": sql, "resultName": fmt.Sprintf("t%d", i)}}
+	}
+	raw, _ := json.Marshal(map[string]any{"data": data,
+		"artifacts": map[string]any{"nb": map[string]any{"id": "nb", "schemaName": "artifact_nb", "cellIds": ids, "edges": []any{}}}})
+	nb, err := cells.Parse("fanout.json", raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nb
+}
+
+func openSession(tb testing.TB, nb *cells.Notebook, opts engine.SessionOptions) *engine.Session {
+	tb.Helper()
+	s, err := engine.OpenSession(context.Background(), engine.Config{}, nb, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func runAll(tb testing.TB, s *engine.Session) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	r, err := s.Run(engine.RunRequest{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	<-r.Done()
+	return time.Since(start)
+}
+
+// BenchmarkEvents runs a 1,000-cell fan-out notebook in two sessions, one
+// publishing its events over NATS and one publishing nothing, alternately
+// in the same run. It reports the scheduler's wall time of each (medians)
+// and their ratio events-on/events-off (target at most 1.1), and the
+// latency from a state change to its receipt by a subscriber on another
+// connection, p50 and p99 (target p99 under 2 ms): over every event of the
+// runs, which start with a burst of 1,000 queued events at once, and over
+// 200 edits of one cell each (five events per edit: the run's start, the
+// cell queued, running, success, the run's end).
+func BenchmarkEvents(b *testing.B) {
+	const n = 1000
+	bs := newBus(b)
+	nb := fanout(b, n)
+	var mu sync.Mutex
+	var latencies []time.Duration
+	sub, err := bs.sub.Subscribe(natsbus.SubjectPrefix+".lat.>", func(m *nats.Msg) {
+		now := time.Now()
+		var p natsbus.Payload
+		if err := json.Unmarshal(m.Data, &p); err != nil {
+			b.Error(err)
+			return
+		}
+		mu.Lock()
+		latencies = append(latencies, now.Sub(p.TS))
+		mu.Unlock()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	bs.sub.Flush()
+
+	on := openSession(b, nb, engine.SessionOptions{ID: "lat", NoCache: true, Observe: bs.pub.Observer()})
+	off := openSession(b, nb, engine.SessionOptions{ID: "quiet", NoCache: true})
+	runAll(b, on) // warm both
+	runAll(b, off)
+	bs.pub.Flush(context.Background())
+	mu.Lock()
+	latencies = nil
+	mu.Unlock()
+
+	var onTimes, offTimes []time.Duration
+	i := 0
+	for b.Loop() {
+		if i%2 == 0 {
+			onTimes = append(onTimes, runAll(b, on))
+			offTimes = append(offTimes, runAll(b, off))
+		} else {
+			offTimes = append(offTimes, runAll(b, off))
+			onTimes = append(onTimes, runAll(b, on))
+		}
+		i++
+		b.StopTimer()
+		if err := bs.pub.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	edits := editLatencies(b, bs, on, &mu, &latencies, i*(3*n+2))
+	// Every event of the runs measured has arrived before reading them.
+	want := i * (3*n + 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := len(latencies)
+		mu.Unlock()
+		if got >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	lat := slices.Clone(latencies[:want])
+	mu.Unlock()
+	if len(lat) != want {
+		b.Fatalf("subscriber got %d events, want %d", len(lat), want)
+	}
+	slices.Sort(lat)
+	onMed, offMed := median(onTimes), median(offTimes)
+	b.ReportMetric(ms(onMed), "events-on-ms")
+	b.ReportMetric(ms(offMed), "events-off-ms")
+	b.ReportMetric(float64(onMed)/float64(offMed), "on/off")
+	b.ReportMetric(ms(lat[len(lat)/2]), "latency-p50-ms")
+	b.ReportMetric(ms(lat[len(lat)*99/100]), "latency-p99-ms")
+	b.ReportMetric(float64(len(lat)), "events")
+	b.ReportMetric(ms(edits[len(edits)/2]), "edit-latency-p50-ms")
+	b.ReportMetric(ms(edits[len(edits)*99/100]), "edit-latency-p99-ms")
+}
+
+// editLatencies edits 200 leaf cells of the session one at a time, waiting
+// for each run, and returns the sorted latencies of their events, which the
+// subscriber appends to *latencies after the first skip.
+func editLatencies(b *testing.B, bs *bus, s *engine.Session, mu *sync.Mutex, latencies *[]time.Duration, skip int) []time.Duration {
+	const edits = 200
+	if err := bs.pub.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	for j := 1; j <= edits; j++ {
+		sql := fmt.Sprintf("SELECT v + %d AS v FROM t0", 10_000+j)
+		r, err := s.Update(context.Background(), engine.CellPatch{CellID: fmt.Sprintf("c%d", j), SQL: &sql})
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-r.Done()
+		time.Sleep(time.Millisecond) // a person types slower than this
+	}
+	want := skip + 5*edits
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := len(*latencies)
+		mu.Unlock()
+		if got >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(*latencies) != want {
+		b.Fatalf("subscriber got %d events, want %d", len(*latencies), want)
+	}
+	out := slices.Clone((*latencies)[skip:])
+	slices.Sort(out)
+	return out
+}
+
+// BenchmarkEventsSeq publishes at least 100,000 events (runs of a
+// 1,000-cell notebook, each cell served from cache after the first) and
+// checks that the subscriber sees every seq once, in order, and that the
+// stream holds them all. It reports events/s and the gaps (must be 0).
+func BenchmarkEventsSeq(b *testing.B) {
+	const n, total = 1000, 100_000
+	for b.Loop() {
+		bs := newBus(b)
+		nb := fanout(b, n)
+		var mu sync.Mutex
+		var last int64
+		gaps, received := 0, 0
+		sub, err := bs.sub.Subscribe(natsbus.SubjectPrefix+".seq.>", func(m *nats.Msg) {
+			var p natsbus.Payload
+			if err := json.Unmarshal(m.Data, &p); err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			if p.Seq != last+1 {
+				gaps++
+			}
+			last = p.Seq
+			received++
+			mu.Unlock()
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bs.sub.Flush()
+		s, err := engine.OpenSession(context.Background(), engine.Config{}, nb, engine.SessionOptions{ID: "seq", Observe: bs.pub.Observer()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		for s.Report("").Summary.Success == 0 || lastSeq(s) < total {
+			runAll(b, s)
+		}
+		s.Close()
+		if err := bs.pub.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		elapsed := time.Since(start)
+		sent := bs.pub.Published()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			r := received
+			mu.Unlock()
+			if int64(r) >= sent || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		sub.Unsubscribe()
+		st, err := bs.js.Stream(context.Background(), natsbus.StreamName)
+		if err != nil {
+			b.Fatal(err)
+		}
+		info, err := st.Info(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		mu.Lock()
+		if gaps != 0 || int64(received) != sent || info.State.Msgs != uint64(sent) || last != sent {
+			b.Fatalf("%d events published, %d received, %d stored, last seq %d, %d gaps", sent, received, info.State.Msgs, last, gaps)
+		}
+		b.ReportMetric(float64(sent), "events")
+		b.ReportMetric(float64(gaps), "gaps")
+		b.ReportMetric(float64(sent)/elapsed.Seconds(), "events/s")
+		mu.Unlock()
+	}
+}
+
+func lastSeq(s *engine.Session) int64 {
+	seq, _ := s.Snapshot()
+	return seq
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
