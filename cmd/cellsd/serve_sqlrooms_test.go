@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/cellsd/cellsd/connectors"
-	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/internal/pgtest"
 	"github.com/cellsd/cellsd/internal/sqlroomstest"
 )
@@ -50,6 +49,6 @@ read_only = false
 		Connections: []string{connectors.CoreID, sqlroomstest.ConnectionID, "pgrw"},
 		// The daemon's core is an engine, which attaches the database
 		// results are materialized in.
-		CoreDatabases: []string{engine.EphemeralDB, "memory"},
+		CoreDatabases: []string{"memory"},
 	})
 }

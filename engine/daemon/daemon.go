@@ -19,7 +19,6 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
-	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
@@ -65,7 +64,7 @@ type Daemon struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	pub     *natsbus.Publisher
-	core    *engine.Engine // for readiness and the bridge's core DuckDB
+	core    *core // the bridge's duckdb-core
 	bridge  *bridge.Server
 	http    *http.Server
 	httpLn  net.Listener
@@ -138,8 +137,7 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 		Published: func(n int) { d.metrics.published.Add(float64(n)) },
 		Retried:   func(error) { d.metrics.retries.Inc() },
 	})
-	d.core = engine.New(engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Logger: d.cfg.Logger})
-	if err = d.core.Open(ctx); err != nil {
+	if d.core, err = openCore(ctx, d.cfg.DBPath); err != nil {
 		return err
 	}
 	if d.openSub, err = d.nc.QueueSubscribe(openSubject, d.cfg.Queue, d.handleOpen); err != nil {
@@ -148,7 +146,7 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 	if err = d.nc.FlushTimeout(10 * time.Second); err != nil {
 		return fmt.Errorf("subscribe %s: %w", openSubject, err)
 	}
-	d.bridge = bridge.NewServer(bridge.ServerConfig{Connections: d.cfg.Connections, Core: d.core.DB(), Logger: d.cfg.Logger})
+	d.bridge = bridge.NewServer(bridge.ServerConfig{Connections: d.cfg.Connections, Core: d.core.db, Logger: d.cfg.Logger})
 	if d.httpLn, err = net.Listen("tcp", d.cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
@@ -242,7 +240,7 @@ func (d *Daemon) Close(ctx context.Context) error {
 		d.nc.Close()
 	}
 	if d.core != nil {
-		errs = append(errs, d.core.Close())
+		errs = append(errs, d.core.close())
 	}
 	if d.nats != nil {
 		d.nats.stop()
@@ -261,7 +259,7 @@ func (d *Daemon) ready(ctx context.Context) error {
 	case !d.nc.IsConnected():
 		return fmt.Errorf("nats not connected (%s)", d.nc.Status())
 	}
-	if err := d.core.DB().PingContext(ctx); err != nil {
+	if err := d.core.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("duckdb: %w", err)
 	}
 	return nil

@@ -2,13 +2,17 @@ package daemon_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/duckdb/duckdb-go/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
@@ -254,4 +258,131 @@ func testQuickstartEdit(t *testing.T, nc *nats.Conn) {
 		}
 	}
 	request(t, nc, daemon.SessionSubject(id, "close"), nil, nil)
+}
+
+// TestDaemon_APIErrors checks the error replies of the job API.
+func TestDaemon_APIErrors(t *testing.T) {
+	d := startDaemon(t, daemon.Config{})
+	nc := connect(t, d.NATSURL())
+	id := open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "errs"})
+	cases := []struct {
+		name, subject string
+		body          any
+		code, substr  string
+	}{
+		{"MissingNotebook", "cellsd.v1.api.open", map[string]any{}, daemon.CodeBadRequest, "missing notebook"},
+		{"NoSuchFile", "cellsd.v1.api.open", map[string]any{"notebook": "nope.json"}, daemon.CodeLoad, "nope.json"},
+		{"BadNotebook", "cellsd.v1.api.open", map[string]any{"notebook": map[string]any{"data": 7}}, daemon.CodeLoad, ""},
+		{"UnknownField", "cellsd.v1.api.open", map[string]any{"notebook": "x.json", "colour": "red"}, daemon.CodeBadRequest, "colour"},
+		{"BadMode", "cellsd.v1.api.open", map[string]any{"notebook": quickstart, "mode": "eager"}, daemon.CodeBadRequest, "eager"},
+		{"SessionTaken", "cellsd.v1.api.open", map[string]any{"notebook": quickstart, "sessionId": "errs"}, daemon.CodeConflict, "errs"},
+		{"UnknownCell", daemon.SessionSubject(id, "run"), map[string]any{"cellId": "nope"}, daemon.CodeNotFound, "nope"},
+		{"UnknownArtifact", daemon.SessionSubject(id, "run"), map[string]any{"artifact": "nope"}, daemon.CodeNotFound, "nope"},
+		{"UpdateUnknownCell", daemon.SessionSubject(id, "update"), map[string]any{"cellId": "nope", "sql": "SELECT 1"}, daemon.CodeNotFound, "nope"},
+		{"ValueOfSQLCell", daemon.SessionSubject(id, "update"), map[string]any{"cellId": "sales", "value": 3}, daemon.CodeBadRequest, "not an input cell"},
+		{"CancelUnknownCell", daemon.SessionSubject(id, "cancel"), map[string]any{"cellId": "nope"}, daemon.CodeNotFound, "nope"},
+		{"UnknownOp", daemon.SessionSubject(id, "explode"), nil, daemon.CodeNotFound, "explode"},
+		{"Malformed", daemon.SessionSubject(id, "run"), "{", daemon.CodeBadRequest, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			if s, ok := c.body.(string); ok {
+				var msg *nats.Msg
+				msg, err = nc.Request(c.subject, []byte(s), 10*time.Second)
+				if err == nil {
+					var e struct{ Error *daemon.APIError }
+					json.Unmarshal(msg.Data, &e)
+					if e.Error != nil {
+						err = e.Error
+					}
+				}
+			} else {
+				err = tryRequest(nc, c.subject, c.body, nil)
+			}
+			ae, ok := err.(*daemon.APIError)
+			if !ok {
+				t.Fatalf("want an API error %s, got %v", c.code, err)
+			}
+			if ae.Code != c.code || !strings.Contains(ae.Message, c.substr) {
+				t.Errorf("got %s %q, want %s containing %q", ae.Code, ae.Message, c.code, c.substr)
+			}
+		})
+	}
+	// A closed session no longer answers.
+	request(t, nc, daemon.SessionSubject(id, "close"), nil, nil)
+	if _, err := nc.Request(daemon.SessionSubject(id, "status"), nil, time.Second); err != nats.ErrNoResponders {
+		t.Errorf("status of a closed session: %v, want no responders", err)
+	}
+}
+
+// TestDaemon_CloseLeavesNothing opens, runs and closes a daemon with an
+// embedded server: no goroutine is left.
+func TestDaemon_CloseLeavesNothing(t *testing.T) {
+	before := runtime.NumGoroutine()
+	d := daemon.New(daemon.Config{NATSListen: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir()})
+	if err := d.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(d.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart)})
+	request(t, nc, daemon.SessionSubject(id, "run"), nil, nil) // left running
+	nc.Close()
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDaemon_SharedDB attaches --db read-only into every session: two
+// sessions read its table unqualified, and neither can write it.
+func TestDaemon_SharedDB(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.duckdb")
+	c, err := duckdb.NewConnector(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	if _, err := db.Exec(`CREATE TABLE raw AS SELECT range AS id FROM range(42)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	c.Close()
+
+	d := startDaemon(t, daemon.Config{DBPath: path})
+	nc := connect(t, d.NATSURL())
+	nb, _ := json.Marshal(map[string]any{
+		"data": map[string]any{
+			"n":     map[string]any{"id": "n", "type": "sql", "data": map[string]any{"title": "n", "sql": "SELECT count(*) AS n FROM raw", "resultName": "n"}},
+			"write": map[string]any{"id": "write", "type": "sql", "data": map[string]any{"title": "write", "sql": "INSERT INTO shared.main.raw VALUES (1)"}},
+		},
+		"artifacts": map[string]any{"a": map[string]any{"id": "a", "schemaName": "artifact_a", "cellIds": []string{"n", "write"}, "edges": []any{}}},
+	})
+	for range 2 {
+		id := open(t, nc, daemon.OpenRequest{Notebook: nb})
+		evs := subscribe(t, nc, id)
+		var r struct{ Run string }
+		request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+		evs.waitRun(t, r.Run)
+		var st daemon.StatusReply
+		request(t, nc, daemon.SessionSubject(id, "status"), nil, &st)
+		for _, c := range st.Cells {
+			switch {
+			case c.Cell == "n" && (c.Status != "success" || c.Rows == nil || *c.Rows != 1):
+				t.Errorf("reading the shared table: %s %v", c.Status, deref(c.Error))
+			case c.Cell == "write" && (c.Status != "error" || !strings.Contains(deref(c.Error), "read-only")):
+				t.Errorf("writing the shared table: %s %v", c.Status, deref(c.Error))
+			}
+		}
+	}
 }

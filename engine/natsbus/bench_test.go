@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -18,18 +19,29 @@ import (
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
-// bus is an in-process NATS server with JetStream, a publisher on a
-// connection of its own, and a subscriber on another.
+// bus is a publisher on a connection of its own to a NATS server with
+// JetStream, and a subscriber on another.
 type bus struct {
-	srv *server.Server
-	pub *natsbus.Publisher
-	sub *nats.Conn
-	js  jetstream.JetStream
+	pub   *natsbus.Publisher
+	sub   *nats.Conn
+	js    jetstream.JetStream
+	close func()
 }
 
+// newBus starts an in-process server on a free port and connects a bus.
 func newBus(tb testing.TB) *bus {
 	tb.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
+	srv := runServerOn(tb, -1, tb.TempDir())
+	b := connectBus(tb, srv.ClientURL())
+	tb.Cleanup(srv.Shutdown) // after the bus's cleanup
+	return b
+}
+
+// runServerOn starts a NATS server with JetStream on port (-1: any),
+// storing in dir, as nats-server's own tests do.
+func runServerOn(tb testing.TB, port int, dir string) *server.Server {
+	tb.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -37,7 +49,14 @@ func newBus(tb testing.TB) *bus {
 	if !srv.ReadyForConnections(10 * time.Second) {
 		tb.Fatal("nats not ready")
 	}
-	nc, err := nats.Connect(srv.ClientURL())
+	return srv
+}
+
+// connectBus sets up the stream and bucket on url and returns a bus whose
+// close (also run when tb ends) closes the publisher and the connections.
+func connectBus(tb testing.TB, url string) *bus {
+	tb.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -48,22 +67,33 @@ func newBus(tb testing.TB) *bus {
 	if _, err := natsbus.Setup(context.Background(), js, 0); err != nil {
 		tb.Fatal(err)
 	}
-	sub, err := nats.Connect(srv.ClientURL())
+	sub, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b := &bus{srv: srv, pub: natsbus.NewPublisher(js, nil, natsbus.Hooks{}), sub: sub, js: js}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.pub.Close(ctx); err != nil {
-			tb.Error(err)
-		}
-		sub.Close()
-		nc.Close()
-		srv.Shutdown()
-	})
+	b := &bus{pub: natsbus.NewPublisher(js, nil, natsbus.Hooks{}), sub: sub, js: js}
+	var once sync.Once
+	b.close = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			b.pub.Close(ctx)
+			sub.Close()
+			nc.Close()
+		})
+	}
+	tb.Cleanup(b.close)
 	return b
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // fanout is a notebook of n cheap DuckDB cells, all reading the first.
