@@ -220,7 +220,19 @@ func (r *recorder) observe(ev engine.Event) {
 	}
 }
 
+// all returns the cells' events, in the order reported.
 func (r *recorder) all() []engine.Event {
+	var out []engine.Event
+	for _, ev := range r.withSession() {
+		if !ev.SessionLevel() {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// withSession returns every event, the session's own included.
+func (r *recorder) withSession() []engine.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]engine.Event(nil), r.events...)

@@ -84,7 +84,7 @@ func ExampleSession() {
 		log.Fatal(err)
 	}
 	s, err := engine.OpenSession(ctx, engine.Config{}, nb, engine.SessionOptions{Concurrency: 1, Observe: func(ev engine.Event) {
-		if ev.Status.Final() {
+		if ev.Status.Final() && !ev.SessionLevel() {
 			fmt.Printf("%s %s: %s\n", ev.Cell, ev.Status, ev.Reason)
 		}
 	}})

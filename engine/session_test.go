@@ -322,13 +322,22 @@ func TestSession_RunCellCascades(t *testing.T) {
 		t.Errorf("run r2 queued %q, want %q", queued, want)
 	}
 	var seqs []int64
-	for _, ev := range rec.all() {
+	var runs []string
+	for _, ev := range rec.withSession() {
 		seqs = append(seqs, ev.Seq)
+		if ev.SessionLevel() {
+			runs = append(runs, ev.Run+" "+string(ev.Status)+": "+ev.Reason)
+		}
 	}
 	for i := range seqs {
 		if seqs[i] != int64(i+1) {
 			t.Fatalf("event seqs %v are not contiguous from 1", seqs)
 		}
+	}
+	// The session's own events frame each run.
+	if want := []string{"r1 running: run r1: 3 cells", "r1 success: run r1 done: 3 success",
+		"r2 running: run r2: 3 cells", "r2 success: run r2 done: 3 success"}; !reflect.DeepEqual(runs, want) {
+		t.Errorf("session events %q, want %q", runs, want)
 	}
 }
 
