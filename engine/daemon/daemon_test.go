@@ -386,3 +386,21 @@ func TestDaemon_SharedDB(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemon_WebSocket reaches the embedded server the way a browser
+// frontend does, over WebSocket: the job API and the events work there.
+func TestDaemon_WebSocket(t *testing.T) {
+	d := startDaemon(t, daemon.Config{NATSWebsocket: "127.0.0.1:0"})
+	url := d.WebsocketURL()
+	if !strings.HasPrefix(url, "ws://127.0.0.1:") {
+		t.Fatalf("websocket URL %q", url)
+	}
+	nc := connect(t, url)
+	id := open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart)})
+	evs := subscribe(t, nc, id)
+	var r struct{ Run string }
+	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+	if end := evs.waitRun(t, r.Run); end.Status != "success" {
+		t.Errorf("run over WebSocket ended %s", end.Status)
+	}
+}
