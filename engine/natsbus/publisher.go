@@ -62,7 +62,9 @@ type message struct {
 	id           string // Nats-Msg-Id
 }
 
-// NewPublisher starts a publisher on js. Call Close to stop it.
+// NewPublisher starts a publisher on js, which should be made with
+// jetstream.WithPublishAsyncTimeout: an acknowledgement lost with a server
+// is only noticed when it times out. Call Close to stop it.
 func NewPublisher(js jetstream.JetStream, log *slog.Logger, hooks Hooks) *Publisher {
 	if log == nil {
 		log = slog.Default()
@@ -245,6 +247,9 @@ func (p *Publisher) send(batch []message) error {
 // already has by their message id, and a state written twice is the same
 // state.
 func (p *Publisher) store(msgs []*nats.Msg) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	nc := p.js.Conn()
 	last := len(msgs) - 1
 	for _, m := range msgs[:last] {
