@@ -836,6 +836,11 @@ func (s *Session) markStale(ap *ArtifactPlan, id string) {
 // cells are cancelled, and queued ones are cancelled or, when they wait for
 // a cancelled cell, blocked.
 func (s *Session) Cancel(cellID string) error {
+	return s.cancelWith(cellID, "cancelled on request")
+}
+
+// cancelWith is Cancel with the reason the cancelled cells show.
+func (s *Session) cancelWith(cellID, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cellID != "" && s.findCell(cellID) == nil {
@@ -853,10 +858,10 @@ func (s *Session) Cancel(cellID string) error {
 		}
 		switch {
 		case st.exec != nil:
-			st.exec.cancel(cancelReason("cancelled on request")) // finished() records it
+			st.exec.cancel(cancelReason(reason)) // finished() records it
 		case cellID != "" || st.inReady:
 			st.rootCause = st.ref.cell + " was cancelled"
-			s.finish(st, StatusCancel, "cancelled on request", "")
+			s.finish(st, StatusCancel, reason, "")
 			touched = append(touched, s.dependents(st)...)
 		default:
 			touched = append(touched, st) // waiting: schedule cancels or blocks it
@@ -938,7 +943,7 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	s.Cancel("")
+	s.cancelWith("", "session closed")
 	s.cancel()
 	s.wg.Wait() // every execution has reported
 	s.mu.Lock()

@@ -216,7 +216,7 @@ func TestServe_SIGTERM(t *testing.T) {
 		}
 	}
 	tail := strings.Join(lines[max(0, len(lines)-3):], "\n")
-	want := "slow cancel (cancelled on request)\n_session cancel (run r1 done: 1 success, 1 cancel)\n_session closed (closed)"
+	want := "slow cancel (session closed)\n_session cancel (run r1 done: 1 success, 1 cancel)\n_session closed (closed)"
 	if tail != want {
 		t.Errorf("last events:\n%s\nwant:\n%s", tail, want)
 	}
