@@ -69,7 +69,7 @@ type events struct {
 }
 
 func openEvents(e *env, url string) (*events, error) {
-	nc, err := nats.Connect(url, nats.Name("cellsd run"), nats.MaxReconnects(-1), nats.ReconnectBufSize(64<<20))
+	nc, err := nats.Connect(url, nats.Name("cellsd run"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1))
 	if err != nil {
 		return nil, usagef("--nats %s: %v", url, err)
 	}

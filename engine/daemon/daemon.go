@@ -115,7 +115,7 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 		nats.Name("cellsd"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
-		nats.ReconnectBufSize(64<<20),
+		nats.ReconnectBufSize(-1), // the publisher keeps events while disconnected (natsbus.Publisher)
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil: closed on purpose
 				d.log.Warn("nats disconnected; events are buffered", "err", err)

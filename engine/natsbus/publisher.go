@@ -179,8 +179,8 @@ func (p *Publisher) loop() {
 			continue
 		}
 		backoff := 10 * time.Millisecond
-		for {
-			err := p.send(batch)
+		for retry := false; ; retry = true {
+			err := p.send(batch, retry)
 			if err == nil {
 				break
 			}
@@ -213,8 +213,8 @@ func (p *Publisher) loop() {
 
 // send stores a batch: first its latest state per key in the bucket, then
 // its events in the stream, so a subscriber that reads the bucket after
-// subscribing misses nothing.
-func (p *Publisher) send(batch []message) error {
+// subscribing misses nothing. A retry probes first (see store).
+func (p *Publisher) send(batch []message, retry bool) error {
 	latest := map[string]int{}
 	for i, m := range batch {
 		latest[m.key] = i
@@ -225,14 +225,14 @@ func (p *Publisher) send(batch []message) error {
 			states = append(states, &nats.Msg{Subject: "$KV." + BucketName + "." + m.key, Data: m.data})
 		}
 	}
-	if err := p.store(states); err != nil {
+	if err := p.store(states, retry); err != nil {
 		return fmt.Errorf("store states: %w", err)
 	}
 	events := make([]*nats.Msg, len(batch))
 	for i, m := range batch {
 		events[i] = &nats.Msg{Subject: m.subject, Data: m.data, Header: nats.Header{jetstream.MsgIDHeader: []string{m.id}}}
 	}
-	if err := p.store(events); err != nil {
+	if err := p.store(events, retry); err != nil {
 		return fmt.Errorf("store events: %w", err)
 	}
 	return nil
@@ -246,9 +246,22 @@ func (p *Publisher) send(batch []message) error {
 // caller sends the whole batch again; the stream drops the events it
 // already has by their message id, and a state written twice is the same
 // state.
-func (p *Publisher) store(msgs []*nats.Msg) error {
+//
+// With probe (after a failure), the first message goes alone and is
+// acknowledged before the others, proving the stream is back: a server
+// still starting would otherwise drop plain messages without a word while
+// the acknowledged last one got through. The connection must not buffer
+// while reconnecting (nats.ReconnectBufSize(-1)), so nothing sent during
+// an outage turns up after the batch sent again.
+func (p *Publisher) store(msgs []*nats.Msg, probe bool) error {
 	if len(msgs) == 0 {
 		return nil
+	}
+	if probe && len(msgs) > 1 {
+		if err := p.store(msgs[:1], false); err != nil {
+			return err
+		}
+		msgs = msgs[1:]
 	}
 	nc := p.js.Conn()
 	last := len(msgs) - 1
