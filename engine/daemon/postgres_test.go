@@ -1,0 +1,58 @@
+package daemon_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// TestDaemon_PostgresCellMetrics runs a Postgres cell with a DuckDB cell
+// downstream in a daemon session: rows and the bytes received land in the
+// metrics, and the event carries the rows.
+func TestDaemon_PostgresCellMetrics(t *testing.T) {
+	reg, err := connectors.NewRegistry(connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres, DSN: pgtest.DSN(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, daemon.Config{Connections: reg})
+	nc := connect(t, d.NATSURL())
+	nb, _ := json.Marshal(map[string]any{
+		"data": map[string]any{
+			"remote": map[string]any{"id": "remote", "type": "sql", "data": map[string]any{"title": "remote", "connectorId": "pg", "resultName": "remote",
+				"sql": "SELECT g AS id, 'row ' || g AS name FROM generate_series(1, 1000) AS g"}},
+			"local": map[string]any{"id": "local", "type": "sql", "data": map[string]any{"title": "local", "resultName": "local",
+				"sql": "SELECT count(*) AS n FROM remote"}},
+		},
+		"artifacts": map[string]any{"a": map[string]any{"id": "a", "schemaName": "artifact_a", "cellIds": []string{"remote", "local"}, "edges": []any{}}},
+	})
+	id := open(t, nc, daemon.OpenRequest{Notebook: nb})
+	evs := subscribe(t, nc, id)
+	var r struct{ Run string }
+	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+	if end := evs.waitRun(t, r.Run); end.Status != "success" {
+		t.Fatalf("run ended %s (%s)", end.Status, end.Reason)
+	}
+	for _, ev := range evs.all() {
+		if ev.Cell == "remote" && ev.Status == "success" && (ev.Rows == nil || *ev.Rows != 1000) {
+			t.Errorf("remote succeeded with rows %v", ev.Rows)
+		}
+	}
+	checkFor(t, 10e9, 10e6, func() error {
+		m := metrics(t, d)
+		if m["cellsd_rows_materialized_total"] != 1001 {
+			return fmt.Errorf("rows materialized %v, want 1001", m["cellsd_rows_materialized_total"])
+		}
+		// 1,000 int4 and text values at least.
+		if b := m["cellsd_bytes_materialized_total"]; b < 1000*(4+5) {
+			return fmt.Errorf("bytes materialized %v", b)
+		}
+		return nil
+	})
+}
