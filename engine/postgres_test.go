@@ -3,9 +3,11 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -203,7 +205,11 @@ func TestPostgres_Faults(t *testing.T) {
 		pgCell("c1", "remote", "SELECT g AS id, 1 AS id, 'x' AS \"select\" FROM generate_series(1, 3) AS g"),
 		sqlCell("c2", "local", "SELECT count(*) AS n FROM remote"),
 	))
-	s := openPGSession(t, nb, pgRegistry(t, nil), engine.SessionOptions{})
+	// A name of this test's own for its backends, so other tests' cellsd
+	// backends on the same server do not count below.
+	appName := "cellsd_faults_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	reg := pgRegistry(t, func(c *connectors.Connection) { c.DSN = withParam(c.DSN, "application_name", appName) })
+	s := openPGSession(t, nb, reg, engine.SessionOptions{})
 	mustRunSession(t, s, engine.RunRequest{})
 	if got := queryRows(t, s.DB(), `SELECT id, id_1, "select" FROM __sqlrooms_ephemeral.artifact_nb.remote ORDER BY id`); !reflect.DeepEqual(got, [][]string{{"1", "1", "x"}, {"2", "1", "x"}, {"3", "1", "x"}}) {
 		t.Errorf("duplicate and keyword column names: %v", got)
@@ -270,7 +276,7 @@ func TestPostgres_Faults(t *testing.T) {
 		// a transaction or a query on the server.
 		checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
 			var n int
-			pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cellsd' AND state <> 'idle'").Scan(&n)
+			pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'", appName).Scan(&n)
 			if n > 0 {
 				return fmt.Errorf("%d cellsd backends still busy", n)
 			}
@@ -322,4 +328,19 @@ func TestPostgres_SecretsStayOut(t *testing.T) {
 	if strings.Contains(all, secret) {
 		t.Errorf("the secret appears in events or the report: %s", all)
 	}
+}
+
+// withParam adds a setting to a DSN, URL or key=value.
+func withParam(dsn, key, value string) string {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " " + key + "=" + value
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		panic(err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -65,7 +65,10 @@ func NewConfig(c connectors.Connection) (*Config, error) {
 		}
 		pc.ConnConfig.Password = pw
 	}
-	pc.ConnConfig.RuntimeParams["application_name"] = "cellsd"
+	if pc.ConnConfig.RuntimeParams["application_name"] == "" {
+		// What pg_stat_activity shows, unless the DSN names another.
+		pc.ConnConfig.RuntimeParams["application_name"] = "cellsd"
+	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		// pgxpool's default (the number of CPUs, at least 4) would cap how
 		// many cells of one connection wait on the server at once.
