@@ -118,10 +118,10 @@ func (d *Daemon) handleOpen(m *nats.Msg) {
 		reply(m, nil, apiErrorf(CodeUnavailable, "daemon is shutting down"))
 		return
 	}
-	d.wg.Add(1) // opening takes a while: don't hold up other requests
+	d.opens.Add(1) // opening takes a while: don't hold up other requests
 	d.mu.Unlock()
 	go func() {
-		defer d.wg.Done()
+		defer d.opens.Done()
 		id, err := d.open(m.Data)
 		d.count("open", err)
 		if err != nil {
@@ -320,11 +320,7 @@ func sessionError(err error) *APIError {
 	case errors.Is(err, engine.ErrUnknownArtifact), errors.Is(err, engine.ErrUnknownCell):
 		return apiErrorf(CodeNotFound, "%v", err)
 	}
-	var ce *engine.CellError
-	if errors.As(err, &ce) {
-		return apiErrorf(CodeBadRequest, "%v", err)
-	}
-	return apiErrorf(CodeBadRequest, "%v", err)
+	return apiErrorf(CodeBadRequest, "%v", err) // a bad patch: not an input cell, a value of the wrong kind
 }
 
 func (d *Daemon) count(op string, err error) {

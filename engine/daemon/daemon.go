@@ -71,7 +71,8 @@ type Daemon struct {
 	metrics *metrics
 	openSub *nats.Subscription
 
-	wg sync.WaitGroup // open requests in flight, the HTTP server
+	opens sync.WaitGroup // open requests in flight
+	wg    sync.WaitGroup // the HTTP server
 
 	mu       sync.Mutex
 	closing  bool
@@ -206,6 +207,7 @@ func (d *Daemon) Close(ctx context.Context) error {
 	if d.openSub != nil {
 		d.openSub.Unsubscribe()
 	}
+	d.opens.Wait() // a session they open now is closed at once
 	var wg sync.WaitGroup
 	for _, s := range sessions {
 		wg.Add(1)
