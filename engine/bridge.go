@@ -13,7 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
 )
 
@@ -24,33 +23,11 @@ type arrowStreamer interface {
 	Exec(ctx context.Context, sql string) error
 }
 
-// bridgeClient returns the engine's client for a bridge connection, made
-// on first use; Close closes them all.
-func (e *Engine) bridgeClient(c connectors.Connection) (*bridge.Client, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errClosedEngine
-	}
-	if cl := e.bridges[c.ID]; cl != nil {
-		return cl, nil
-	}
-	cl, err := bridge.NewClient(c)
-	if err != nil {
-		return nil, err
-	}
-	if e.bridges == nil {
-		e.bridges = map[string]*bridge.Client{}
-	}
-	e.bridges[c.ID] = cl
-	return cl, nil
-}
-
 // runBridge runs a cell on a remote bridge and materializes its result
 // like a Postgres cell's: the batches stream through cellsd_scan into a
 // staging table, which then replaces the result in one transaction.
 func (e *Engine) runBridge(ctx context.Context, spec execSpec, guard func(context.Context, func() error) error) (*int64, error) {
-	cl, err := e.bridgeClient(spec.conn)
+	cl, err := e.bridges.Get(spec.conn)
 	if err != nil {
 		return nil, err
 	}

@@ -62,8 +62,8 @@ type Engine struct {
 	streams sync.Map
 
 	mu        sync.Mutex
-	sources   map[string]*postgres.Source // by connection id, opened on first use
-	bridges   map[string]*bridge.Client   // by connection id, made on first use
+	sources   *connectors.Clients[*postgres.Source] // by connection id, opened on first use
+	bridges   *connectors.Clients[*bridge.Client]   // by connection id, made on first use
 	connector *duckdb.Connector
 	db        *sql.DB
 	coreDB    string // catalog name of the core database
@@ -78,10 +78,10 @@ func New(cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger.With("component", "engine")}
+	return &Engine{cfg: cfg, log: cfg.Logger.With("component", "engine"),
+		sources: connectors.NewClients(postgres.Connect, (*postgres.Source).Close),
+		bridges: connectors.NewClients(bridge.NewClient, (*bridge.Client).Close)}
 }
-
-var errClosedEngine = errors.New("engine closed")
 
 // Open starts DuckDB, attaches the ephemeral results database when the
 // strategy asks for it and creates the provenance table.
@@ -149,12 +149,8 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
-	for _, src := range e.sources {
-		src.Close()
-	}
-	for _, cl := range e.bridges {
-		cl.Close()
-	}
+	e.sources.Close()
+	e.bridges.Close()
 	if e.db == nil {
 		return nil
 	}

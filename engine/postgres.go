@@ -13,35 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cellsd/cellsd/cells"
-	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/postgres"
 )
-
-// source returns the engine's Postgres source for a connection, opening its
-// pool on first use; Close closes them all.
-func (e *Engine) source(c connectors.Connection) (*postgres.Source, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errClosedEngine
-	}
-	if src := e.sources[c.ID]; src != nil {
-		return src, nil
-	}
-	cfg, err := postgres.NewConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	src, err := postgres.Open(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if e.sources == nil {
-		e.sources = map[string]*postgres.Source{}
-	}
-	e.sources[c.ID] = src
-	return src, nil
-}
 
 var stagingSeq atomic.Int64
 
@@ -50,7 +23,7 @@ var stagingSeq atomic.Int64
 // transaction replaces the result with it, so readers see the previous
 // result until then and keep it if anything fails.
 func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(context.Context, func() error) error) (rows *int64, err error) {
-	src, err := e.source(spec.conn)
+	src, err := e.sources.Get(spec.conn)
 	if err != nil {
 		return nil, err
 	}

@@ -56,24 +56,11 @@ func (s *Server) target(id string) (target, error) {
 
 // source returns the connection's Postgres source, opening it once.
 func (s *Server) source(c connectors.Connection) (*postgres.Source, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	src, err := s.sources.Get(c)
+	if errors.Is(err, connectors.ErrClientsClosed) {
 		return nil, &httpError{status: http.StatusServiceUnavailable, err: ErrServerClosed}
 	}
-	if src := s.sources[c.ID]; src != nil {
-		return src, nil
-	}
-	cfg, err := postgres.NewConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	src, err := postgres.Open(cfg)
-	if err != nil {
-		return nil, err
-	}
-	s.sources[c.ID] = src
-	return src, nil
+	return src, err
 }
 
 // startQuery returns the context a request's query runs in: cancelled when

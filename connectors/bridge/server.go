@@ -65,8 +65,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	closed  bool
-	sources map[string]*postgres.Source        // by connection id
-	queries map[string]context.CancelCauseFunc // by queryId
+	sources *connectors.Clients[*postgres.Source] // by connection id
+	queries map[string]context.CancelCauseFunc    // by queryId
 }
 
 // Causes of a query's cancellation.
@@ -102,7 +102,7 @@ func NewServer(cfg ServerConfig) *Server {
 		log:      log.With("component", "bridge"),
 		ctx:      ctx,
 		cancel:   cancel,
-		sources:  map[string]*postgres.Source{},
+		sources:  connectors.NewClients(postgres.Connect, (*postgres.Source).Close),
 		queries:  map[string]context.CancelCauseFunc{},
 	}
 }
@@ -119,12 +119,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.cancel(ErrServerClosed)
 	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, src := range s.sources {
-		src.Close()
-		delete(s.sources, id)
-	}
+	s.sources.Close()
 	return nil
 }
 

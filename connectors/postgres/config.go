@@ -84,3 +84,12 @@ func NewConfig(c connectors.Connection) (*Config, error) {
 	}
 	return cfg, nil
 }
+
+// Connect opens a Source for a connection: NewConfig, then Open.
+func Connect(c connectors.Connection) (*Source, error) {
+	cfg, err := NewConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	return Open(cfg)
+}
