@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cellsd/cellsd/engine/daemon"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/internal/natstest"
 	"github.com/cellsd/cellsd/internal/pgtest"
 )
 
@@ -51,7 +50,7 @@ type served struct {
 // still running, when the test ends.
 func startServe(t *testing.T, extra ...string) *served {
 	t.Helper()
-	natsPort, httpPort := freePort(t), freePort(t)
+	natsPort, httpPort := natstest.FreePort(t), natstest.FreePort(t)
 	args := append([]string{"serve", "--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort),
 		"--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--data", t.TempDir()}, extra...)
 	s := &served{
@@ -118,16 +117,6 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func apiRequest(t *testing.T, nc *nats.Conn, subject string, body, out any) {
@@ -226,14 +215,7 @@ func TestServe_SIGTERM(t *testing.T) {
 // TestRun_NATS publishes a batch run's events: the stream holds every one
 // of them, seq 1..n, and the bucket the final state of every cell.
 func TestRun_NATS(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
+	srv := natstest.RunServer(t, -1, t.TempDir())
 	defer srv.Shutdown()
 	code, _, stderr := cellsd(t, "run", notebooks+"quickstart.json", "--nats", srv.ClientURL(), "--session", "batch-1")
 	if code != 0 {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/cellsd/cellsd/engine/daemon"
@@ -45,21 +44,6 @@ func startDaemon(t testing.TB, cfg daemon.Config) *daemon.Daemon {
 		}
 	})
 	return d
-}
-
-// runServer starts a NATS server with JetStream on port (-1: a free one)
-// storing in dir, as nats-server's own tests do.
-func runServer(t testing.TB, port int, dir string) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	return s
 }
 
 func connect(t testing.TB, url string) *nats.Conn {

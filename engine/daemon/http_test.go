@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/internal/natstest"
 )
 
 func get(t *testing.T, url, token string) (int, string) {
@@ -31,8 +32,8 @@ func get(t *testing.T, url, token string) (int, string) {
 // count a run.
 func TestDaemon_HTTP(t *testing.T) {
 	const token = "t0ken"
-	port, dir := freePort(t), t.TempDir()
-	srv := runServer(t, port, dir)
+	port, dir := natstest.FreePort(t), t.TempDir()
+	srv := natstest.RunServer(t, port, dir)
 	t.Cleanup(func() { srv.Shutdown() }) // after the daemon's Close
 	d := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL(), AuthToken: token})
 	base := "http://" + d.HTTPAddr()
@@ -90,7 +91,7 @@ func TestDaemon_HTTP(t *testing.T) {
 	if code, _ := get(t, base+"/healthz", token); code != http.StatusOK {
 		t.Errorf("healthz without NATS: %d", code)
 	}
-	srv = runServer(t, port, dir)
+	srv = natstest.RunServer(t, port, dir)
 	checkFor(t, 10e9, 10e6, func() error {
 		if code, body := get(t, base+"/readyz", token); code != http.StatusOK {
 			return &missing{"readyz 200 again", body}

@@ -3,10 +3,8 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/cellsd/cellsd/engine/daemon"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/internal/natstest"
 )
 
 // chainNotebook is a notebook of n DuckDB cells, each reading the one
@@ -189,8 +188,8 @@ func TestDaemon_TwoDaemonsShareOpens(t *testing.T) {
 // change of order.
 func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
-	srv := runServer(t, port, dir)
+	port := natstest.FreePort(t)
+	srv := natstest.RunServer(t, port, dir)
 	t.Cleanup(func() { srv.Shutdown() }) // after the daemon's Close
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	d := startDaemon(t, daemon.Config{NATSURL: url, Concurrency: 1})
@@ -218,7 +217,7 @@ func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
 		}
 		return nil
 	})
-	srv = runServer(t, port, dir)
+	srv = natstest.RunServer(t, port, dir)
 
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -226,7 +225,12 @@ func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
 	}
 	var got []natsbus.Payload
 	checkFor(t, 60*time.Second, 50*time.Millisecond, func() error {
-		got = streamEvents(t, js, id)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		if got, err = natstest.SessionEvents(ctx, js, id); err != nil {
+			return err
+		}
 		if n := len(got); n == 0 || got[n-1].Cell != natsbus.SessionToken || got[n-1].Status == "running" {
 			return fmt.Errorf("the stream has %d events and not the run's end", n)
 		}
@@ -244,55 +248,6 @@ func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
 		t.Errorf("%d cells succeeded, want 60", n)
 	}
 	t.Logf("%d events, seq 1..%d; the witness saw %d live", len(got), len(got), len(witness.all()))
-}
-
-// streamEvents reads every event of a session from CELLSD_EVENTS.
-func streamEvents(t testing.TB, js jetstream.JetStream, session string) []natsbus.Payload {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := js.OrderedConsumer(ctx, natsbus.StreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{natsbus.SessionSubject(session)}})
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil
-		}
-		t.Fatal(err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return nil
-	}
-	var out []natsbus.Payload
-	for remaining := int(info.NumPending); remaining > 0; {
-		batch, err := c.Fetch(min(remaining, 1000), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			var p natsbus.Payload
-			if err := json.Unmarshal(m.Data(), &p); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, p)
-			n++
-		}
-		if n == 0 {
-			break
-		}
-		remaining -= n
-	}
-	return out
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // metrics reads the daemon's metrics without labels' escaping subtleties:

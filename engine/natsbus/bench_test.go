@@ -5,19 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/internal/natstest"
 )
 
 // bus is a publisher on a connection of its own to a NATS server with
@@ -32,25 +31,10 @@ type bus struct {
 // newBus starts an in-process server on a free port and connects a bus.
 func newBus(tb testing.TB) *bus {
 	tb.Helper()
-	srv := runServerOn(tb, -1, tb.TempDir())
+	srv := natstest.RunServer(tb, -1, tb.TempDir())
 	b := connectBus(tb, srv.ClientURL())
 	tb.Cleanup(srv.Shutdown) // after the bus's cleanup
 	return b
-}
-
-// runServerOn starts a NATS server with JetStream on port (-1: any),
-// storing in dir, as nats-server's own tests do.
-func runServerOn(tb testing.TB, port int, dir string) *server.Server {
-	tb.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats not ready")
-	}
-	return srv
 }
 
 // connectBus sets up the stream and bucket on url and returns a bus whose
@@ -85,16 +69,6 @@ func connectBus(tb testing.TB, url string) *bus {
 	}
 	tb.Cleanup(b.close)
 	return b
-}
-
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // fanout is a notebook of n cheap DuckDB cells, all reading the first.

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/internal/natstest"
 )
 
 func TestToken(t *testing.T) {
@@ -74,9 +73,9 @@ func TestPayload_Shape(t *testing.T) {
 // many events were lost, and leaves no goroutine behind.
 func TestPublisher_OutageThenClose(t *testing.T) {
 	before := runtime.NumGoroutine()
-	port := freePort(t)
+	port := natstest.FreePort(t)
 	dir := t.TempDir()
-	srv := runServerOn(t, port, dir)
+	srv := natstest.RunServer(t, port, dir)
 	bs := connectBus(t, srv.ClientURL())
 
 	obs := bs.pub.Observer()
@@ -97,11 +96,14 @@ func TestPublisher_OutageThenClose(t *testing.T) {
 	if n := bs.pub.Buffered(); n == 0 {
 		t.Fatal("events given during the outage are not buffered")
 	}
-	srv = runServerOn(t, port, dir)
+	srv = natstest.RunServer(t, port, dir)
 	if err := bs.pub.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	evs := readStream(t, bs.js, "o")
+	evs, err := natstest.SessionEvents(ctxTimeout(t, 10*time.Second), bs.js, "o")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(evs) != 300 {
 		t.Fatalf("stream holds %d events, want 300", len(evs))
 	}
@@ -145,39 +147,6 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func readStream(t testing.TB, js jetstream.JetStream, session string) []natsbus.Payload {
-	t.Helper()
-	ctx := ctxTimeout(t, 10*time.Second)
-	c, err := js.OrderedConsumer(ctx, natsbus.StreamName, jetstream.OrderedConsumerConfig{FilterSubjects: []string{natsbus.SessionSubject(session)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []natsbus.Payload
-	for uint64(len(out)) < info.NumPending {
-		batch, err := c.Fetch(int(info.NumPending)-len(out), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			var p natsbus.Payload
-			if err := json.Unmarshal(m.Data(), &p); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, p)
-			n++
-		}
-		if n == 0 {
-			break
-		}
-	}
-	return out
 }
 
 func checkGoroutines(t *testing.T, before int) {
