@@ -10,6 +10,7 @@ import (
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/internal/measure"
 )
 
 // generatedNotebook returns one artifact of n SQL cells shaped like a long
@@ -171,7 +172,7 @@ func BenchmarkSchedulerOverhead(b *testing.B) {
 				}
 				baseTimes = append(baseTimes, time.Since(start))
 			}
-			e, ss, bl := median(engineTimes), median(sessionTimes), median(baseTimes)
+			e, ss, bl := measure.Median(engineTimes), measure.Median(sessionTimes), measure.Median(baseTimes)
 			b.ReportMetric(float64(e.Microseconds())/1000, "engine-ms")
 			b.ReportMetric(float64(bl.Microseconds())/1000, "baseline-ms")
 			b.ReportMetric(float64(e)/float64(bl), "engine/baseline")
@@ -220,13 +221,7 @@ func BenchmarkReactivity(b *testing.B) {
 		<-r.Done()
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(median(lat).Microseconds())/1000, "edit-to-downstream-start-ms")
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
+	b.ReportMetric(float64(measure.Median(lat).Microseconds())/1000, "edit-to-downstream-start-ms")
 }
 
 // BenchmarkParallelism runs 16 independent Postgres cells that each wait
@@ -260,7 +255,7 @@ func BenchmarkParallelism(b *testing.B) {
 		one = append(one, runAt(1))
 		eight = append(eight, runAt(8))
 	}
-	b.ReportMetric(float64(median(one).Milliseconds()), "concurrency1-ms")
-	b.ReportMetric(float64(median(eight).Milliseconds()), "concurrency8-ms")
-	b.ReportMetric(float64(median(one))/float64(median(eight)), "speedup")
+	b.ReportMetric(float64(measure.Median(one).Milliseconds()), "concurrency1-ms")
+	b.ReportMetric(float64(measure.Median(eight).Milliseconds()), "concurrency8-ms")
+	b.ReportMetric(float64(measure.Median(one))/float64(measure.Median(eight)), "speedup")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/internal/measure"
 	"github.com/cellsd/cellsd/internal/natstest"
 )
 
@@ -207,7 +208,7 @@ func BenchmarkEvents(b *testing.B) {
 		b.Fatalf("subscriber got %d events, want %d", len(lat), want)
 	}
 	slices.Sort(lat)
-	onMed, offMed := median(onTimes), median(offTimes)
+	onMed, offMed := measure.Median(onTimes), measure.Median(offTimes)
 	b.ReportMetric(ms(onMed), "events-on-ms")
 	b.ReportMetric(ms(offMed), "events-off-ms")
 	b.ReportMetric(float64(onMed)/float64(offMed), "on/off")
@@ -350,12 +351,6 @@ func timestamp(data []byte) (time.Time, error) {
 func lastSeq(s *engine.Session) int64 {
 	seq, _ := s.Snapshot()
 	return seq
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
