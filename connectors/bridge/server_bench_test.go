@@ -16,8 +16,8 @@ import (
 
 // BenchmarkFetchArrowStream streams pgtest.WideTable, 2,000,000 rows x 9
 // columns, the table of BenchmarkPostgresMaterialize in engine, from
-// Postgres through fetch-arrow-stream over HTTP on loopback to a Go client that reads the
-// frames and decodes their Arrow IPC streams. The floor, measured in the
+// Postgres through fetch-arrow-stream over HTTP on loopback to a Go client
+// that reads the frames and decodes their Arrow IPC streams. The floor, measured in the
 // same run, is the same query as COPY ... TO STDOUT (FORMAT binary)
 // drained into io.Discard. It reports rows/s, both medians, their ratio
 // stream/floor (target: at most 1.5) and the Go heap high-water.
