@@ -83,7 +83,8 @@ func NewPublisher(js jetstream.JetStream, log *slog.Logger, hooks Hooks) *Publis
 func (p *Publisher) Observer() func(engine.Event) {
 	incarnation := nuid.Next()
 	return func(ev engine.Event) {
-		p.enqueue(message{subject: Subject(ev), key: Key(ev), data: Marshal(ev),
+		key := Key(ev)
+		p.enqueue(message{subject: SubjectPrefix + "." + key, key: key, data: Marshal(ev),
 			id: incarnation + "." + strconv.FormatInt(ev.Seq, 10)})
 	}
 }

@@ -50,11 +50,10 @@ func Token(s string) string {
 
 // Key is the event's KV key, <session>.<artifact>.<cell> in tokens.
 func Key(ev engine.Event) string {
-	artifact, cell := ev.Artifact, ev.Cell
 	if ev.SessionLevel() {
 		return Token(ev.Session) + "." + SessionToken + "." + SessionToken
 	}
-	return Token(ev.Session) + "." + Token(artifact) + "." + Token(cell)
+	return Token(ev.Session) + "." + Token(ev.Artifact) + "." + Token(ev.Cell)
 }
 
 // Subject is the subject the event is published on.
