@@ -119,8 +119,9 @@ func (e *Engine) Open(ctx context.Context) error {
 	if attach != "" {
 		// The file's own name, as DuckDB would call it, so SQL naming the
 		// database reads the same as in a cellsd run on the file.
-		e.coreDB = strings.TrimSuffix(filepath.Base(attach), filepath.Ext(attach))
-		if _, err := db.ExecContext(ctx, `ATTACH `+quoteString(attach)+` AS `+quoteIdent(e.coreDB)+` (READ_ONLY)`); err != nil {
+		var stmt string
+		e.coreDB, stmt = AttachReadOnly(attach)
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return fail(fmt.Errorf("attach %s read-only: %w", attach, err))
 		}
 	}
@@ -191,6 +192,14 @@ func (e *Engine) provenanceTable() string {
 // siblings' results first, then the core database's main schema.
 func (e *Engine) searchPath(schema string) string {
 	return quoteIdent(e.ResultDB()) + "." + quoteIdent(schema) + "," + quoteIdent(e.coreDB) + ".main"
+}
+
+// AttachReadOnly returns the statement that attaches a database file
+// read-only, if it is not attached yet, and the name it gets: the file's
+// own name without its extension, as DuckDB would call it.
+func AttachReadOnly(path string) (name, stmt string) {
+	name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return name, `ATTACH IF NOT EXISTS ` + quoteString(path) + ` AS ` + quoteIdent(name) + ` (READ_ONLY)`
 }
 
 func quoteIdent(s string) string {

@@ -6,10 +6,11 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cellsd/cellsd/engine"
 )
 
 // core is the daemon's own DuckDB, the bridge's duckdb-core: in memory,
@@ -23,9 +24,8 @@ type core struct {
 func openCore(ctx context.Context, path string) (*core, error) {
 	var init func(driver.ExecerContext) error
 	if path != "" {
-		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-		attach := fmt.Sprintf(`ATTACH IF NOT EXISTS '%s' AS "%s" (READ_ONLY); USE "%s"`,
-			strings.ReplaceAll(path, "'", "''"), strings.ReplaceAll(name, `"`, `""`), strings.ReplaceAll(name, `"`, `""`))
+		name, attach := engine.AttachReadOnly(path)
+		attach += `; USE "` + strings.ReplaceAll(name, `"`, `""`) + `"`
 		init = func(conn driver.ExecerContext) error {
 			_, err := conn.ExecContext(context.Background(), attach, nil)
 			return err
