@@ -10,15 +10,16 @@ import (
 )
 
 type serveCmd struct {
-	NATS          string `name:"nats" placeholder:"URL" help:"Use this NATS server or cluster instead of starting an embedded one."`
-	NATSListen    string `name:"nats-listen" default:"127.0.0.1:4222" placeholder:"HOST:PORT" help:"Client address of the embedded NATS server (port 0: any free port)."`
-	NATSWebsocket string `name:"nats-websocket" placeholder:"HOST:PORT" help:"WebSocket address of the embedded NATS server, for browser frontends."`
-	Data          string `type:"path" placeholder:"DIR" help:"JetStream store of the embedded NATS server (default: a temporary directory)."`
-	HTTP          string `name:"http" default:"127.0.0.1:8765" placeholder:"HOST:PORT" help:"HTTP address: the SQLRooms DB bridge, /healthz, /readyz, /metrics."`
-	Connections   string `type:"path" placeholder:"FILE" help:"Connections config (TOML, [[db.connectors]])."`
-	DB            string `name:"db" type:"path" placeholder:"PATH" help:"Shared core DuckDB database, attached read-only into every session."`
-	AuthToken     string `name:"auth-token" env:"CELLSD_AUTH_TOKEN" placeholder:"TOKEN" help:"Require Authorization: Bearer TOKEN on every HTTP request."`
-	Concurrency   int    `placeholder:"N" help:"Cells each session runs at once (default: number of CPUs)."`
+	NATS          string   `name:"nats" placeholder:"URL" help:"Use this NATS server or cluster instead of starting an embedded one."`
+	NATSListen    string   `name:"nats-listen" default:"127.0.0.1:4222" placeholder:"HOST:PORT" help:"Client address of the embedded NATS server (port 0: any free port)."`
+	NATSWebsocket string   `name:"nats-websocket" placeholder:"HOST:PORT" help:"WebSocket address of the embedded NATS server, for browser frontends."`
+	Data          string   `type:"path" placeholder:"DIR" help:"JetStream store of the embedded NATS server (default: a temporary directory)."`
+	HTTP          string   `name:"http" default:"127.0.0.1:8765" placeholder:"HOST:PORT" help:"HTTP address: the SQLRooms DB bridge, /healthz, /readyz, /metrics."`
+	Connections   string   `type:"path" placeholder:"FILE" help:"Connections config (TOML, [[db.connectors]])."`
+	DB            string   `name:"db" type:"path" placeholder:"PATH" help:"Shared core DuckDB database, attached read-only into every session."`
+	AuthToken     string   `name:"auth-token" env:"CELLSD_AUTH_TOKEN" placeholder:"TOKEN" help:"Require Authorization: Bearer TOKEN on every HTTP request."`
+	AllowOrigin   []string `name:"allow-origin" sep:"none" placeholder:"ORIGIN" help:"Let web pages of ORIGIN (http://localhost:5173; * for any) call the HTTP API and open the NATS WebSocket. Repeatable."`
+	Concurrency   int      `placeholder:"N" help:"Cells each session runs at once (default: number of CPUs)."`
 }
 
 // shutdownGrace bounds a graceful stop: cancel, flush, release; SIGTERM
@@ -39,7 +40,7 @@ func (c *serveCmd) Run(e *env) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	d := daemon.New(daemon.Config{
 		NATSURL: c.NATS, NATSListen: c.NATSListen, NATSWebsocket: c.NATSWebsocket, DataDir: c.Data,
-		HTTPAddr: c.HTTP, Connections: reg, DBPath: c.DB, AuthToken: c.AuthToken, Concurrency: c.Concurrency,
+		HTTPAddr: c.HTTP, Connections: reg, DBPath: c.DB, AuthToken: c.AuthToken, AllowOrigins: c.AllowOrigin, Concurrency: c.Concurrency,
 		Logger: log,
 	})
 	openCtx, cancel := context.WithTimeout(e.ctx, time.Minute)

@@ -45,6 +45,11 @@ type Config struct {
 	// AuthToken, when set, is required as a Bearer token on every HTTP
 	// request.
 	AuthToken string
+	// AllowOrigins are the web origins ("http://localhost:5173") whose
+	// pages may call the HTTP API (CORS) and open the embedded server's
+	// WebSocket; "*" allows any. Empty: HTTP from the same origin only, and
+	// a WebSocket from anywhere.
+	AllowOrigins []string
 	// Concurrency bounds the cells each session runs at once; 0 means the
 	// number of CPUs.
 	Concurrency int
@@ -107,7 +112,7 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 	}()
 	url := d.cfg.NATSURL
 	if url == "" {
-		if d.nats, err = startEmbedded(d.cfg.NATSListen, d.cfg.NATSWebsocket, d.cfg.DataDir, d.cfg.Logger); err != nil {
+		if d.nats, err = startEmbedded(d.cfg.NATSListen, d.cfg.NATSWebsocket, d.cfg.AllowOrigins, d.cfg.DataDir, d.cfg.Logger); err != nil {
 			return err
 		}
 		url = d.nats.srv.ClientURL()

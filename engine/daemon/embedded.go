@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,8 +20,9 @@ type embedded struct {
 
 // startEmbedded starts a NATS server with JetStream, storing in dataDir (a
 // temporary directory when empty), listening for clients on listen and,
-// when websocket is set, for browsers on websocket.
-func startEmbedded(listen, websocket, dataDir string, log *slog.Logger) (*embedded, error) {
+// when websocket is set, for browsers on websocket, from pages of origins
+// only when that is not empty (and has no "*").
+func startEmbedded(listen, websocket string, origins []string, dataDir string, log *slog.Logger) (*embedded, error) {
 	e := &embedded{}
 	if dataDir == "" {
 		dir, err := os.MkdirTemp("", "cellsd-nats-")
@@ -48,6 +50,9 @@ func startEmbedded(listen, websocket, dataDir string, log *slog.Logger) (*embedd
 			return nil, e.fail(fmt.Errorf("embedded nats: --nats-websocket %q: %w", websocket, err))
 		}
 		opts.Websocket = server.WebsocketOpts{Host: wsHost, Port: wsPort, NoTLS: true}
+		if !slices.Contains(origins, "*") {
+			opts.Websocket.AllowedOrigins = origins
+		}
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

@@ -103,3 +103,74 @@ func TestDaemon_HTTP(t *testing.T) {
 type missing struct{ want, got string }
 
 func (m *missing) Error() string { return "want " + m.want + " in:\n" + m.got }
+
+// TestDaemon_AllowOrigin checks that pages of an allowed origin can call
+// the HTTP API with the token (a preflight first, as a browser does) and
+// open the WebSocket, and that other origins get neither.
+func TestDaemon_AllowOrigin(t *testing.T) {
+	const token, app, other = "t0ken", "http://localhost:5173", "http://evil.example"
+	d := startDaemon(t, daemon.Config{AuthToken: token, AllowOrigins: []string{app}, NATSWebsocket: "127.0.0.1:0"})
+	url := "http://" + d.HTTPAddr() + "/api/db/list-connections"
+
+	do := func(method, origin string, header http.Header) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, url, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = header.Clone()
+		req.Header.Set("Origin", origin)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	preflight := http.Header{"Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization,content-type"}}
+	res := do(http.MethodOptions, app, preflight)
+	if res.StatusCode/100 != 2 || res.Header.Get("Access-Control-Allow-Origin") != app ||
+		!strings.Contains(strings.ToLower(res.Header.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Errorf("preflight from %s: %d %v", app, res.StatusCode, res.Header)
+	}
+	call := http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
+	if res := do(http.MethodPost, app, call); res.StatusCode != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != app {
+		t.Errorf("POST from %s: %d %v", app, res.StatusCode, res.Header)
+	}
+	if res := do(http.MethodPost, app, http.Header{}); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST from %s without the token: %d, want 401", app, res.StatusCode)
+	}
+	for _, method := range []string{http.MethodOptions, http.MethodPost} {
+		h := call
+		if method == http.MethodOptions {
+			h = preflight
+		}
+		if res := do(method, other, h); res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("%s from %s allowed: %v", method, other, res.Header)
+		}
+	}
+
+	// The WebSocket handshake: the embedded server checks Origin.
+	ws := func(origin string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, strings.Replace(d.WebsocketURL(), "ws://", "http://", 1), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"},
+			"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Origin": {origin}}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := ws(app); code != http.StatusSwitchingProtocols {
+		t.Errorf("WebSocket from %s: %d, want 101", app, code)
+	}
+	if code := ws(other); code != http.StatusForbidden {
+		t.Errorf("WebSocket from %s: %d, want 403", other, code)
+	}
+}
