@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"slices"
 	"sync"
@@ -115,6 +116,11 @@ func runAll(tb testing.TB, s *engine.Session) time.Duration {
 	return time.Since(start)
 }
 
+// concurrency sets the sessions' cells at once in BenchmarkEvents (0: the
+// engine's default, the number of CPUs): go test -bench ... -args
+// -concurrency 1 leaves a core to everything but DuckDB.
+var concurrency = flag.Int("concurrency", 0, "cells each BenchmarkEvents session runs at once")
+
 // BenchmarkEvents runs a 1,000-cell fan-out notebook in two sessions, one
 // publishing its events over NATS and one publishing nothing, alternately
 // in the same run. It reports the scheduler's wall time of each (medians)
@@ -160,12 +166,12 @@ func BenchmarkEvents(b *testing.B) {
 	floor := newFloor(b, bs)
 	bs.sub.Flush()
 
-	on := openSession(b, nb, engine.SessionOptions{ID: "lat", NoCache: true, Observe: bs.pub.Observer()})
-	off := openSession(b, nb, engine.SessionOptions{ID: "quiet", NoCache: true})
+	on := openSession(b, nb, engine.SessionOptions{ID: "lat", Concurrency: *concurrency, NoCache: true, Observe: bs.pub.Observer()})
+	off := openSession(b, nb, engine.SessionOptions{ID: "quiet", Concurrency: *concurrency, NoCache: true})
 	// The in-process floor: how long an event takes to reach an observer
 	// that only notes its latency, in a third session (not timed).
 	var observed, observedBurst []time.Duration
-	bare := openSession(b, nb, engine.SessionOptions{ID: "bare", NoCache: true, Observe: func(ev engine.Event) {
+	bare := openSession(b, nb, engine.SessionOptions{ID: "bare", Concurrency: *concurrency, NoCache: true, Observe: func(ev engine.Event) {
 		d := time.Since(ev.Time) // one call at a time
 		observed = append(observed, d)
 		if ev.Status == engine.StatusQueued {
