@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/internal/leaktest"
 )
 
 // ---- helpers shared by the tests of this package ----
@@ -331,7 +331,7 @@ func TestEngine_NoGoroutineLeak(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			baseline := runtime.NumGoroutine()
+			verify := leaktest.Start(t)
 			eng := engine.New(engine.Config{})
 			if err := eng.Open(context.Background()); err != nil {
 				t.Fatal(err)
@@ -355,13 +355,7 @@ func TestEngine_NoGoroutineLeak(t *testing.T) {
 			if err := eng.Close(); err != nil {
 				t.Fatal(err)
 			}
-			checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-				if n := runtime.NumGoroutine(); n > baseline {
-					buf := make([]byte, 1<<16)
-					return fmt.Errorf("%d goroutines after Close, %d before New:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
-				}
-				return nil
-			})
+			verify()
 		})
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/internal/leaktest"
 )
 
 // openSession opens a session of its own DuckDB on nb and closes it when
@@ -380,7 +380,7 @@ func TestSession_FailureAndTimeout(t *testing.T) {
 // TestSession_CloseReleasesEverything checks that no goroutine or DuckDB
 // connection outlives Close, with an endless query running.
 func TestSession_CloseReleasesEverything(t *testing.T) {
-	before := runtime.NumGoroutine()
+	verify := leaktest.Start(t)
 	eng := engine.New(engine.Config{})
 	if err := eng.Open(context.Background()); err != nil {
 		t.Fatal(err)
@@ -418,10 +418,5 @@ func TestSession_CloseReleasesEverything(t *testing.T) {
 	if n := eng.DB().Stats().OpenConnections; n != 0 {
 		t.Errorf("%d DuckDB connections open after the engine closed", n)
 	}
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if n := runtime.NumGoroutine(); n > before {
-			return fmt.Errorf("%d goroutines, %d before", n, before)
-		}
-		return nil
-	})
+	verify()
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/internal/leaktest"
 	"github.com/cellsd/cellsd/internal/sqlroomstest"
 )
 
@@ -600,7 +600,7 @@ func TestServer_Limits(t *testing.T) {
 func TestServer_Close(t *testing.T) {
 	env := startBridge(t) // for the pool and schema only
 	http.DefaultClient.CloseIdleConnections()
-	base := runtime.NumGoroutine()
+	verify := leaktest.Start(t)
 	srv := bridge.NewServer(bridge.ServerConfig{Connections: mustRegistry(t, env.DSN), Core: env.Core})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
@@ -632,12 +632,7 @@ func TestServer_Close(t *testing.T) {
 	}
 	ts.Close()
 	http.DefaultClient.CloseIdleConnections()
-	checkFor(t, 5*time.Second, 20*time.Millisecond, func() error {
-		if n := runtime.NumGoroutine(); n > base {
-			return fmt.Errorf("%d goroutines, %d before", n, base)
-		}
-		return nil
-	})
+	verify()
 }
 
 func mustRegistry(t testing.TB, dsn string) *connectors.Registry {

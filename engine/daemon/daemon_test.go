@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/cellsd/cellsd/engine/daemon"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/internal/leaktest"
 )
 
 const quickstart = "../../fixtures/notebooks/quickstart.json"
@@ -303,7 +303,7 @@ func TestDaemon_APIErrors(t *testing.T) {
 // TestDaemon_CloseLeavesNothing opens, runs and closes a daemon with an
 // embedded server: no goroutine is left.
 func TestDaemon_CloseLeavesNothing(t *testing.T) {
-	before := runtime.NumGoroutine()
+	verify := leaktest.Start(t)
 	d := daemon.New(daemon.Config{NATSListen: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir()})
 	if err := d.Open(context.Background()); err != nil {
 		t.Fatal(err)
@@ -318,14 +318,7 @@ func TestDaemon_CloseLeavesNothing(t *testing.T) {
 	if err := d.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	verify()
 }
 
 // TestDaemon_SharedDB attaches --db read-only into every session: two

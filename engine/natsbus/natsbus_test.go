@@ -3,13 +3,13 @@ package natsbus_test
 import (
 	"context"
 	"encoding/json"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/internal/leaktest"
 	"github.com/cellsd/cellsd/internal/natstest"
 )
 
@@ -72,7 +72,7 @@ func TestPayload_Shape(t *testing.T) {
 // of each cell. Close with NATS down gives up at its deadline, saying how
 // many events were lost, and leaves no goroutine behind.
 func TestPublisher_OutageThenClose(t *testing.T) {
-	before := runtime.NumGoroutine()
+	verify := leaktest.Start(t)
 	port := natstest.FreePort(t)
 	dir := t.TempDir()
 	srv := natstest.RunServer(t, port, dir)
@@ -140,23 +140,11 @@ func TestPublisher_OutageThenClose(t *testing.T) {
 		t.Errorf("Close took %v past its deadline", d)
 	}
 	bs.close()
-	checkGoroutines(t, before)
+	verify()
 }
 
 func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func checkGoroutines(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
