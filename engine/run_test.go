@@ -125,6 +125,9 @@ func TestRun_Cascade(t *testing.T) {
 		sqlCell("aftertypo", "aftertypo", "SELECT * FROM typo"),
 		sqlCell("unkvar", "unkvar", "SELECT {{missing}} AS m"),
 		vegaCell("chart", "leaf"),
+		inputCell("in1", "dup", "a"),
+		inputCell("in2", "dup", "b"),
+		sqlCell("usesdup", "usesdup", "SELECT '{{dup}}' AS v"),
 	}}))
 	rec := &recorder{}
 	report := mustRun(t, context.Background(), eng, plan, engine.RunOptions{Observe: rec.observe})
@@ -144,6 +147,7 @@ func TestRun_Cascade(t *testing.T) {
 		{"ParseError/Cell", "typo", engine.StatusError, "parse error", []string{"line 2, column 6"}},
 		{"ParseError/Downstream", "aftertypo", engine.StatusBlocked, "blocked: typo failed", nil},
 		{"UnknownVariable", "unkvar", engine.StatusError, "unknown-variable error", []string{"missing"}},
+		{"InputError/Downstream", "usesdup", engine.StatusBlocked, "blocked: in1 has a duplicate-name error", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,7 +179,7 @@ func TestRun_Cascade(t *testing.T) {
 		})
 	}
 	t.Run("Summary", func(t *testing.T) {
-		want := engine.Summary{Success: 2, Error: 3, Blocked: 3}
+		want := engine.Summary{Success: 2, Error: 3, Blocked: 4}
 		if report.Summary != want {
 			t.Errorf("Summary = %+v, want %+v", report.Summary, want)
 		}
@@ -188,7 +192,7 @@ func TestRun_Cascade(t *testing.T) {
 		for _, c := range report.Artifacts[0].Cells {
 			got = append(got, c.ID)
 		}
-		want := []string{"ok", "bad", "mid", "leaf", "indep", "typo", "aftertypo", "unkvar"}
+		want := []string{"ok", "bad", "mid", "leaf", "indep", "typo", "aftertypo", "unkvar", "usesdup"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("report cells = %q, want %q (SQL cells in cellIds order)", got, want)
 		}

@@ -423,8 +423,11 @@ func (s *Session) schedule(candidates []*cellState) {
 		wait, blockedBy := false, ""
 		for _, d := range cp.Deps {
 			dst := s.states[cellRef{st.ref.artifact, d}]
-			if dst == nil {
-				continue // input and vega cells are always ready
+			if dst == nil { // an input cell: ready, unless it has an error
+				if dcp := st.ap.Cell(d); dcp != nil && len(dcp.Errors) > 0 && blockedBy == "" {
+					blockedBy = d + " has a " + dcp.Errors[0].Kind + " error"
+				}
+				continue
 			}
 			switch {
 			case dst.run != nil:
