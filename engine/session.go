@@ -97,7 +97,8 @@ type cellState struct {
 
 	status Status
 	reason string
-	run    *Run // the run that wants it, while pending or running
+	last   Event // the latest event published of the cell: its seq, time, prev
+	run    *Run  // the run that wants it, while pending or running
 	exec   *execution
 	// lastExec is closed when the cell's latest execution goroutine has
 	// ended; a new execution waits for it, so a superseded query has
@@ -706,6 +707,7 @@ func (s *Session) transition(st *cellState, to Status, reason string) {
 	s.seq++
 	ev := s.eventOf(st)
 	ev.Prev, ev.Time = prev, time.Now()
+	st.last = ev
 	s.events.push(ev)
 }
 
@@ -720,9 +722,14 @@ func (s *Session) sessionEvent(r *Run, to Status, reason string, d time.Duration
 	s.events.push(ev)
 }
 
+// eventOf is the cell's current state as an event; cached and the error
+// message belong to a success and an error only.
 func (s *Session) eventOf(st *cellState) Event {
 	ev := Event{Seq: s.seq, Session: s.opts.ID, Artifact: st.ref.artifact, Cell: st.ref.cell, Status: st.status,
-		Reason: st.reason, Cached: st.cached, Err: st.err}
+		Reason: st.reason, Cached: st.cached && st.status == StatusSuccess}
+	if st.status == StatusError {
+		ev.Err = st.err
+	}
 	if st.run != nil {
 		ev.Run = st.run.ID
 	}
@@ -885,11 +892,17 @@ func (s *Session) Status() []Event {
 }
 
 // Snapshot is Status with the seq of the latest event: the states include
-// every event up to it and none after.
+// every event up to it and none after. Each cell's state is its latest
+// event (seq, time and prev included), or for a cell that never changed,
+// its idle state with seq 0 and no time.
 func (s *Session) Snapshot() (seq int64, cells []Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, st := range s.sortedStates() {
+		if st.last.Seq != 0 {
+			cells = append(cells, st.last)
+			continue
+		}
 		ev := s.eventOf(st)
 		ev.Seq = 0
 		cells = append(cells, ev)

@@ -254,6 +254,8 @@ func TestSession_Cache(t *testing.T) {
 		t.Errorf("n = %v, want 4", got)
 	}
 
+	onlyWhereTheyBelong(t, rec)
+
 	noCache := openSession(t, nb, engine.SessionOptions{NoCache: true})
 	mustRunSession(t, noCache, engine.RunRequest{})
 	mustRunSession(t, noCache, engine.RunRequest{})
@@ -347,7 +349,8 @@ func TestSession_FailureAndTimeout(t *testing.T) {
 		sqlCell("c2", "b", "SELECT v FROM a"),
 		sqlCell("c3", "c", "SELECT * FROM b"),
 	))
-	s := openSession(t, nb, engine.SessionOptions{})
+	rec := &recorder{}
+	s := openSession(t, nb, engine.SessionOptions{Observe: rec.observe})
 	mustRunSession(t, s, engine.RunRequest{})
 	wait(t, mustUpdate(t, s, engine.CellPatch{CellID: "c2", SQL: ptr("SELECT no_such_column FROM a")}))
 	st := statusOf(s)
@@ -374,6 +377,23 @@ func TestSession_FailureAndTimeout(t *testing.T) {
 	st = statusOf(s)
 	if st["c2"].Status != engine.StatusError || !strings.Contains(st["c2"].Err, "timed out after 100ms") {
 		t.Errorf("c2: %s %q, want a timeout error", st["c2"].Status, st["c2"].Err)
+	}
+	s.Flush()
+	onlyWhereTheyBelong(t, rec)
+}
+
+// onlyWhereTheyBelong checks that an event says cached only on a success
+// and carries an error message only on an error: a cell queued again
+// after either has neither.
+func onlyWhereTheyBelong(t *testing.T, rec *recorder) {
+	t.Helper()
+	for _, ev := range rec.all() {
+		if ev.Cached && ev.Status != engine.StatusSuccess {
+			t.Errorf("seq %d: %s %s cached", ev.Seq, ev.Cell, ev.Status)
+		}
+		if ev.Err != "" && ev.Status != engine.StatusError {
+			t.Errorf("seq %d: %s %s with error %q", ev.Seq, ev.Cell, ev.Status, ev.Err)
+		}
 	}
 }
 

@@ -141,11 +141,9 @@ func (d *Daemon) open(body []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	mode := engine.Mode(req.Mode)
-	switch mode {
-	case "", engine.Autorun, engine.Lazy:
-	default:
-		return "", apiErrorf(CodeBadRequest, "mode %q: want autorun or lazy", req.Mode)
+	mode, err := parseMode(req.Mode)
+	if err != nil {
+		return "", err
 	}
 	id := req.SessionID
 	if id == "" {
@@ -251,7 +249,11 @@ func (d *Daemon) sessionOp(s *session, op string, body []byte) (any, error) {
 		if err := decode(body, &req); err != nil {
 			return nil, err
 		}
-		r, err := s.s.Run(engine.RunRequest{CellID: req.CellID, Artifact: req.Artifact, Mode: engine.Mode(req.Mode)})
+		mode, err := parseMode(req.Mode)
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.s.Run(engine.RunRequest{CellID: req.CellID, Artifact: req.Artifact, Mode: mode})
 		if err != nil {
 			return nil, sessionError(err)
 		}
@@ -364,4 +366,14 @@ func reply(m *nats.Msg, v any, err error) {
 		data, _ = json.Marshal(map[string]*APIError{"error": {Code: CodeInternal, Message: merr.Error()}})
 	}
 	m.Respond(data)
+}
+
+// parseMode reads a request's mode: autorun, lazy, or empty for the
+// session's own.
+func parseMode(s string) (engine.Mode, error) {
+	switch mode := engine.Mode(s); mode {
+	case "", engine.Autorun, engine.Lazy:
+		return mode, nil
+	}
+	return "", apiErrorf(CodeBadRequest, "mode %q: want autorun or lazy", s)
 }

@@ -236,9 +236,17 @@ func testQuickstartEdit(t *testing.T, nc *nats.Conn) {
 	if st.Seq != all[len(all)-1].Seq {
 		t.Errorf("status seq %d, last event %d", st.Seq, all[len(all)-1].Seq)
 	}
+	// Each cell's state is its latest event, as the bucket holds it.
+	latest := map[string]natsbus.Payload{}
+	for _, ev := range all {
+		latest[ev.Cell] = ev
+	}
 	for _, c := range st.Cells {
 		if c.Status != "success" {
 			t.Errorf("cell %s is %s after the edit", c.Cell, c.Status)
+		}
+		if got, want := string(mustJSON(t, c)), string(mustJSON(t, latest[c.Cell])); got != want {
+			t.Errorf("status of %s:\n got %s\nwant %s (its latest event)", c.Cell, got, want)
 		}
 	}
 	request(t, nc, daemon.SessionSubject(id, "close"), nil, nil)
@@ -261,6 +269,7 @@ func TestDaemon_APIErrors(t *testing.T) {
 		{"BadMode", "cellsd.v1.api.open", map[string]any{"notebook": quickstart, "mode": "eager"}, daemon.CodeBadRequest, "eager"},
 		{"SessionTaken", "cellsd.v1.api.open", map[string]any{"notebook": quickstart, "sessionId": "errs"}, daemon.CodeConflict, "errs"},
 		{"UnknownCell", daemon.SessionSubject(id, "run"), map[string]any{"cellId": "nope"}, daemon.CodeNotFound, "nope"},
+		{"RunBadMode", daemon.SessionSubject(id, "run"), map[string]any{"mode": "bogus"}, daemon.CodeBadRequest, "bogus"},
 		{"UnknownArtifact", daemon.SessionSubject(id, "run"), map[string]any{"artifact": "nope"}, daemon.CodeNotFound, "nope"},
 		{"UpdateUnknownCell", daemon.SessionSubject(id, "update"), map[string]any{"cellId": "nope", "sql": "SELECT 1"}, daemon.CodeNotFound, "nope"},
 		{"ValueOfSQLCell", daemon.SessionSubject(id, "update"), map[string]any{"cellId": "sales", "value": 3}, daemon.CodeBadRequest, "not an input cell"},
@@ -380,4 +389,13 @@ func TestDaemon_WebSocket(t *testing.T) {
 	if end := evs.waitRun(t, r.Run); end.Status != "success" {
 		t.Errorf("run over WebSocket ended %s", end.Status)
 	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

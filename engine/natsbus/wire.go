@@ -67,7 +67,7 @@ func SessionSubject(session string) string { return SubjectPrefix + "." + Token(
 type Payload struct {
 	V          int       `json:"v"`
 	Seq        int64     `json:"seq"`
-	TS         time.Time `json:"ts"`
+	TS         Timestamp `json:"ts"`
 	Session    string    `json:"session"`
 	Artifact   *string   `json:"artifact"`
 	Cell       string    `json:"cell"`
@@ -82,9 +82,42 @@ type Payload struct {
 	Error      *string   `json:"error"`
 }
 
+// Timestamp is an event's ts on the wire: UTC, with exactly six decimals
+// ("2026-11-27T10:00:00.123456Z", as DESIGN.md shows); null when zero (in a
+// status reply, a cell that never changed).
+type Timestamp struct{ time.Time }
+
+const timestampLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// MarshalJSON writes the timestamp as DESIGN.md shows it.
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + t.UTC().Format(timestampLayout) + `"`), nil
+}
+
+// UnmarshalJSON reads any RFC 3339 time, or null.
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = Timestamp{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("ts: %w", err)
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("ts: %w", err)
+	}
+	*t = Timestamp{v}
+	return nil
+}
+
 // PayloadOf converts an engine event to its wire form.
 func PayloadOf(ev engine.Event) Payload {
-	p := Payload{V: 1, Seq: ev.Seq, TS: ev.Time.UTC(), Session: ev.Session, Artifact: orNil(ev.Artifact),
+	p := Payload{V: 1, Seq: ev.Seq, TS: Timestamp{ev.Time}, Session: ev.Session, Artifact: orNil(ev.Artifact),
 		Cell: ev.Cell, Run: orNil(ev.Run), Status: string(ev.Status), Prev: orNil(string(ev.Prev)),
 		Reason: ev.Reason, Relation: orNil(ev.Relation), Rows: ev.Rows, Cached: ev.Cached, Error: orNil(ev.Err)}
 	if ev.SessionLevel() {
