@@ -156,7 +156,12 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 	if d.httpLn, err = net.Listen("tcp", d.cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
-	d.http = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
+	h, err := d.handler()
+	if err != nil {
+		d.httpLn.Close()
+		return err
+	}
+	d.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -388,6 +389,10 @@ func TestDaemon_WebSocket(t *testing.T) {
 	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
 	if end := evs.waitRun(t, r.Run); end.Status != "success" {
 		t.Errorf("run over WebSocket ended %s", end.Status)
+	}
+	// With no --allow-origin, no page of another site gets in.
+	if code := wsHandshake(t, url, "http://evil.example"); code != http.StatusForbidden {
+		t.Errorf("WebSocket from another site: %d, want 403", code)
 	}
 }
 

@@ -20,8 +20,9 @@ type embedded struct {
 
 // startEmbedded starts a NATS server with JetStream, storing in dataDir (a
 // temporary directory when empty), listening for clients on listen and,
-// when websocket is set, for browsers on websocket, from pages of origins
-// only when that is not empty (and has no "*").
+// when websocket is set, for browsers on websocket: from pages of origins
+// (any, with "*"; none of another origin, when empty). Clients that are
+// not browsers send no origin and are always let in.
 func startEmbedded(listen, websocket string, origins []string, dataDir string, log *slog.Logger) (*embedded, error) {
 	e := &embedded{}
 	if dataDir == "" {
@@ -50,7 +51,10 @@ func startEmbedded(listen, websocket string, origins []string, dataDir string, l
 			return nil, e.fail(fmt.Errorf("embedded nats: --nats-websocket %q: %w", websocket, err))
 		}
 		opts.Websocket = server.WebsocketOpts{Host: wsHost, Port: wsPort, NoTLS: true}
-		if !slices.Contains(origins, "*") {
+		switch {
+		case len(origins) == 0: // no web page of another origin
+			opts.Websocket.SameOrigin = true
+		case !slices.Contains(origins, "*"):
 			opts.Websocket.AllowedOrigins = origins
 		}
 	}

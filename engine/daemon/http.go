@@ -2,7 +2,11 @@ package daemon
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
@@ -11,9 +15,12 @@ import (
 )
 
 // handler serves the SQLRooms DB bridge under /api/db/, /healthz, /readyz
-// and /metrics, every one behind the auth token when there is one, to
-// pages of the allowed origins too.
-func (d *Daemon) handler() http.Handler {
+// and /metrics, every one behind the auth token when there is one. Web
+// pages may call it from the allowed origins only: a request a browser
+// sends from any other page (a form, a fetch with no preflight) is refused
+// before it reaches the bridge, and on a loopback address so is a request
+// for any host but a loopback one (DNS rebinding).
+func (d *Daemon) handler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/db/", d.bridge)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -28,16 +35,53 @@ func (d *Daemon) handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	h := bridge.RequireToken(d.cfg.AuthToken, mux)
-	if len(d.cfg.AllowOrigins) == 0 {
-		return h
+
+	if !slices.Contains(d.cfg.AllowOrigins, "*") {
+		csrf := http.NewCrossOriginProtection()
+		for _, o := range d.cfg.AllowOrigins {
+			if err := csrf.AddTrustedOrigin(o); err != nil {
+				return nil, fmt.Errorf("--allow-origin %q: %w", o, err)
+			}
+		}
+		csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf(
+				"cross-origin request from %q refused: let its pages in with --allow-origin", r.Header.Get("Origin"))})
+		}))
+		h = csrf.Handler(h)
 	}
-	// Outside the token check: a browser's preflight carries no token.
-	return cors.New(cors.Options{
-		AllowedOrigins: d.cfg.AllowOrigins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders: []string{"Authorization", "Content-Type"},
-		MaxAge:         600,
-	}).Handler(h)
+	if addr, ok := d.httpLn.Addr().(*net.TCPAddr); ok && addr.IP.IsLoopback() {
+		h = loopbackHostOnly(h)
+	}
+	if len(d.cfg.AllowOrigins) > 0 {
+		// Outside the token check: a browser's preflight carries no token.
+		h = cors.New(cors.Options{
+			AllowedOrigins: d.cfg.AllowOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: []string{"Authorization", "Content-Type"},
+			MaxAge:         600,
+		}).Handler(h)
+	}
+	return h, nil
+}
+
+// loopbackHostOnly refuses requests for a host that is not a loopback
+// address or a localhost name: a page whose own name was made to resolve
+// to 127.0.0.1 would otherwise talk to the daemon as its own origin.
+func loopbackHostOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.ToLower(strings.TrimSuffix(host, "."))
+		ip := net.ParseIP(host)
+		if (ip == nil || !ip.IsLoopback()) && host != "localhost" && !strings.HasSuffix(host, ".localhost") {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf(
+				"host %q refused: cellsd on a loopback address answers to localhost only", r.Host)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

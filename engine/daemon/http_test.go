@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -151,26 +152,81 @@ func TestDaemon_AllowOrigin(t *testing.T) {
 		}
 	}
 
-	// The WebSocket handshake: the embedded server checks Origin.
-	ws := func(origin string) int {
+	if code := wsHandshake(t, d.WebsocketURL(), app); code != http.StatusSwitchingProtocols {
+		t.Errorf("WebSocket from %s: %d, want 101", app, code)
+	}
+	if code := wsHandshake(t, d.WebsocketURL(), other); code != http.StatusForbidden {
+		t.Errorf("WebSocket from %s: %d, want 403", other, code)
+	}
+}
+
+// TestDaemon_CrossSiteRefused: with no token (the default), a page of
+// another site cannot make the daemon run SQL, neither by a plain form-like
+// POST, which a browser sends without asking, nor through a name of its
+// own resolving to 127.0.0.1. Programs that send no Origin are served.
+func TestDaemon_CrossSiteRefused(t *testing.T) {
+	d := startDaemon(t, daemon.Config{})
+	addr := d.HTTPAddr()
+	post := func(host string, header http.Header, sql string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, strings.Replace(d.WebsocketURL(), "ws://", "http://", 1), nil)
+		body := `{"connectionId":"duckdb-core","queryType":"json","sql":` + strconv.Quote(sql) + `}`
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/db/execute-query", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header = http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"},
-			"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Origin": {origin}}
+		req.Header = header
+		if host != "" {
+			req.Host = host
+		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Body.Close()
-		return res.StatusCode
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
 	}
-	if code := ws(app); code != http.StatusSwitchingProtocols {
-		t.Errorf("WebSocket from %s: %d, want 101", app, code)
+	const create = "CREATE TABLE pwned AS SELECT 1 AS x"
+	attacks := []struct {
+		name, host string
+		header     http.Header
+	}{
+		{"CrossSiteFetch", "", http.Header{"Content-Type": {"text/plain"}, "Origin": {"http://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}},
+		{"CrossSiteOldBrowser", "", http.Header{"Content-Type": {"text/plain"}, "Origin": {"http://evil.example"}}},
+		{"DNSRebinding", "evil.example:" + strings.Split(addr, ":")[1], http.Header{"Content-Type": {"application/json"}, "Origin": {"http://evil.example:" + strings.Split(addr, ":")[1]}, "Sec-Fetch-Site": {"same-origin"}}},
 	}
-	if code := ws(other); code != http.StatusForbidden {
-		t.Errorf("WebSocket from %s: %d, want 403", other, code)
+	for _, a := range attacks {
+		t.Run(a.name, func(t *testing.T) {
+			if code, body := post(a.host, a.header, create); code != http.StatusForbidden || !strings.Contains(body, `"error"`) {
+				t.Errorf("got %d %s, want 403 with an error", code, body)
+			}
+		})
 	}
+	const count = "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'pwned'"
+	if code, body := post("", http.Header{"Content-Type": {"application/json"}}, count); code != http.StatusOK || !strings.Contains(body, `"n":0`) {
+		t.Errorf("a program's request: %d %s, want 200 and no table pwned", code, body)
+	}
+	localhost := "localhost:" + strings.Split(addr, ":")[1]
+	same := http.Header{"Content-Type": {"application/json"}, "Origin": {"http://" + localhost}, "Sec-Fetch-Site": {"same-origin"}}
+	if code, body := post(localhost, same, count); code != http.StatusOK {
+		t.Errorf("a page of the daemon's own origin: %d %s, want 200", code, body)
+	}
+}
+
+// wsHandshake opens a WebSocket on url as a page of origin would, and
+// returns the status of the answer: 101 when let in.
+func wsHandshake(t *testing.T, url, origin string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, strings.Replace(url, "ws://", "http://", 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"},
+		"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Origin": {origin}}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
