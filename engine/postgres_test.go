@@ -321,8 +321,8 @@ func TestPostgres_SecretsStayOut(t *testing.T) {
 	mustRunSession(t, s, engine.RunRequest{})
 	s.Flush()
 	ev := statusOf(s)["c1"]
-	if ev.Status != engine.StatusError || !strings.Contains(ev.Err, "pg") {
-		t.Errorf("c1: %s %q, want an error naming the connection", ev.Status, ev.Err)
+	if ev.Status != engine.StatusError || !strings.HasPrefix(ev.Err, "connection pg: ") || strings.Count(ev.Err, "connection pg:") != 1 {
+		t.Errorf("c1: %s %q, want an error naming the connection once", ev.Status, ev.Err)
 	}
 	all := fmt.Sprintf("%+v %+v", rec.all(), s.Report(""))
 	if strings.Contains(all, secret) {

@@ -47,7 +47,7 @@ const MaxFrameHeader = 1 << 20
 // FrameHeader is the JSON header that precedes every frame's payload.
 type FrameHeader struct {
 	Type          string `json:"type"`
-	QueryID       string `json:"queryId,omitempty"`
+	QueryID       string `json:"queryId"`
 	PayloadLength int    `json:"payloadLength"`
 	Error         string `json:"error,omitempty"`
 }

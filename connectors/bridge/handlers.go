@@ -53,7 +53,9 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request) error {
 		if t.src == nil {
 			err = s.cfg.Core.PingContext(ctx)
 		} else {
-			err = t.src.Query(ctx, "SELECT 1", pgRows{discardRows{}})
+			if err = t.src.Query(ctx, "SELECT 1", pgRows{discardRows{}}); err != nil {
+				err = fmt.Errorf("connection %s: %w", req.ConnectionID, err)
+			}
 		}
 		writeJSON(w, http.StatusOK, testResult(err))
 	case req.Engine == connectors.EngineDuckDB:

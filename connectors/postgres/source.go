@@ -81,7 +81,7 @@ type Sink interface {
 // streams the result into sink, BatchRows rows at a time, so memory does
 // not grow with the result. Cancelling ctx cancels the query on the server.
 // A *pgconn.PgError stays reachable through errors.As; no error carries
-// the connection's secret.
+// the connection's secret, nor its id: the caller names the connection.
 func (s *Source) Query(ctx context.Context, sql string, sink Sink) error {
 	return redact(s.cfg, s.queryArrow(ctx, sql, nil, sink))
 }
@@ -91,7 +91,7 @@ func (s *Source) Query(ctx context.Context, sql string, sink Sink) error {
 func (s *Source) inTx(ctx context.Context, fn func(pgx.Tx, *pgtype.Map) error) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("connection %s: %w", s.cfg.ID, err)
+		return err // the caller names the connection
 	}
 	defer conn.Release()
 	mode := pgx.ReadWrite
@@ -100,13 +100,13 @@ func (s *Source) inTx(ctx context.Context, fn func(pgx.Tx, *pgtype.Map) error) e
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: mode})
 	if err != nil {
-		return fmt.Errorf("connection %s: begin: %w", s.cfg.ID, err)
+		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if s.cfg.StatementTimeout > 0 {
 		ms := strconv.FormatInt(s.cfg.StatementTimeout.Milliseconds(), 10)
 		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = "+ms); err != nil {
-			return fmt.Errorf("connection %s: set statement_timeout: %w", s.cfg.ID, err)
+			return fmt.Errorf("set statement_timeout: %w", err)
 		}
 	}
 	if err := fn(tx, conn.Conn().TypeMap()); err != nil {
