@@ -52,6 +52,9 @@ func TestPayload_Shape(t *testing.T) {
 		{"ts in UTC, always six decimals", engine.Event{Seq: 46, Time: time.Date(2026, 11, 27, 11, 0, 0, 120000789, time.FixedZone("CET", 3600)), Session: "s1", Artifact: "nb1", Cell: "c2",
 			Status: engine.StatusQueued, Prev: engine.StatusSuccess, Reason: "run all"},
 			`{"v":1,"seq":46,"ts":"2026-11-27T10:00:00.120000Z","session":"s1","artifact":"nb1","cell":"c2","run":null,"status":"queued","prev":"success","reason":"run all","relation":null,"rows":null,"durationMs":null,"cached":false,"error":null}`},
+		{"blocked: did not run, no duration", engine.Event{Seq: 47, Time: at, Session: "s1", Artifact: "nb1", Cell: "c4",
+			Status: engine.StatusBlocked, Prev: engine.StatusQueued, Reason: "blocked: c3 failed"},
+			`{"v":1,"seq":47,"ts":"2026-11-27T10:00:00.123456Z","session":"s1","artifact":"nb1","cell":"c4","run":null,"status":"blocked","prev":"queued","reason":"blocked: c3 failed","relation":null,"rows":null,"durationMs":null,"cached":false,"error":null}`},
 		{"session", engine.Event{Seq: 45, Time: at, Session: "s1", Run: "r7", Status: engine.StatusSuccess, Reason: "run r7 done: 2 success", Duration: time.Second},
 			`{"v":1,"seq":45,"ts":"2026-11-27T10:00:00.123456Z","session":"s1","artifact":null,"cell":"_session","run":"r7","status":"success","prev":null,"reason":"run r7 done: 2 success","relation":null,"rows":null,"durationMs":1000,"cached":false,"error":null}`},
 	}
@@ -62,7 +65,7 @@ func TestPayload_Shape(t *testing.T) {
 			}
 		})
 	}
-	if got := natsbus.Subject(cases[4].ev); got != "cellsd.v1.events.s1._session._session" {
+	if got := natsbus.Subject(cases[5].ev); got != "cellsd.v1.events.s1._session._session" {
 		t.Errorf("session subject %s", got)
 	}
 	if got := natsbus.Subject(engine.Event{Session: "s.1", Artifact: "nb", Cell: "c 1"}); got != "cellsd.v1.events.s=2E1.nb.c=201" {

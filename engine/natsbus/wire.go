@@ -123,7 +123,8 @@ func PayloadOf(ev engine.Event) Payload {
 	if ev.SessionLevel() {
 		p.Cell = SessionToken
 	}
-	if ev.Status.Final() || ev.Status == engine.StatusClosed {
+	// A blocked cell did not run: no duration.
+	if (ev.Status.Final() && ev.Status != engine.StatusBlocked) || ev.Status == engine.StatusClosed {
 		ms := engine.Milliseconds(ev.Duration)
 		p.DurationMs = &ms
 	}
