@@ -298,6 +298,9 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request) error {
 	out := ListConnectionsResponse{Connections: make([]DbConnection, 0, len(ids))}
 	for _, id := range ids {
 		c, _ := s.registry.Lookup(id)
+		if !served(c) {
+			continue // its queries would get 501
+		}
 		out.Connections = append(out.Connections, DbConnection{
 			ID:             c.ID,
 			EngineID:       c.Engine,
@@ -314,6 +317,12 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request) error {
 	})
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// served reports whether the bridge runs queries on c: the core DuckDB and
+// Postgres connections.
+func served(c connectors.Connection) bool {
+	return c.ID == connectors.CoreID || c.Engine == connectors.EnginePostgres
 }
 
 // publicConfig is where a connection points, without secrets: host, port,

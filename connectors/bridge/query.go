@@ -51,7 +51,7 @@ func (s *Server) target(id string) (target, error) {
 		}
 		return target{conn: c, src: src}, nil
 	}
-	return target{}, errorf(http.StatusNotImplemented, "connection %s: engine %s is served for the core only", id, c.Engine)
+	return target{}, errorf(http.StatusNotImplemented, "connection %s: the bridge does not serve engine %s (only the core DuckDB and postgres)", id, c.Engine)
 }
 
 // source returns the connection's Postgres source, opening it once.

@@ -507,6 +507,8 @@ func TestServer_ListConnections(t *testing.T) {
 		connectors.Connection{ID: "wh", Engine: connectors.EnginePostgres, Title: "Warehouse", Host: "db.internal", Port: "5433",
 			Database: "wh", User: "reader", Password: "hunter2", StatementTimeout: "30s"},
 		connectors.Connection{ID: "dsn", Engine: connectors.EnginePostgres, DSN: "postgres://app:s3cr3t@10.0.0.1:5432/app?sslmode=disable&password=other"},
+		// Served to this process's notebooks, not onward: not listed.
+		connectors.Connection{ID: "remote", Engine: connectors.EngineBridge, URL: "http://10.0.0.2:8765", RemoteID: "pg"},
 	)
 	if err != nil {
 		t.Fatal(err)
