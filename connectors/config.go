@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -20,40 +22,48 @@ const (
 	EngineBridge = "bridge"
 )
 
+// Engines returns the engines cellsd runs, sorted. An entry of another
+// engine (the SQLRooms CLI's snowflake, say) is kept in the registry but no
+// cell can run on it.
+func Engines() []string { return []string{EngineBridge, EngineDuckDB, EnginePostgres} }
+
 // CoreID is the connector id of the embedded DuckDB, always present.
 const CoreID = "duckdb-core"
 
 // Connection is one [[db.connectors]] entry. Secrets (Password, a DSN with a
 // password, Token) are never printed: String and GoString leave them out.
+// The TOML key of each field is in the comment; setField maps them.
 type Connection struct {
-	ID          string `toml:"id"`
-	Engine      string `toml:"engine"`
-	Title       string `toml:"title"`
-	Host        string `toml:"host"`
-	Port        string `toml:"port"`
-	Database    string `toml:"database"`
-	User        string `toml:"user"`
-	Password    string `toml:"password"`
-	PasswordEnv string `toml:"password_env"`
-	DSN         string `toml:"dsn"`
-	// ReadOnly runs Postgres queries in READ ONLY transactions; default true.
-	ReadOnly *bool `toml:"read_only"`
-	// StatementTimeout bounds each Postgres query on the server ("30s").
-	StatementTimeout string `toml:"statement_timeout"`
+	ID          string // id
+	Engine      string // engine
+	Title       string // title
+	Host        string // host
+	Port        string // port: a TOML string or integer
+	Database    string // database
+	User        string // user
+	Password    string // password
+	PasswordEnv string // password_env
+	DSN         string // dsn
+	// ReadOnly (read_only) runs Postgres queries in READ ONLY transactions;
+	// default true.
+	ReadOnly *bool
+	// StatementTimeout (statement_timeout) bounds each Postgres query on the
+	// server ("30s").
+	StatementTimeout string
 
-	// URL is a bridge connection's base URL (http or https); the bridge
-	// endpoints are under {URL}/api/db/.
-	URL string `toml:"url"`
-	// RemoteID is the id of the connection on the bridge that the cells run
-	// on.
-	RemoteID string `toml:"connection_id"`
-	// Token, or the environment variable TokenEnv names, is sent as
-	// "Authorization: Bearer <token>" to the bridge.
-	Token    string `toml:"token"`
-	TokenEnv string `toml:"token_env"`
-	// Dialect is the SQL dialect of the bridge's connection ("postgres",
-	// the default, or "duckdb"): how cellsd parses its cells.
-	Dialect string `toml:"dialect"`
+	// URL (url) is a bridge connection's base URL (http or https); the
+	// bridge endpoints are under {URL}/api/db/.
+	URL string
+	// RemoteID (connection_id) is the id of the connection on the bridge
+	// that the cells run on.
+	RemoteID string
+	// Token (token), or the environment variable TokenEnv (token_env)
+	// names, is sent as "Authorization: Bearer <token>" to the bridge.
+	Token    string
+	TokenEnv string
+	// Dialect (dialect) is the SQL dialect of the bridge's connection
+	// ("postgres", the default, or "duckdb"): how cellsd parses its cells.
+	Dialect string
 }
 
 // SQLDialect is the dialect a cell on this connection is parsed in:
@@ -85,18 +95,25 @@ func (c Connection) GoString() string { return "connectors.Connection{" + c.Stri
 // Registry holds the connections a notebook may name.
 type Registry struct {
 	byID map[string]Connection
+	// unsupported holds the entries whose engine cellsd does not run.
+	unsupported map[string]Connection
+	warnings    []string
 }
 
-// NewRegistry returns a registry with the core DuckDB and conns.
+// NewRegistry returns a registry with the core DuckDB and conns. A
+// connection whose engine cellsd does not run is kept apart (see
+// Unsupported) with a warning, so that a SQLRooms CLI config loads whole.
 func NewRegistry(conns ...Connection) (*Registry, error) {
-	r := &Registry{byID: map[string]Connection{
-		CoreID: {ID: CoreID, Engine: EngineDuckDB, Title: "Core DuckDB"},
-	}}
+	r := &Registry{
+		byID:        map[string]Connection{CoreID: {ID: CoreID, Engine: EngineDuckDB, Title: "Core DuckDB"}},
+		unsupported: map[string]Connection{},
+	}
 	for i, c := range conns {
 		if c.ID == "" {
 			return nil, fmt.Errorf("connector %d: missing id", i+1)
 		}
-		if _, dup := r.byID[c.ID]; dup {
+		_, dup := r.byID[c.ID]
+		if _, other := r.unsupported[c.ID]; dup || other {
 			return nil, fmt.Errorf("connector %q: defined twice", c.ID)
 		}
 		switch c.Engine {
@@ -111,7 +128,10 @@ func NewRegistry(conns ...Connection) (*Registry, error) {
 		case "":
 			return nil, fmt.Errorf("connector %q: missing engine", c.ID)
 		default:
-			return nil, fmt.Errorf("connector %q: unknown engine %q (known: %s, %s, %s)", c.ID, c.Engine, EngineBridge, EngineDuckDB, EnginePostgres)
+			r.unsupported[c.ID] = c
+			r.warnings = append(r.warnings, fmt.Sprintf("connector %q: engine %q is not supported by cellsd (it runs %s); cells that name it will not run",
+				c.ID, c.Engine, strings.Join(Engines(), ", ")))
+			continue
 		}
 		r.byID[c.ID] = c
 	}
@@ -193,13 +213,21 @@ func redactURL(s string) string {
 	return s
 }
 
-// Lookup returns the connection with the given id.
+// Lookup returns the connection with the given id, if cellsd runs its
+// engine.
 func (r *Registry) Lookup(id string) (Connection, bool) {
 	c, ok := r.byID[id]
 	return c, ok
 }
 
-// IDs returns every connection id, sorted.
+// Unsupported returns the connection with the given id whose engine cellsd
+// does not run: an entry the config holds for the SQLRooms CLI.
+func (r *Registry) Unsupported(id string) (Connection, bool) {
+	c, ok := r.unsupported[id]
+	return c, ok
+}
+
+// IDs returns the id of every connection cellsd runs, sorted.
 func (r *Registry) IDs() []string {
 	ids := make([]string, 0, len(r.byID))
 	for id := range r.byID {
@@ -209,35 +237,175 @@ func (r *Registry) IDs() []string {
 	return ids
 }
 
-// LoadFile reads a connections config. Unknown keys inside a
-// [[db.connectors]] entry are an error, so a typo does not silently drop a
-// setting; other tables belong to the SQLRooms CLI and are ignored.
+// Warnings are problems that do not stop loading, such as an entry whose
+// engine cellsd does not run, in file order.
+func (r *Registry) Warnings() []string { return slices.Clone(r.warnings) }
+
+// LoadFile reads a connections config: the [[db.connectors]] tables of the
+// SQLRooms CLI's TOML; other tables are the CLI's and are ignored. An entry
+// of an engine cellsd runs must use only the keys cellsd knows, so that a
+// typo does not silently drop a setting; an entry of another engine keeps
+// its id, engine and title, and its other keys are not checked. Errors name
+// the file, the entry and the key.
 func LoadFile(path string) (*Registry, error) {
 	var cfg struct {
 		DB struct {
-			Connectors []Connection `toml:"connectors"`
+			Connectors []map[string]any `toml:"connectors"`
 		} `toml:"db"`
 	}
-	md, err := toml.DecodeFile(path, &cfg)
-	if err != nil {
+	if _, err := toml.DecodeFile(path, &cfg); err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
 			return nil, fmt.Errorf("%s: line %d, column %d: %s", path, perr.Position.Line, perr.Position.Col, perr.Message)
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var unknown []string
-	for _, k := range md.Undecoded() {
-		if len(k) > 2 && k[0] == "db" && k[1] == "connectors" {
-			unknown = append(unknown, k.String())
+	conns := make([]Connection, 0, len(cfg.DB.Connectors))
+	for i, t := range cfg.DB.Connectors {
+		c, err := decodeEntry(i, t)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		conns = append(conns, c)
 	}
-	if len(unknown) > 0 {
-		return nil, fmt.Errorf("%s: unknown keys: %s", path, strings.Join(unknown, ", "))
-	}
-	r, err := NewRegistry(cfg.DB.Connectors...)
+	r, err := NewRegistry(conns...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	for i, w := range r.warnings {
+		r.warnings[i] = path + ": " + w
+	}
 	return r, nil
+}
+
+// decodeEntry turns the i-th [[db.connectors]] table into a Connection.
+// Which keys count depends on the engine, so id and engine come first.
+func decodeEntry(i int, t map[string]any) (Connection, error) {
+	var c Connection
+	entry := fmt.Sprintf("connector %d", i+1)
+	for _, k := range []string{"id", "engine"} {
+		if v, ok := t[k]; ok {
+			if err := c.setField(k, v); err != nil {
+				return c, fmt.Errorf("%s: %s: %w", entry, k, err)
+			}
+		}
+	}
+	if c.ID != "" {
+		entry = fmt.Sprintf("connector %q", c.ID)
+	}
+	if c.Engine == "" || !slices.Contains(Engines(), c.Engine) {
+		// The SQLRooms CLI's entry (or one NewRegistry rejects for its
+		// missing engine): its keys are the CLI's business.
+		if title, ok := t["title"].(string); ok {
+			c.Title = title
+		}
+		return c, nil
+	}
+	keys := make([]string, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var unknown []string
+	for _, k := range keys {
+		err := c.setField(k, t[k])
+		switch {
+		case errors.Is(err, errUnknownKey):
+			unknown = append(unknown, k)
+		case err != nil:
+			return c, fmt.Errorf("%s: %s: %w", entry, k, err)
+		}
+	}
+	if len(unknown) > 0 {
+		return c, fmt.Errorf("%s: unknown keys: %s", entry, strings.Join(unknown, ", "))
+	}
+	return c, nil
+}
+
+var errUnknownKey = errors.New("unknown key")
+
+// setField sets the field of TOML key k to v, a value as the TOML decoder
+// gives it. port may be a string or an integer, as the SQLRooms CLI takes
+// it; every other key but read_only is a string.
+func (c *Connection) setField(k string, v any) error {
+	var dst *string
+	switch k {
+	case "id":
+		dst = &c.ID
+	case "engine":
+		dst = &c.Engine
+	case "title":
+		dst = &c.Title
+	case "host":
+		dst = &c.Host
+	case "port":
+		if n, ok := v.(int64); ok {
+			if n < 1 || n > 65535 {
+				return fmt.Errorf("%d is not a TCP port", n)
+			}
+			c.Port = strconv.FormatInt(n, 10)
+			return nil
+		}
+		if _, ok := v.(string); !ok {
+			return fmt.Errorf("want a string or an integer, got %s", tomlType(v))
+		}
+		dst = &c.Port
+	case "database":
+		dst = &c.Database
+	case "user":
+		dst = &c.User
+	case "password":
+		dst = &c.Password
+	case "password_env":
+		dst = &c.PasswordEnv
+	case "dsn":
+		dst = &c.DSN
+	case "read_only":
+		b, ok := v.(bool)
+		if !ok {
+			return fmt.Errorf("want true or false, got %s", tomlType(v))
+		}
+		c.ReadOnly = &b
+		return nil
+	case "statement_timeout":
+		dst = &c.StatementTimeout
+	case "url":
+		dst = &c.URL
+	case "connection_id":
+		dst = &c.RemoteID
+	case "token":
+		dst = &c.Token
+	case "token_env":
+		dst = &c.TokenEnv
+	case "dialect":
+		dst = &c.Dialect
+	default:
+		return errUnknownKey
+	}
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("want a string, got %s", tomlType(v))
+	}
+	*dst = s
+	return nil
+}
+
+// tomlType names the TOML type of a decoded value, for messages that must
+// not quote it (it may be a secret).
+func tomlType(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return "a date or time"
 }

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/postgres"
 )
 
 func loadTOML(t *testing.T, text string) (*connectors.Registry, error) {
@@ -99,7 +101,6 @@ func TestNewRegistry_BridgeInvalid(t *testing.T) {
 		{"DialectOnDuckDB", func(c *connectors.Connection) {
 			*c = connectors.Connection{ID: "b", Engine: connectors.EngineDuckDB, Dialect: "postgres"}
 		}, `connector "b": dialect: only for engine bridge`},
-		{"UnknownEngine", func(c *connectors.Connection) { c.Engine = "bridges" }, `connector "b": unknown engine "bridges" (known: bridge, duckdb, postgres)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
@@ -126,7 +127,201 @@ engine = "bridge"
 url = "http://127.0.0.1:4000"
 connectionId = "warehouse"
 `)
-	if err == nil || !strings.Contains(err.Error(), "unknown keys: db.connectors.connectionId") {
-		t.Fatalf("error %v, want the unknown key named", err)
+	if err == nil || !strings.Contains(err.Error(), `connections.toml: connector "remote": unknown keys: connectionId`) {
+		t.Fatalf("error %v, want the file, the entry and the unknown key named", err)
+	}
+}
+
+// sqlroomsConfig is the example config of the SQLRooms CLI's README
+// (python/sqlrooms-cli/README.md): its own tables, a Postgres entry with
+// every key the CLI defines for postgres, and Snowflake entries, one with
+// every key the CLI defines for snowflake.
+const sqlroomsConfig = `
+[app]
+profile = "default"
+
+[ai]
+default_provider = "openai"
+default_model = "gpt-5"
+
+[[ai.providers]]
+id = "openai"
+base_url = "https://api.openai.com/v1"
+api_key_env = "OPENAI_API_KEY"
+models = ["gpt-5", "gpt-4.1"]
+
+[[db.connectors]]
+id = "postgres-local"
+engine = "postgres"
+title = "Postgres Local"
+host = "localhost"
+port = "5432"
+database = "postgres"
+user = "postgres"
+password = "postgres"
+
+[[db.connectors]]
+id = "snowflake-prod"
+engine = "snowflake"
+title = "Snowflake Prod"
+account = "your-account"
+user = "your-user"
+password = "your-password"
+warehouse = "your-warehouse"
+database = "your-database"
+schema = "your-schema"
+role = "your-role"
+authenticator = "externalbrowser"
+
+[[db.connectors]]
+id = "snowflake-dev"
+engine = "snowflake"
+title = "Snowflake Dev"
+account = "your-dev-account"
+user = "your-dev-user"
+warehouse = "your-dev-warehouse"
+`
+
+func TestLoadFile_SQLRoomsConfig(t *testing.T) {
+	reg, err := loadTOML(t, sqlroomsConfig)
+	if err != nil {
+		t.Fatalf("the SQLRooms CLI's example config does not load: %v", err)
+	}
+	t.Run("PostgresLookup", func(t *testing.T) {
+		c, ok := reg.Lookup("postgres-local")
+		if !ok {
+			t.Fatal("postgres-local not found")
+		}
+		want := connectors.Connection{ID: "postgres-local", Engine: "postgres", Title: "Postgres Local",
+			Host: "localhost", Port: "5432", Database: "postgres", User: "postgres", Password: "postgres"}
+		if c != want {
+			t.Errorf("postgres-local = %+v, want %+v", c, want)
+		}
+		cfg, err := postgres.NewConfig(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := cfg.Pool.ConnConfig
+		if cc.Host != "localhost" || cc.Port != 5432 || cc.Database != "postgres" || cc.User != "postgres" || cc.Password != "postgres" {
+			t.Errorf("pool config %s:%d/%s user %s", cc.Host, cc.Port, cc.Database, cc.User)
+		}
+	})
+	t.Run("SnowflakeKept", func(t *testing.T) {
+		for id, title := range map[string]string{"snowflake-prod": "Snowflake Prod", "snowflake-dev": "Snowflake Dev"} {
+			if _, ok := reg.Lookup(id); ok {
+				t.Errorf("Lookup(%q) found a connection cellsd cannot run", id)
+			}
+			c, ok := reg.Unsupported(id)
+			if !ok || c.Engine != "snowflake" || c.Title != title {
+				t.Errorf("Unsupported(%q) = %+v, %v; want the snowflake entry", id, c, ok)
+			}
+		}
+		if got, want := reg.IDs(), []string{"duckdb-core", "postgres-local"}; !slices.Equal(got, want) {
+			t.Errorf("IDs() = %q, want %q", got, want)
+		}
+	})
+	t.Run("Warnings", func(t *testing.T) {
+		w := reg.Warnings()
+		if len(w) != 2 {
+			t.Fatalf("warnings %q, want one per snowflake entry", w)
+		}
+		want := `connections.toml: connector "snowflake-prod": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, postgres)`
+		if !strings.Contains(w[0], want) {
+			t.Errorf("warning %q, want it to contain %q", w[0], want)
+		}
+		if strings.Contains(strings.Join(w, " "), "your-password") {
+			t.Errorf("a password is in the warnings: %q", w)
+		}
+	})
+}
+
+func TestLoadFile_Port(t *testing.T) {
+	for _, tc := range []struct {
+		name, port, want string
+	}{
+		{"Integer", "5433", "5433"},
+		{"String", `"5433"`, "5433"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg, err := loadTOML(t, "[[db.connectors]]\nid = \"pg\"\nengine = \"postgres\"\nhost = \"127.0.0.1\"\nport = "+tc.port+"\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := reg.Lookup("pg")
+			if c.Port != tc.want {
+				t.Errorf("Port = %q, want %q", c.Port, tc.want)
+			}
+			cfg, err := postgres.NewConfig(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Pool.ConnConfig.Port; got != 5433 {
+				t.Errorf("pool port %d, want 5433", got)
+			}
+		})
+	}
+}
+
+// TestLoadFile_BadValue checks that a value of the wrong type names the
+// file, the entry and the key, and never quotes the value.
+func TestLoadFile_BadValue(t *testing.T) {
+	for _, tc := range []struct {
+		name, entry, want string
+	}{
+		{"PortBoolean", `port = true`, `connections.toml: connector "pg": port: want a string or an integer, got a boolean`},
+		{"PortFloat", `port = 5432.5`, `connector "pg": port: want a string or an integer, got a float`},
+		{"PortRange", `port = 70000`, `connector "pg": port: 70000 is not a TCP port`},
+		{"PasswordInteger", `password = 123456789`, `connector "pg": password: want a string, got an integer`},
+		{"ReadOnlyString", `read_only = "no"`, `connector "pg": read_only: want true or false, got a string`},
+		{"TitleTable", `title = {x = "y"}`, `connector "pg": title: want a string, got a table`},
+		{"UnknownKeys", "hots = \"h\"\nschema = \"public\"", `connector "pg": unknown keys: hots, schema`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadTOML(t, "[[db.connectors]]\nid = \"pg\"\nengine = \"postgres\"\n"+tc.entry+"\n")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "123456789") {
+				t.Errorf("the value is in the error: %v", err)
+			}
+		})
+	}
+	t.Run("EntryWithoutID", func(t *testing.T) {
+		_, err := loadTOML(t, "[[db.connectors]]\nid = \"a\"\nengine = \"duckdb\"\n[[db.connectors]]\nengine = \"postgres\"\nport = false\n")
+		if want := `connections.toml: connector 2: port: want a string or an integer, got a boolean`; err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v, want it to contain %q", err, want)
+		}
+	})
+	t.Run("UnsupportedEngineKeysUnchecked", func(t *testing.T) {
+		reg, err := loadTOML(t, "[[db.connectors]]\nid = \"bq\"\nengine = \"bigquery\"\nport = true\nproject = \"p\"\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := reg.Unsupported("bq"); !ok {
+			t.Error("bq not kept")
+		}
+	})
+}
+
+func TestNewRegistry_UnsupportedEngine(t *testing.T) {
+	reg, err := connectors.NewRegistry(
+		connectors.Connection{ID: "b", Engine: "bridges"},
+		connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reg.Lookup("b"); ok {
+		t.Error("Lookup found a connection of an engine cellsd does not run")
+	}
+	if c, ok := reg.Unsupported("b"); !ok || c.Engine != "bridges" {
+		t.Errorf("Unsupported(b) = %+v, %v", c, ok)
+	}
+	if w := reg.Warnings(); len(w) != 1 || !strings.Contains(w[0], `connector "b": engine "bridges" is not supported by cellsd (it runs bridge, duckdb, postgres)`) {
+		t.Errorf("warnings %q", w)
+	}
+	if _, err := connectors.NewRegistry(connectors.Connection{ID: "x", Engine: "snowflake"}, connectors.Connection{ID: "x", Engine: "postgres"}); err == nil ||
+		!strings.Contains(err.Error(), `connector "x": defined twice`) {
+		t.Errorf("an id used by an unsupported and a supported entry: error %v", err)
 	}
 }

@@ -283,7 +283,15 @@ func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 	conn, ok := reg.Lookup(c.Connector())
 	switch {
 	case !ok:
-		cp.fail(KindUnknownConnector, fmt.Sprintf("connector %q is not configured (known: %s)", c.Connector(), strings.Join(reg.IDs(), ", ")))
+		if other, found := reg.Unsupported(c.Connector()); found {
+			// Configured for the SQLRooms CLI: say so rather than "not
+			// configured", and keep its engine for the graph.
+			cp.fail(KindUnknownConnector, fmt.Sprintf("connector %q: engine %q is not supported by cellsd (it runs %s)",
+				c.Connector(), other.Engine, strings.Join(connectors.Engines(), ", ")))
+			conn = other
+		} else {
+			cp.fail(KindUnknownConnector, fmt.Sprintf("connector %q is not configured (known: %s)", c.Connector(), strings.Join(reg.IDs(), ", ")))
+		}
 		cp.Analysis = &sqlparse.Analysis{Vars: cells.Vars(c.SQL), Query: true}
 	case conn.SQLDialect() == connectors.EnginePostgres: // Postgres, or a bridge to it
 		cp.Analysis = sqlparse.AnalyzePostgres(c.SQL)

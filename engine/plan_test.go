@@ -1,10 +1,13 @@
 package engine_test
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine"
 )
 
@@ -301,5 +304,64 @@ func TestPlan_OrderTiesByPosition(t *testing.T) {
 				t.Errorf("Order = %q, want %q", ap.Order, tt.want)
 			}
 		})
+	}
+}
+
+// TestPlan_UnsupportedEngine plans a notebook against a SQLRooms CLI config
+// that also holds a Snowflake connection: a cell naming it gets an
+// unknown-connector error that says cellsd does not run its engine, and the
+// rest of the notebook plans as usual.
+func TestPlan_UnsupportedEngine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sqlrooms.toml")
+	config := `
+[[db.connectors]]
+id = "postgres-local"
+engine = "postgres"
+host = "127.0.0.1"
+port = 5432
+database = "test"
+user = "postgres"
+
+[[db.connectors]]
+id = "snowflake-dev"
+engine = "snowflake"
+title = "Snowflake Dev"
+account = "your-dev-account"
+user = "your-dev-user"
+warehouse = "your-dev-warehouse"
+`
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := connectors.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := openEngine(t, engine.Config{Connections: reg})
+	nb := parseNotebook(t, nbArtifact{id: "nb", cells: []nbCell{
+		{"id": "sf", "type": "sql", "data": map[string]any{"title": "Sales", "sql": "SELECT 1 AS x", "resultName": "sales", "connectorId": "snowflake-dev"}},
+		sqlCell("down", "down", "SELECT * FROM sales"),
+		{"id": "nope", "type": "sql", "data": map[string]any{"title": "Nope", "sql": "SELECT 1", "resultName": "nope", "connectorId": "snowflake-typo"}},
+		sqlCell("ok", "ok", "SELECT 2 AS y"),
+	}})
+	ap := mustPlan(t, eng, nb).Artifacts[0]
+
+	checkCell(t, ap, "sf", cellWant{defines: []string{"sales"}, errKinds: []string{engine.KindUnknownConnector}})
+	checkCell(t, ap, "down", cellWant{deps: []string{"sf"}, defines: []string{"down"}})
+	want := `connector "snowflake-dev": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, postgres)`
+	if got := errorOf(t, ap, "sf", engine.KindUnknownConnector).Message; got != want {
+		t.Errorf("message = %q, want %q", got, want)
+	}
+	want = `connector "snowflake-typo" is not configured (known: duckdb-core, postgres-local)`
+	if got := errorOf(t, ap, "nope", engine.KindUnknownConnector).Message; got != want {
+		t.Errorf("message for an unconfigured connector = %q, want %q", got, want)
+	}
+	if !reflect.DeepEqual(ap.Order, []string{"ok"}) {
+		t.Errorf("Order = %q, want [ok]", ap.Order)
+	}
+	for _, gc := range mustPlan(t, eng, nb).Graph().Artifacts[0].Cells {
+		if gc.ID == "sf" && (gc.Engine == nil || *gc.Engine != "snowflake") {
+			t.Errorf("graph engine of cell sf = %v, want snowflake", gc.Engine)
+		}
 	}
 }

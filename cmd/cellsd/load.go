@@ -27,6 +27,9 @@ func (f *notebookFlags) load(e *env) (*cells.Notebook, *connectors.Registry, err
 		if reg, err = connectors.LoadFile(f.Connections); err != nil {
 			return nil, nil, usageError{err}
 		}
+		for _, w := range reg.Warnings() {
+			e.log.Warn(w)
+		}
 	}
 	return nb, reg, nil
 }

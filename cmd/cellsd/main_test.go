@@ -338,3 +338,81 @@ func TestRun_DDLCells(t *testing.T) {
 		t.Errorf("report for the DDL cell:\n%s", data)
 	}
 }
+
+// TestSQLRoomsConnections runs graph and run with the SQLRooms CLI's config
+// file: it loads although it holds a Snowflake connection and a numeric
+// port, and the one cell that names the Snowflake connection fails with a
+// message that says why, like any other plan error.
+func TestSQLRoomsConnections(t *testing.T) {
+	conns := filepath.Join(t.TempDir(), "sqlrooms.toml")
+	config := `
+[app]
+profile = "default"
+
+[[db.connectors]]
+id = "postgres-local"
+engine = "postgres"
+title = "Postgres Local"
+host = "127.0.0.1"
+port = 5432
+database = "test"
+user = "postgres"
+
+[[db.connectors]]
+id = "snowflake-dev"
+engine = "snowflake"
+title = "Snowflake Dev"
+account = "your-dev-account"
+user = "your-dev-user"
+warehouse = "your-dev-warehouse"
+schema = "PUBLIC"
+role = "ANALYST"
+`
+	if err := os.WriteFile(conns, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nb := writeNotebook(t, `{"data": {
+  "sf": {"id": "sf", "type": "sql", "data": {"title": "Sales", "sql": "SELECT 1 AS x", "resultName": "sales", "connectorId": "snowflake-dev"}},
+  "down": {"id": "down", "type": "sql", "data": {"title": "Down", "sql": "SELECT * FROM sales", "resultName": "down"}},
+  "ok": {"id": "ok", "type": "sql", "data": {"title": "Ok", "sql": "SELECT 2 AS y", "resultName": "ok"}}},
+ "artifacts": {"nb": {"id": "nb", "cellIds": ["sf", "down", "ok"], "edges": []}}}`)
+	const msg = `connector "snowflake-dev": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, postgres)`
+	warning := `connector \"snowflake-dev\": engine \"snowflake\" is not supported by cellsd`
+
+	t.Run("Graph", func(t *testing.T) {
+		code, stdout, stderr := cellsd(t, "graph", nb, "--connections", conns, "--format", "json")
+		if code != exitOK {
+			t.Fatalf("exit %d:\n%s", code, stderr)
+		}
+		if !strings.Contains(stderr, warning) {
+			t.Errorf("stderr lacks the warning %q:\n%s", warning, stderr)
+		}
+		var doc struct {
+			Artifacts []struct {
+				Order  []string
+				Errors []struct{ CellID, Kind, Message string }
+			}
+		}
+		if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+			t.Fatal(err)
+		}
+		a := doc.Artifacts[0]
+		if len(a.Errors) != 1 || a.Errors[0].CellID != "sf" || a.Errors[0].Kind != "unknown-connector" || a.Errors[0].Message != msg {
+			t.Errorf("errors %+v, want one unknown-connector error on sf: %s", a.Errors, msg)
+		}
+		if strings.Join(a.Order, ",") != "ok" {
+			t.Errorf("order %q, want [ok]", a.Order)
+		}
+	})
+	t.Run("Run", func(t *testing.T) {
+		code, _, stderr := cellsd(t, "run", nb, "--connections", conns)
+		if code != exitFailed {
+			t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, stderr)
+		}
+		for _, s := range []string{"error    nb/sf  unknown-connector error: " + msg, "blocked  nb/down  blocked: sf failed", "success  nb/ok"} {
+			if !strings.Contains(stderr, s) {
+				t.Errorf("stderr lacks %q:\n%s", s, stderr)
+			}
+		}
+	})
+}

@@ -38,6 +38,11 @@ func (c *serveCmd) Run(e *env) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if reg != nil {
+		for _, w := range reg.Warnings() {
+			log.Warn(w)
+		}
+	}
 	d := daemon.New(daemon.Config{
 		NATSURL: c.NATS, NATSListen: c.NATSListen, NATSWebsocket: c.NATSWebsocket, DataDir: c.Data,
 		HTTPAddr: c.HTTP, Connections: reg, DBPath: c.DB, AuthToken: c.AuthToken, AllowOrigins: c.AllowOrigin, Concurrency: c.Concurrency,
