@@ -132,58 +132,13 @@ connectionId = "warehouse"
 	}
 }
 
-// sqlroomsConfig is the example config of the SQLRooms CLI's README
-// (python/sqlrooms-cli/README.md): its own tables, a Postgres entry with
-// every key the CLI defines for postgres, and Snowflake entries, one with
-// every key the CLI defines for snowflake.
-const sqlroomsConfig = `
-[app]
-profile = "default"
-
-[ai]
-default_provider = "openai"
-default_model = "gpt-5"
-
-[[ai.providers]]
-id = "openai"
-base_url = "https://api.openai.com/v1"
-api_key_env = "OPENAI_API_KEY"
-models = ["gpt-5", "gpt-4.1"]
-
-[[db.connectors]]
-id = "postgres-local"
-engine = "postgres"
-title = "Postgres Local"
-host = "localhost"
-port = "5432"
-database = "postgres"
-user = "postgres"
-password = "postgres"
-
-[[db.connectors]]
-id = "snowflake-prod"
-engine = "snowflake"
-title = "Snowflake Prod"
-account = "your-account"
-user = "your-user"
-password = "your-password"
-warehouse = "your-warehouse"
-database = "your-database"
-schema = "your-schema"
-role = "your-role"
-authenticator = "externalbrowser"
-
-[[db.connectors]]
-id = "snowflake-dev"
-engine = "snowflake"
-title = "Snowflake Dev"
-account = "your-dev-account"
-user = "your-dev-user"
-warehouse = "your-dev-warehouse"
-`
+// sqlroomsConfig is the SQLRooms CLI's example config: its own tables, a
+// Postgres entry with every key the CLI defines for postgres, and Snowflake
+// entries, one with every key the CLI defines for snowflake.
+var sqlroomsConfig = filepath.Join("..", "fixtures", "sqlrooms-cli.toml")
 
 func TestLoadFile_SQLRoomsConfig(t *testing.T) {
-	reg, err := loadTOML(t, sqlroomsConfig)
+	reg, err := connectors.LoadFile(sqlroomsConfig)
 	if err != nil {
 		t.Fatalf("the SQLRooms CLI's example config does not load: %v", err)
 	}
@@ -225,7 +180,7 @@ func TestLoadFile_SQLRoomsConfig(t *testing.T) {
 		if len(w) != 2 {
 			t.Fatalf("warnings %q, want one per snowflake entry", w)
 		}
-		want := `connections.toml: connector "snowflake-prod": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, postgres)`
+		want := `sqlrooms-cli.toml: connector "snowflake-prod": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, postgres)`
 		if !strings.Contains(w[0], want) {
 			t.Errorf("warning %q, want it to contain %q", w[0], want)
 		}

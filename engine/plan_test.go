@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -312,28 +311,7 @@ func TestPlan_OrderTiesByPosition(t *testing.T) {
 // unknown-connector error that says cellsd does not run its engine, and the
 // rest of the notebook plans as usual.
 func TestPlan_UnsupportedEngine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sqlrooms.toml")
-	config := `
-[[db.connectors]]
-id = "postgres-local"
-engine = "postgres"
-host = "127.0.0.1"
-port = 5432
-database = "test"
-user = "postgres"
-
-[[db.connectors]]
-id = "snowflake-dev"
-engine = "snowflake"
-title = "Snowflake Dev"
-account = "your-dev-account"
-user = "your-dev-user"
-warehouse = "your-dev-warehouse"
-`
-	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := connectors.LoadFile(path)
+	reg, err := connectors.LoadFile(filepath.Join("..", "fixtures", "sqlrooms-cli.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}

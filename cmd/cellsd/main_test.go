@@ -344,33 +344,7 @@ func TestRun_DDLCells(t *testing.T) {
 // port, and the one cell that names the Snowflake connection fails with a
 // message that says why, like any other plan error.
 func TestSQLRoomsConnections(t *testing.T) {
-	conns := filepath.Join(t.TempDir(), "sqlrooms.toml")
-	config := `
-[app]
-profile = "default"
-
-[[db.connectors]]
-id = "postgres-local"
-engine = "postgres"
-title = "Postgres Local"
-host = "127.0.0.1"
-port = 5432
-database = "test"
-user = "postgres"
-
-[[db.connectors]]
-id = "snowflake-dev"
-engine = "snowflake"
-title = "Snowflake Dev"
-account = "your-dev-account"
-user = "your-dev-user"
-warehouse = "your-dev-warehouse"
-schema = "PUBLIC"
-role = "ANALYST"
-`
-	if err := os.WriteFile(conns, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	conns := filepath.Join("..", "..", "fixtures", "sqlrooms-cli.toml")
 	nb := writeNotebook(t, `{"data": {
   "sf": {"id": "sf", "type": "sql", "data": {"title": "Sales", "sql": "SELECT 1 AS x", "resultName": "sales", "connectorId": "snowflake-dev"}},
   "down": {"id": "down", "type": "sql", "data": {"title": "Down", "sql": "SELECT * FROM sales", "resultName": "down"}},
