@@ -47,8 +47,8 @@ type Config struct {
 	AuthToken string
 	// AllowOrigins are the web origins ("http://localhost:5173") whose
 	// pages may call the HTTP API (CORS) and open the embedded server's
-	// WebSocket; "*" allows any. Empty: HTTP from the same origin only, and
-	// a WebSocket from anywhere.
+	// WebSocket; "*" allows any. Empty: pages of the daemon's own origin
+	// only. Programs, which send no Origin, are not concerned.
 	AllowOrigins []string
 	// Concurrency bounds the cells each session runs at once; 0 means the
 	// number of CPUs.
