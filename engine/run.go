@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -58,13 +59,15 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report,
 
 // runDuckDB runs a DuckDB cell on its own connection, with the artifact's
 // search_path. A query cell's last statement replaces its result table
-// atomically (CREATE OR REPLACE TABLE ... AS); with a commit guard, inside a
-// transaction committed through it, so that a superseded execution never
-// lands. A DDL cell's statements run as written. It returns the result's
-// row count, or nil for a DDL cell.
+// atomically (see materialize); with a commit guard, inside a transaction
+// committed through it, so that a superseded execution never lands. A DDL
+// cell's statements run as written. It returns the result's row count, or
+// nil for a DDL cell.
 func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(context.Context, func() error) error) (rows *int64, err error) {
 	stmts := []string{spec.sql}
-	if spec.statements > 1 {
+	if spec.statements > 1 || spec.show {
+		// A DESCRIBE, SHOW or SUMMARIZE becomes a subquery, which must not
+		// hold the semicolon that ends it.
 		stmts = splitStatements(spec.sql)
 	}
 	conn, err := e.db.Conn(ctx)
@@ -75,10 +78,11 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(contex
 	conn.Raw(func(dc any) error { key = dc; return nil })
 	defer func() {
 		// A connection that saw an error or an interrupt, or ran statements
-		// other than the materialized query, may hold session state (an
-		// aborted transaction, a pending interrupt, temporary tables,
-		// settings): discard it rather than hand it to the next cell.
-		if err != nil || len(stmts) > 1 || !spec.hasResult {
+		// other than the materialized query (DuckDB's own, for a query it
+		// expands), may hold session state (an aborted transaction, a
+		// pending interrupt, temporary tables and types, settings): discard
+		// it rather than hand it to the next cell.
+		if err != nil || len(stmts) > 1 || !spec.hasResult || spec.expands {
 			e.searchPaths.Delete(key)
 			conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
@@ -102,26 +106,68 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(contex
 	if !spec.hasResult {
 		return nil, nil
 	}
-	ctas := "CREATE OR REPLACE TABLE " + e.Relation(spec.schema, spec.name) + " AS " + stmts[last] + "\n"
-	var n int64 // CREATE TABLE AS answers with the number of rows
-	if guard == nil {
-		if err := conn.QueryRowContext(ctx, ctas).Scan(&n); err != nil {
+	var n int64
+	if guard == nil && !spec.expands {
+		if n, err = e.materialize(ctx, conn, spec, stmts[last]); err != nil {
 			return nil, err
 		}
 		return &n, nil
 	}
+	// An expanded query's table and its row count are read by two
+	// statements: one transaction keeps them together.
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, ctas).Scan(&n); err != nil {
+	if n, err = e.materialize(ctx, tx, spec, stmts[last]); err != nil {
 		return nil, err
 	}
-	if err := guard(ctx, tx.Commit); err != nil {
+	if guard == nil {
+		err = tx.Commit()
+	} else {
+		err = guard(ctx, tx.Commit)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &n, nil
+}
+
+// execQuerier is what materialize needs of a connection or a transaction.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// materialize replaces the cell's result table with the result of stmt, the
+// cell's last statement, and returns its number of rows. The statement
+// follows CREATE OR REPLACE TABLE ... AS on the same line, so DuckDB's
+// errors give the cell's line numbers.
+//
+// DuckDB refuses DESCRIBE, SHOW and SUMMARIZE after AS but takes them as a
+// subquery. It runs a PIVOT without IN list as several statements, the last
+// of which is the CREATE TABLE but answers no row count: the rows are
+// counted in the table made.
+func (e *Engine) materialize(ctx context.Context, q execQuerier, spec execSpec, stmt string) (int64, error) {
+	rel := e.Relation(spec.schema, spec.name)
+	body := stmt + "\n"
+	if spec.show {
+		// The parenthesis on a line of its own: a trailing -- comment
+		// must not swallow it.
+		body = "FROM (" + stmt + "\n)"
+	}
+	ctas := "CREATE OR REPLACE TABLE " + rel + " AS " + body
+	var n int64 // CREATE TABLE AS answers with the number of rows
+	if !spec.expands {
+		err := q.QueryRowContext(ctx, ctas).Scan(&n)
+		return n, err
+	}
+	if _, err := q.ExecContext(ctx, ctas); err != nil {
+		return 0, err
+	}
+	err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+rel).Scan(&n)
+	return n, err
 }
 
 // searchPathIs reports whether the connection's search_path is path.
@@ -130,12 +176,14 @@ func (e *Engine) searchPathIs(conn any, path string) bool {
 	return ok && p == path
 }
 
-// splitStatements splits a cell into its statements. Each statement is
-// padded with the newlines and spaces that preceded it in the cell, so the
-// line numbers in DuckDB's errors are the cell's.
+// splitStatements splits a cell into its statements, without the
+// semicolons that end them and the comments after the last one. Each
+// statement is padded with the newlines and spaces that preceded it in the
+// cell, so the line numbers in DuckDB's errors are the cell's. A cell with
+// no statement is returned whole.
 func splitStatements(text string) []string {
 	spans := sqlparse.Statements(text)
-	if len(spans) < 2 {
+	if len(spans) == 0 {
 		return []string{text}
 	}
 	stmts := make([]string, len(spans))

@@ -524,11 +524,14 @@ type execSpec struct {
 	artifact, cell string
 	schema, name   string
 	hasResult      bool
-	statements     int    // how many the cell has
-	sql            string // rendered
-	conn           connectors.Connection
-	timeout        time.Duration
-	fingerprint    string
+	statements     int // how many the cell has
+	// show and expands are the last statement's sqlparse.Analysis Show
+	// and Expands: how a DuckDB cell materializes its result.
+	show, expands bool
+	sql           string // rendered
+	conn          connectors.Connection
+	timeout       time.Duration
+	fingerprint   string
 	// received counts the bytes of the Arrow batches an external
 	// connector sent; nil for core cells.
 	received *atomic.Int64
@@ -561,7 +564,8 @@ func (s *Session) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	}
 	spec := execSpec{
 		artifact: st.ref.artifact, cell: st.ref.cell, schema: st.ap.Schema, name: cp.Name,
-		hasResult: cp.HasResult(), statements: cp.Analysis.Statements, sql: rendered, conn: cp.Connection, timeout: st.timeout,
+		hasResult: cp.HasResult(), statements: cp.Analysis.Statements, show: cp.Analysis.Show, expands: cp.Analysis.Expands,
+		sql: rendered, conn: cp.Connection, timeout: st.timeout,
 		fingerprint: hex.EncodeToString(h.Sum(nil)),
 	}
 	if cp.Connection.Engine != connectors.EngineDuckDB {

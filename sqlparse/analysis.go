@@ -15,6 +15,17 @@ type Analysis struct {
 	// the cell's result. A cell whose last statement is DDL (or anything
 	// else) has no result relation of its own.
 	Query bool
+	// Show reports that the last statement is a query DuckDB parses into a
+	// SHOW reference: DESCRIBE, SHOW or SUMMARIZE. DuckDB runs such a
+	// statement on its own or as a subquery, never as the body of
+	// CREATE TABLE ... AS.
+	Show bool
+	// Expands reports that the last statement is a query holding a PIVOT
+	// without IN list (or with a subquery for one), which DuckDB runs as
+	// several statements: the first ones collect the pivot values into a
+	// temporary type. CREATE TABLE ... AS on such a query answers no row
+	// count.
+	Expands bool
 	// Refs are the relation references that are not CTEs in scope nor
 	// relations created by an earlier statement of the cell, sorted by
 	// position. Table-function arguments, column names, aliases, literals

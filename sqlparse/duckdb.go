@@ -61,6 +61,9 @@ func (d *DuckDB) Analyze(ctx context.Context, text string) (*Analysis, error) {
 		for _, tree := range whole.trees {
 			a.Refs = append(a.Refs, refsOf(tree, parsed)...)
 		}
+		if a.Query {
+			a.Show = isShow(whole.trees[len(whole.trees)-1])
+		}
 	} else {
 		if lexErr != nil {
 			a.Err = newError(text, fmt.Sprintf("cannot split the cell into statements: %v", lexErr), -1)
@@ -90,7 +93,9 @@ func (d *DuckDB) Analyze(ctx context.Context, text string) (*Analysis, error) {
 					a.Defines = append(a.Defines, *st.target)
 				}
 			}
-			a.Query = i == len(spans)-1 && st.kind == kindQuery
+			if i == len(spans)-1 && st.kind == kindQuery {
+				a.Query, a.Show, a.Expands = true, st.show, st.expands
+			}
 		}
 	}
 	if a.Statements == 0 {
@@ -161,7 +166,10 @@ type statementResult struct {
 	refs   []Ref
 	target *Ref // the relation a DDL statement creates or fills
 	temp   bool // the target is a temporary table or view
-	err    *Error
+	// show and expands describe a query as Analysis.Show and
+	// Analysis.Expands do.
+	show, expands bool
+	err           *Error
 }
 
 // analyser analyses the statements of one cell, one at a time.
@@ -177,18 +185,21 @@ func (an *analyser) statement(ctx context.Context, span Span) (statementResult, 
 		return statementResult{err: s.err}, err
 	}
 	if s.trees != nil {
-		var refs []Ref
+		r := statementResult{kind: kindQuery}
 		for _, tree := range s.trees {
-			refs = append(refs, refsOf(tree, an.text)...)
+			r.refs = append(r.refs, refsOf(tree, an.text)...)
 		}
-		return statementResult{kind: kindQuery, refs: refs}, nil
+		if n := len(s.trees); n > 0 {
+			r.show = isShow(s.trees[n-1])
+		}
+		return r, nil
 	}
 	toks := tokensIn(an.toks, span)
 	if len(toks) == 0 {
 		return statementResult{}, nil
 	}
-	if refs, ok, err := an.pivotStatement(ctx, toks, span); err != nil || ok {
-		return statementResult{kind: kindQuery, refs: refs}, err
+	if r, ok, err := an.pivotStatement(ctx, toks, span); err != nil || ok {
+		return r, err
 	}
 	switch toks[0].word {
 	case "create":
@@ -205,20 +216,21 @@ func (an *analyser) statement(ctx context.Context, span Span) (statementResult, 
 // IN list added to every pivot column it serializes the same references.
 // The references' offsets are mapped back to the user's text. ok is false
 // when the statement has no such PIVOT or is not a query even so.
-func (an *analyser) pivotStatement(ctx context.Context, toks []token, span Span) (refs []Ref, ok bool, err error) {
+func (an *analyser) pivotStatement(ctx context.Context, toks []token, span Span) (r statementResult, ok bool, err error) {
 	inserts, subqueries := pivotInserts(toks)
 	if len(inserts) == 0 && len(subqueries) == 0 {
-		return nil, false, nil
+		return r, false, nil
 	}
+	r = statementResult{kind: kindQuery, expands: true}
 	// An IN list given by a subquery is expanded too: its references are
 	// the subquery's, and it stands as (NULL) for the rest.
 	text := []byte(an.text)
 	for _, sq := range subqueries {
 		sub, err := an.statement(ctx, sq)
 		if err != nil || sub.kind != kindQuery {
-			return nil, false, err
+			return statementResult{}, false, err
 		}
-		refs = append(refs, sub.refs...)
+		r.refs = append(r.refs, sub.refs...)
 		copy(text[sq.Start:sq.End], "NULL"+strings.Repeat(" ", sq.End-sq.Start-4))
 	}
 	const in = " IN (NULL)"
@@ -233,23 +245,26 @@ func (an *analyser) pivotStatement(ctx context.Context, toks []token, span Span)
 	grown := Span{span.Start, span.End + len(inserts)*len(in)}
 	s, err := an.d.serialize(ctx, blankOutside(b.String(), grown))
 	if err != nil || s.trees == nil {
-		return nil, false, err
+		return statementResult{}, false, err
+	}
+	if n := len(s.trees); n > 0 {
+		r.show = isShow(s.trees[n-1])
 	}
 	for _, tree := range s.trees {
-		for _, r := range refsOf(tree, b.String()) {
-			if r.Offset >= 0 {
+		for _, ref := range refsOf(tree, b.String()) {
+			if ref.Offset >= 0 {
 				shift := 0
 				for _, at := range inserts {
-					if at+shift+len(in) <= r.Offset {
+					if at+shift+len(in) <= ref.Offset {
 						shift += len(in)
 					}
 				}
-				r.Offset -= shift
+				ref.Offset -= shift
 			}
-			refs = append(refs, r)
+			r.refs = append(r.refs, ref)
 		}
 	}
-	return refs, true, nil
+	return r, true, nil
 }
 
 // pivotInserts returns the offsets, in order, just after each pivot column
@@ -518,6 +533,17 @@ func parseText(text string) string {
 		}
 	}
 	return string(b)
+}
+
+// isShow reports whether a json_serialize_sql statement tree is DESCRIBE,
+// SHOW or SUMMARIZE: DuckDB parses those into SELECT * from a SHOW
+// reference, a table reference no query written as SELECT or FROM has (in
+// FROM (DESCRIBE t) the reference is a subquery).
+func isShow(tree any) bool {
+	st, _ := tree.(map[string]any)
+	node, _ := st["node"].(map[string]any)
+	from, _ := node["from_table"].(map[string]any)
+	return node["type"] == "SELECT_NODE" && from["type"] == "SHOW_REF"
 }
 
 // refsOf collects the base-table references of one json_serialize_sql

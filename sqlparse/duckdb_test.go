@@ -130,3 +130,51 @@ func TestPostgres_ExternalTables(t *testing.T) {
 		t.Errorf("postgres error = %+v, want line 2 column 23", a.Err)
 	}
 }
+
+// TestDuckDB_QueryShape checks how the last statement of a query cell is
+// classified: DESCRIBE, SHOW and SUMMARIZE cannot follow CREATE TABLE ... AS
+// (Show), a PIVOT without IN list runs as several statements (Expands).
+func TestDuckDB_QueryShape(t *testing.T) {
+	p := sqlparse.NewDuckDB(openDuckDB(t))
+	tests := []struct {
+		name, sql     string
+		query         bool
+		show, expands bool
+	}{
+		{"Select", "SELECT * FROM a", true, false, false},
+		{"FromFirst", "FROM a SELECT x", true, false, false},
+		{"Values", "VALUES (1), (2)", true, false, false},
+		{"SubqueryOfDescribe", "FROM (DESCRIBE a)", true, false, false},
+		{"DescribeTable", "DESCRIBE a", true, true, false},
+		{"DescribeQuery", "DESCRIBE SELECT * FROM a", true, true, false},
+		{"ShowTable", "SHOW a", true, true, false},
+		{"ShowTables", "SHOW TABLES", true, true, false},
+		{"Summarize", "SUMMARIZE a;", true, true, false},
+		{"SummarizeQuery", "SUMMARIZE SELECT x FROM a", true, true, false},
+		{"DescribeAfterSet", "SET threads = 2; DESCRIBE a", true, true, false},
+		{"DescribeThenSelect", "DESCRIBE a; SELECT 1", true, false, false},
+		{"PivotWithIn", "PIVOT a ON g IN (0, 1) USING sum(x)", true, false, false},
+		{"PivotWithoutIn", "PIVOT a ON g USING sum(x)", true, false, true},
+		{"PivotInSubqueryList", "PIVOT a ON g IN (SELECT g FROM b) USING sum(x)", true, false, true},
+		{"PivotWithoutInInCTE", "WITH p AS (PIVOT a ON g USING sum(x)) SELECT * FROM p", true, false, true},
+		{"PivotAfterSet", "SET threads = 2; PIVOT a ON g USING sum(x)", true, false, true},
+		{"DescribePivotWithoutIn", "DESCRIBE PIVOT a ON g USING sum(x)", true, true, true},
+		{"PivotThenSelect", "PIVOT a ON g USING sum(x); SELECT 1", true, false, false},
+		{"CreateTableAsDescribe", "CREATE TABLE t AS FROM (DESCRIBE a)", false, false, false},
+		{"Explain", "EXPLAIN SELECT 1", false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := p.Analyze(context.Background(), tt.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Err != nil {
+				t.Fatalf("parse error: %v", a.Err)
+			}
+			if a.Query != tt.query || a.Show != tt.show || a.Expands != tt.expands {
+				t.Errorf("%q: Query %v, Show %v, Expands %v; want %v, %v, %v", tt.sql, a.Query, a.Show, a.Expands, tt.query, tt.show, tt.expands)
+			}
+		})
+	}
+}
