@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -64,6 +65,22 @@ type Connection struct {
 	// Dialect (dialect) is the SQL dialect of the bridge's connection
 	// ("postgres", the default, or "duckdb"): how cellsd parses its cells.
 	Dialect string
+}
+
+// UnsetSecretVar returns the environment variable the connection reads its
+// secret from (password_env, token_env) when that variable is not set, or
+// "" when there is none or it is set.
+func (c Connection) UnsetSecretVar() string {
+	vars := []string{c.TokenEnv}
+	if c.Password == "" { // a password given takes precedence over password_env
+		vars = append(vars, c.PasswordEnv)
+	}
+	for _, v := range vars {
+		if _, ok := os.LookupEnv(v); v != "" && !ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // SQLDialect is the dialect a cell on this connection is parsed in:

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cellsd/cellsd/internal/pgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -389,4 +391,42 @@ func TestSQLRoomsConnections(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRun_SecretVariableUnset: a connection whose password_env names a
+// variable that is not set is a load error (exit 2) naming the file, the
+// connection and the variable, before any cell runs; with the variable
+// set, the same notebook runs.
+func TestRun_SecretVariableUnset(t *testing.T) {
+	const variable = "CELLSD_TEST_UNSET_PASSWORD"
+	conns := filepath.Join(t.TempDir(), "connections.toml")
+	config := `[[db.connectors]]
+id = "pg"
+engine = "postgres"
+dsn = "` + pgtest.DSN(t) + `"
+password_env = "` + variable + `"
+`
+	if err := os.WriteFile(conns, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nb := writeNotebook(t, `{"data": {
+  "local": {"id": "local", "type": "sql", "data": {"title": "Local", "sql": "SELECT 1 AS x", "resultName": "local"}},
+  "remote": {"id": "remote", "type": "sql", "data": {"title": "Remote", "sql": "SELECT 2 AS y", "resultName": "remote", "connectorId": "pg"}}},
+ "artifacts": {"nb": {"id": "nb", "cellIds": ["local", "remote"], "edges": []}}}`)
+
+	t.Setenv(variable, "") // restored when the test ends
+	os.Unsetenv(variable)
+	code, _, stderr := cellsd(t, "run", nb, "--connections", conns)
+	want := conns + `: connector "pg": environment variable ` + variable + ` is not set (cell nb/remote uses the connection)`
+	if code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want %d with %q; stderr:\n%s", code, exitUsage, want, stderr)
+	}
+	if strings.Contains(stderr, "success") {
+		t.Errorf("a cell ran:\n%s", stderr)
+	}
+
+	t.Setenv(variable, "anything") // trust auth: any password does
+	if code, _, stderr := cellsd(t, "run", nb, "--connections", conns); code != exitOK {
+		t.Errorf("with the variable set: exit %d:\n%s", code, stderr)
+	}
 }

@@ -62,6 +62,9 @@ func (c *runCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if err := secretsSet(plan, c.Artifact, c.Connections); err != nil {
+		return err
+	}
 	prog := newProgress(e.stderr, plan, c.Artifact)
 	observe := prog.observe
 	if c.NATS != "" {
@@ -122,6 +125,25 @@ func writeFile(path string, write func(*os.File) error) error {
 	}
 	if err := errors.Join(write(f), f.Close()); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// secretsSet checks, before anything runs, that every connection a cell
+// to run uses finds its secret in the environment: a variable left unset
+// is a load error naming the file, the connection and the variable, not a
+// cell failing later.
+func secretsSet(plan *engine.Plan, artifact, path string) error {
+	for _, ap := range plan.Artifacts {
+		if artifact != "" && ap.Artifact.ID != artifact {
+			continue
+		}
+		for _, cp := range ap.Cells {
+			if v := cp.Connection.UnsetSecretVar(); v != "" && len(cp.Errors) == 0 {
+				return usagef("%s: connector %q: environment variable %s is not set (cell %s/%s uses the connection)",
+					path, cp.Connection.ID, v, ap.Artifact.ID, cp.Cell.ID)
+			}
+		}
 	}
 	return nil
 }
