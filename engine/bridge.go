@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -38,24 +37,12 @@ func (e *Engine) runArrowStream(ctx context.Context, spec execSpec, src arrowStr
 	if !spec.hasResult {
 		return nil, src.Exec(ctx, spec.sql)
 	}
-	conn, err := e.db.Conn(ctx)
+	st, err := e.openStaging(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-		conn.Close()
-	}()
-	staging := "__cellsd_staging_" + spec.name + "_" + strconv.FormatInt(stagingSeq.Add(1), 10)
-	stagingRel := quoteIdent(e.ResultDB()) + "." + quoteIdent(spec.schema) + "." + quoteIdent(staging)
-	sink := &arrowSink{scan: &scanSink{e: e, ctx: ctx, conn: conn, stagingRel: stagingRel, received: spec.received}}
-	defer func() {
-		if err != nil {
-			conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stagingRel)
-		}
-	}()
+	defer func() { st.release(ctx, err != nil) }()
+	sink := &arrowSink{scan: &scanSink{e: e, ctx: ctx, conn: st.conn, stagingRel: st.rel, received: spec.received}}
 	sawSchema, qerr := src.QueryArrow(ctx, spec.sql, sink)
 	if qerr == nil && !sawSchema {
 		qerr = fmt.Errorf("connection %s: the bridge sent no batch, so the result's columns are unknown", spec.conn.ID)
@@ -67,7 +54,7 @@ func (e *Engine) runArrowStream(ctx context.Context, spec execSpec, src arrowStr
 		return nil, fmt.Errorf("load result: %w", err)
 	}
 	loaded := sink.scan.rows
-	if err := e.swapIn(ctx, conn, spec, stagingRel, guard); err != nil {
+	if err := e.swapIn(ctx, st.conn, spec, st.rel, guard); err != nil {
 		return nil, err
 	}
 	return &loaded, nil

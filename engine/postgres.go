@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -17,6 +18,35 @@ import (
 )
 
 var stagingSeq atomic.Int64
+
+// staging is the table an external result is loaded into before it
+// replaces the cell's result, and the DuckDB connection loading it.
+type staging struct {
+	conn      *sql.Conn
+	name, rel string // the table's name, and its qualified relation
+}
+
+// openStaging takes a connection and names a staging table for spec's
+// result in its artifact schema.
+func (e *Engine) openStaging(ctx context.Context, spec execSpec) (*staging, error) {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := "__cellsd_staging_" + spec.name + "_" + strconv.FormatInt(stagingSeq.Add(1), 10)
+	return &staging{conn: conn, name: name, rel: quoteIdent(e.ResultDB()) + "." + quoteIdent(spec.schema) + "." + quoteIdent(name)}, nil
+}
+
+// release ends a load: after a failure it drops the staging table and
+// discards the connection, which may hold an aborted transaction or a
+// pending interrupt; then it returns the connection.
+func (st *staging) release(ctx context.Context, failed bool) {
+	if failed {
+		st.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+st.rel)
+		st.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	st.conn.Close()
+}
 
 // runPostgres runs a Postgres cell remotely and materializes its result:
 // rows stream into a staging table through DuckDB's appender, then one
@@ -35,29 +65,17 @@ func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(cont
 		}
 		return nil, nil
 	}
-	conn, err := e.db.Conn(ctx)
+	st, err := e.openStaging(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-		conn.Close()
-	}()
-	staging := "__cellsd_staging_" + spec.name + "_" + strconv.FormatInt(stagingSeq.Add(1), 10)
-	stagingRel := quoteIdent(e.ResultDB()) + "." + quoteIdent(spec.schema) + "." + quoteIdent(staging)
+	defer func() { st.release(ctx, err != nil) }()
 	// Columnar results stream as Arrow record batches through cellsd_scan
 	// while Postgres still sends; the others go row by row through the
 	// appender.
-	scan := &scanSink{e: e, ctx: ctx, conn: conn, stagingRel: stagingRel, received: spec.received}
-	rowsSink := &appendSink{conn: conn, e: e, schema: spec.schema, table: staging, rel: stagingRel, ctx: ctx}
-	defer func() {
-		rowsSink.close()
-		if err != nil {
-			conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stagingRel)
-		}
-	}()
+	scan := &scanSink{e: e, ctx: ctx, conn: st.conn, stagingRel: st.rel, received: spec.received}
+	rowsSink := &appendSink{conn: st.conn, e: e, schema: spec.schema, table: st.name, rel: st.rel, ctx: ctx}
+	defer rowsSink.close() // before release drops its table
 	qerr := src.QueryArrow(ctx, spec.sql, scan, rowsSink)
 	if err := scan.finish(qerr); err != nil {
 		if qerr != nil {
@@ -69,7 +87,7 @@ func (e *Engine) runPostgres(ctx context.Context, spec execSpec, guard func(cont
 		return nil, fmt.Errorf("load result: %w", err)
 	}
 	loaded := scan.rows + rowsSink.rows
-	if err := e.swapIn(ctx, conn, spec, stagingRel, guard); err != nil {
+	if err := e.swapIn(ctx, st.conn, spec, st.rel, guard); err != nil {
 		return nil, err
 	}
 	return &loaded, nil
