@@ -128,26 +128,39 @@ func BenchmarkEventsWallTime(b *testing.B) {
 	off := openSession(b, nb, engine.SessionOptions{ID: "off", Concurrency: *concurrency, NoCache: true})
 	runAll(b, on) // warm both
 	runAll(b, off)
-	var onTimes, offTimes []time.Duration
-	i := 0
+	var w wallTimes
 	for b.Loop() {
-		if i%2 == 0 {
-			onTimes = append(onTimes, runAll(b, on))
-			offTimes = append(offTimes, runAll(b, off))
-		} else {
-			offTimes = append(offTimes, runAll(b, off))
-			onTimes = append(onTimes, runAll(b, on))
-		}
-		i++
+		w.pair(b, on, off)
 	}
 	b.StopTimer()
 	if err := bs.pub.Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	onMed, offMed := measure.Median(onTimes), measure.Median(offTimes)
+	w.report(b, "on/off")
+}
+
+// wallTimes are the scheduler wall times of a session publishing events
+// (on) and one publishing nothing (off), run in turns.
+type wallTimes struct{ on, off []time.Duration }
+
+// pair runs all of on and of off once each, the first of the two taking
+// turns from one pair to the next.
+func (w *wallTimes) pair(b *testing.B, on, off *engine.Session) {
+	if len(w.on)%2 == 0 {
+		w.on = append(w.on, runAll(b, on))
+		w.off = append(w.off, runAll(b, off))
+	} else {
+		w.off = append(w.off, runAll(b, off))
+		w.on = append(w.on, runAll(b, on))
+	}
+}
+
+// report reports the medians and their ratio, named ratio.
+func (w *wallTimes) report(b *testing.B, ratio string) {
+	onMed, offMed := measure.Median(w.on), measure.Median(w.off)
 	b.ReportMetric(ms(onMed), "events-on-ms")
 	b.ReportMetric(ms(offMed), "events-off-ms")
-	b.ReportMetric(float64(onMed)/float64(offMed), "on/off")
+	b.ReportMetric(float64(onMed)/float64(offMed), ratio)
 }
 
 // concurrency sets the sessions' cells at once in BenchmarkEvents (0: the
@@ -224,17 +237,9 @@ func BenchmarkEvents(b *testing.B) {
 	bare.Flush()
 	observed, observedBurst = nil, nil
 
-	var onTimes, offTimes []time.Duration
-	i := 0
+	var w wallTimes
 	for b.Loop() {
-		if i%2 == 0 {
-			onTimes = append(onTimes, runAll(b, on))
-			offTimes = append(offTimes, runAll(b, off))
-		} else {
-			offTimes = append(offTimes, runAll(b, off))
-			onTimes = append(onTimes, runAll(b, on))
-		}
-		i++
+		w.pair(b, on, off)
 		b.StopTimer()
 		if err := bs.pub.Flush(context.Background()); err != nil {
 			b.Fatal(err)
@@ -247,6 +252,7 @@ func BenchmarkEvents(b *testing.B) {
 	bare.Flush()
 	slices.Sort(observed)
 	slices.Sort(observedBurst)
+	i := len(w.on)
 	edits := editLatencies(b, bs, on, &mu, &latencies, i*(3*n+2))
 	// Every event of the runs measured has arrived before reading them.
 	want := i * (3*n + 2)
@@ -270,10 +276,7 @@ func BenchmarkEvents(b *testing.B) {
 	slices.Sort(lat)
 	slices.Sort(queuedLat)
 	natsFloor := floor.latencies(i * n)
-	onMed, offMed := measure.Median(onTimes), measure.Median(offTimes)
-	b.ReportMetric(ms(onMed), "events-on-ms")
-	b.ReportMetric(ms(offMed), "events-off-ms")
-	b.ReportMetric(float64(onMed)/float64(offMed), "on/off-subscribed")
+	w.report(b, "on/off-subscribed")
 	b.ReportMetric(ms(lat[len(lat)/2]), "latency-p50-ms")
 	b.ReportMetric(ms(lat[len(lat)*99/100]), "latency-p99-ms")
 	b.ReportMetric(ms(queuedLat[len(queuedLat)/2]), "burst-p50-ms")
