@@ -65,15 +65,7 @@ func TestDaemon_LateSubscriber(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := open(t, nc, daemon.OpenRequest{Notebook: chainNotebook(40, 2_000_000), SessionID: "late"})
-	witness := subscribe(t, nc, id)
-	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
-	checkFor(t, 60*time.Second, time.Millisecond, func() error {
-		if n := successes(witness.all()); n < 5 {
-			return fmt.Errorf("%d cells done", n)
-		}
-		return nil
-	})
+	witness, run := runUntil(t, nc, id, 5)
 
 	// The late subscriber.
 	ch := make(chan *nats.Msg, 100_000)
@@ -129,7 +121,7 @@ func TestDaemon_LateSubscriber(t *testing.T) {
 			}
 			state[ev.Cell] = ev
 			live++
-			done = ev.Cell == natsbus.SessionToken && ev.Status != "running" && ev.Run != nil && *ev.Run == r.Run
+			done = ev.Cell == natsbus.SessionToken && ev.Status != "running" && ev.Run != nil && *ev.Run == run
 		case <-timeout:
 			t.Fatal("the run did not end")
 		}
@@ -137,7 +129,7 @@ func TestDaemon_LateSubscriber(t *testing.T) {
 	if live == 0 {
 		t.Fatal("the subscriber joined after the run: nothing arrived live")
 	}
-	witness.waitRun(t, r.Run)
+	witness.waitRun(t, run)
 	final := map[string]string{}
 	for _, ev := range witness.all() {
 		final[ev.Cell] = ev.Status
@@ -195,15 +187,7 @@ func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
 	d := startDaemon(t, daemon.Config{NATSURL: url, Concurrency: 1})
 	nc := connect(t, url)
 	id := open(t, nc, daemon.OpenRequest{Notebook: chainNotebook(60, 1_000_000), SessionID: "restart"})
-	witness := subscribe(t, nc, id)
-	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
-	checkFor(t, 60*time.Second, time.Millisecond, func() error {
-		if n := successes(witness.all()); n < 5 {
-			return fmt.Errorf("%d cells done", n)
-		}
-		return nil
-	})
+	witness, _ := runUntil(t, nc, id, 5)
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	// The run goes on and ends while NATS is down: its events wait.
@@ -275,4 +259,21 @@ func metrics(t testing.TB, d *daemon.Daemon) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// runUntil subscribes a witness to the session's events, runs it all, and
+// returns once done cells have succeeded, mid-run: the witness and the
+// run's id.
+func runUntil(t *testing.T, nc *nats.Conn, id string, done int) (*events, string) {
+	t.Helper()
+	witness := subscribe(t, nc, id)
+	var r struct{ Run string }
+	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+	checkFor(t, 60*time.Second, time.Millisecond, func() error {
+		if n := successes(witness.all()); n < done {
+			return fmt.Errorf("%d cells done", n)
+		}
+		return nil
+	})
+	return witness, r.Run
 }
