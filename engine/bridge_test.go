@@ -25,6 +25,7 @@ import (
 	"github.com/cellsd/cellsd/connectors/postgres"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/internal/pgtest"
+	"github.com/cellsd/cellsd/internal/poll"
 )
 
 // bridgeCell is a SQL cell on connection "remote", a bridge.
@@ -300,7 +301,7 @@ func testBridgeCancel(t *testing.T, start func(testing.TB, string) *httptest.Ser
 		pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30), 1 AS id /* bridge cancel */%' AND state = 'active'").Scan(&n)
 		return n
 	}
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if active() == 0 {
 			return errors.New("query not running yet")
 		}
@@ -310,7 +311,7 @@ func testBridgeCancel(t *testing.T, start func(testing.TB, string) *httptest.Ser
 	if err := s.Cancel("c1"); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 2*time.Second, 10*time.Millisecond, func() error {
 		if n, st := active(), statusOf(s)["c1"].Status; n > 0 || st != engine.StatusCancel {
 			return fmt.Errorf("%s after cancel: %d queries active, c1 %s", time.Since(began), n, st)
 		}

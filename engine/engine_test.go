@@ -184,25 +184,6 @@ func tryQueryRows(db *sql.DB, q string, args ...any) ([][]string, error) {
 	return out, rows.Err()
 }
 
-// checkFor polls f every `every` until it returns nil, failing the test with
-// f's last error once total has passed.
-func checkFor(t testing.TB, total, every time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", total, err)
-		}
-		<-tick.C
-	}
-}
-
 // recorder collects the events a run reports.
 type recorder struct {
 	mu     sync.Mutex

@@ -16,6 +16,7 @@ import (
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/internal/pgtest"
+	"github.com/cellsd/cellsd/internal/poll"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -231,7 +232,7 @@ func TestPostgres_Faults(t *testing.T) {
 
 	t.Run("CancelMidQuery", func(t *testing.T) {
 		mustUpdate(t, s, engine.CellPatch{CellID: "c1", SQL: ptr("SELECT pg_sleep(30), 1 AS id")})
-		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
 			var n int
 			pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'").Scan(&n)
 			if n == 0 {
@@ -243,7 +244,7 @@ func TestPostgres_Faults(t *testing.T) {
 		if err := s.Cancel("c1"); err != nil {
 			t.Fatal(err)
 		}
-		checkFor(t, time.Second, 10*time.Millisecond, func() error {
+		poll.Until(t, time.Second, 10*time.Millisecond, func() error {
 			var n int
 			pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'").Scan(&n)
 			if n > 0 || statusOf(s)["c1"].Status != engine.StatusCancel {
@@ -258,7 +259,7 @@ func TestPostgres_Faults(t *testing.T) {
 
 	t.Run("BackendTerminated", func(t *testing.T) {
 		mustUpdate(t, s, engine.CellPatch{CellID: "c1", SQL: ptr("SELECT g, pg_sleep(0.001) FROM generate_series(1, 20000) AS g")})
-		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
 			var n int
 			pool.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'SELECT g, pg_sleep%' AND state = 'active'").Scan(&n)
 			if n == 0 {
@@ -266,7 +267,7 @@ func TestPostgres_Faults(t *testing.T) {
 			}
 			return nil
 		})
-		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
 			if ev := statusOf(s)["c1"]; ev.Status != engine.StatusError {
 				return fmt.Errorf("c1 is %s", ev.Status)
 			}
@@ -274,7 +275,7 @@ func TestPostgres_Faults(t *testing.T) {
 		})
 		// The session's connections are back in the pool: none is still in
 		// a transaction or a query on the server.
-		checkFor(t, 2*time.Second, 10*time.Millisecond, func() error {
+		poll.Until(t, 2*time.Second, 10*time.Millisecond, func() error {
 			var n int
 			pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'", appName).Scan(&n)
 			if n > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/internal/leaktest"
+	"github.com/cellsd/cellsd/internal/poll"
 )
 
 // openSession opens a session of its own DuckDB on nb and closes it when
@@ -162,7 +163,7 @@ func TestSession_SupersededQueryStops(t *testing.T) {
 	r := mustUpdate(t, s, engine.CellPatch{CellID: "c1", SQL: ptr("SELECT 7 AS v")})
 	wait(t, r)
 	s.Flush()
-	checkFor(t, time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, time.Second, 10*time.Millisecond, func() error {
 		if n := s.DB().Stats().InUse; n != 0 {
 			return fmt.Errorf("%d DuckDB connections still in use %s after the edit", n, time.Since(edited))
 		}
@@ -413,7 +414,7 @@ func TestSession_CloseReleasesEverything(t *testing.T) {
 	if _, err := s.Run(engine.RunRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if statusOf(s)["c1"].Status != engine.StatusRunning {
 			return fmt.Errorf("c1 not running yet")
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/internal/pgtest"
+	"github.com/cellsd/cellsd/internal/poll"
 	"github.com/cellsd/cellsd/internal/sqlroomstest"
 )
 
@@ -266,23 +267,6 @@ func cell(arr arrow.Array, i int) any {
 	return arr.ValueStr(i)
 }
 
-// checkFor polls fn every interval until it returns nil, failing t with
-// fn's last error after total.
-func checkFor(t testing.TB, total, every time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(every)
-	}
-}
-
 // activeQueries counts the Postgres backends running a query whose text
 // contains marker (other than the one asking).
 func (e *bridgeEnv) activeQueries(t testing.TB, marker string) int {
@@ -293,7 +277,7 @@ func (e *bridgeEnv) activeQueries(t testing.TB, marker string) int {
 // waitActive waits until a backend runs the query with marker.
 func (e *bridgeEnv) waitActive(t testing.TB, marker string) {
 	t.Helper()
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if e.activeQueries(t, marker) == 0 {
 			return fmt.Errorf("no backend runs %s", marker)
 		}
@@ -304,7 +288,7 @@ func (e *bridgeEnv) waitActive(t testing.TB, marker string) {
 // waitGone waits until no backend runs the query with marker.
 func (e *bridgeEnv) waitGone(t testing.TB, marker string) {
 	t.Helper()
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	poll.Until(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if n := e.activeQueries(t, marker); n > 0 {
 			return fmt.Errorf("%d backends still run %s", n, marker)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/internal/leaktest"
+	"github.com/cellsd/cellsd/internal/poll"
 	"github.com/cellsd/cellsd/internal/sqlroomstest"
 )
 
@@ -459,7 +460,7 @@ func TestServer_CancelQuery(t *testing.T) {
 	t.Run("Core", func(t *testing.T) {
 		res := env.post(t, "/api/db/fetch-arrow-stream", map[string]any{"connectionId": connectors.CoreID, "queryId": "core-long",
 			"sql": "SELECT count(*) FROM range(1000000000000)"})
-		checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
 			var got bridge.CancelResponse
 			env.postJSON(t, "/api/db/cancel-query", map[string]any{"queryId": "core-long"}, http.StatusOK, &got)
 			if !got.Cancelled {

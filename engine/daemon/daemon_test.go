@@ -18,6 +18,7 @@ import (
 	"github.com/cellsd/cellsd/engine/daemon"
 	"github.com/cellsd/cellsd/engine/natsbus"
 	"github.com/cellsd/cellsd/internal/leaktest"
+	"github.com/cellsd/cellsd/internal/poll"
 )
 
 const quickstart = "../../fixtures/notebooks/quickstart.json"
@@ -140,7 +141,7 @@ func (e *events) all() []natsbus.Payload {
 func (e *events) waitRun(t testing.TB, run string) natsbus.Payload {
 	t.Helper()
 	var end natsbus.Payload
-	checkFor(t, 60*time.Second, 5*time.Millisecond, func() error {
+	poll.Until(t, 60*time.Second, 5*time.Millisecond, func() error {
 		for _, ev := range e.all() {
 			if ev.Cell == natsbus.SessionToken && ev.Run != nil && *ev.Run == run && ev.Status != "running" {
 				end = ev
@@ -150,21 +151,6 @@ func (e *events) waitRun(t testing.TB, run string) natsbus.Payload {
 		return fmt.Errorf("run %s has not ended", run)
 	})
 	return end
-}
-
-func checkFor(t testing.TB, total, every time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(every)
-	}
 }
 
 func line(ev natsbus.Payload) string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cellsd/cellsd/engine/daemon"
 	"github.com/cellsd/cellsd/internal/natstest"
+	"github.com/cellsd/cellsd/internal/poll"
 )
 
 func get(t *testing.T, url, token string) (int, string) {
@@ -63,7 +64,7 @@ func TestDaemon_HTTP(t *testing.T) {
 	var r struct{ Run string }
 	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
 	evs.waitRun(t, r.Run)
-	checkFor(t, 10e9, 10e6, func() error {
+	poll.Until(t, 10e9, 10e6, func() error {
 		_, body := get(t, base+"/metrics", token)
 		for _, want := range []string{
 			"cellsd_runs_total 1",
@@ -83,7 +84,7 @@ func TestDaemon_HTTP(t *testing.T) {
 
 	// Without NATS the daemon is alive but not ready.
 	srv.Shutdown()
-	checkFor(t, 10e9, 10e6, func() error {
+	poll.Until(t, 10e9, 10e6, func() error {
 		if code, body := get(t, base+"/readyz", token); code != http.StatusServiceUnavailable {
 			return &missing{"readyz 503", body}
 		}
@@ -93,7 +94,7 @@ func TestDaemon_HTTP(t *testing.T) {
 		t.Errorf("healthz without NATS: %d", code)
 	}
 	srv = natstest.RunServer(t, port, dir)
-	checkFor(t, 10e9, 10e6, func() error {
+	poll.Until(t, 10e9, 10e6, func() error {
 		if code, body := get(t, base+"/readyz", token); code != http.StatusOK {
 			return &missing{"readyz 200 again", body}
 		}

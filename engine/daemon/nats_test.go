@@ -16,6 +16,7 @@ import (
 	"github.com/cellsd/cellsd/engine/daemon"
 	"github.com/cellsd/cellsd/engine/natsbus"
 	"github.com/cellsd/cellsd/internal/natstest"
+	"github.com/cellsd/cellsd/internal/poll"
 )
 
 // chainNotebook is a notebook of n DuckDB cells, each reading the one
@@ -191,7 +192,7 @@ func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	// The run goes on and ends while NATS is down: its events wait.
-	checkFor(t, 60*time.Second, 10*time.Millisecond, func() error {
+	poll.Until(t, 60*time.Second, 10*time.Millisecond, func() error {
 		m := metrics(t, d)
 		if m[`cellsd_cells_total{status="success"}`] != 60 {
 			return fmt.Errorf("%v cells done", m[`cellsd_cells_total{status="success"}`])
@@ -208,7 +209,7 @@ func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []natsbus.Payload
-	checkFor(t, 60*time.Second, 50*time.Millisecond, func() error {
+	poll.Until(t, 60*time.Second, 50*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var err error
@@ -269,7 +270,7 @@ func runUntil(t *testing.T, nc *nats.Conn, id string, done int) (*events, string
 	witness := subscribe(t, nc, id)
 	var r struct{ Run string }
 	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
-	checkFor(t, 60*time.Second, time.Millisecond, func() error {
+	poll.Until(t, 60*time.Second, time.Millisecond, func() error {
 		if n := successes(witness.all()); n < done {
 			return fmt.Errorf("%d cells done", n)
 		}

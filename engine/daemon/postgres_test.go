@@ -9,6 +9,7 @@ import (
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine/daemon"
 	"github.com/cellsd/cellsd/internal/pgtest"
+	"github.com/cellsd/cellsd/internal/poll"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -44,7 +45,7 @@ func TestDaemon_PostgresCellMetrics(t *testing.T) {
 			t.Errorf("remote succeeded with rows %v", ev.Rows)
 		}
 	}
-	checkFor(t, 10e9, 10e6, func() error {
+	poll.Until(t, 10e9, 10e6, func() error {
 		m := metrics(t, d)
 		if m["cellsd_rows_materialized_total"] != 1001 {
 			return fmt.Errorf("rows materialized %v, want 1001", m["cellsd_rows_materialized_total"])
