@@ -57,13 +57,18 @@ func selection(plan *engine.Plan, spec string) (selected, error) {
 // graphGolden is the graph document of DESIGN.md, limited to the selection.
 func graphGolden(plan *engine.Plan, sel selected) ([]byte, error) {
 	g := plan.Graph()
+	selectGraph(g, sel)
+	return marshal(g)
+}
+
+// selectGraph keeps the selected cells of g, their order and errors.
+func selectGraph(g *engine.Graph, sel selected) {
 	for i := range g.Artifacts {
 		a := &g.Artifacts[i]
 		a.Cells = filter(a.Cells, func(c engine.GraphCell) bool { return sel.has(a.ID, c.ID) })
 		a.Order = filter(a.Order, func(id string) bool { return sel.has(a.ID, id) })
 		a.Errors = filter(a.Errors, func(e engine.GraphError) bool { return sel.has(a.ID, e.CellID) })
 	}
-	return marshal(g)
 }
 
 // runDoc is the run.json golden.
@@ -229,12 +234,7 @@ func selectGolden(name string, golden []byte, sel selected) ([]byte, error) {
 		if err := json.Unmarshal(golden, &g); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		for i := range g.Artifacts {
-			a := &g.Artifacts[i]
-			a.Cells = filter(a.Cells, func(c engine.GraphCell) bool { return sel.has(a.ID, c.ID) })
-			a.Order = filter(a.Order, func(id string) bool { return sel.has(a.ID, id) })
-			a.Errors = filter(a.Errors, func(e engine.GraphError) bool { return sel.has(a.ID, e.CellID) })
-		}
+		selectGraph(&g, sel)
 		return marshal(g)
 	case "run.json":
 		var doc runDoc
