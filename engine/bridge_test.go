@@ -35,15 +35,7 @@ func bridgeCell(id, name, sql string) nbCell { return onConnector(id, name, "rem
 // url to its connection "pg".
 func bridgeRegistry(t testing.TB, url string, mutate func(*connectors.Connection)) *connectors.Registry {
 	t.Helper()
-	c := connectors.Connection{ID: "remote", Engine: connectors.EngineBridge, URL: url, RemoteID: "pg"}
-	if mutate != nil {
-		mutate(&c)
-	}
-	reg, err := connectors.NewRegistry(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
+	return registryOf(t, connectors.Connection{ID: "remote", Engine: connectors.EngineBridge, URL: url, RemoteID: "pg"}, mutate)
 }
 
 // ipcPayload is one batch frame's payload: a complete Arrow IPC stream of

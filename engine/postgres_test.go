@@ -24,7 +24,12 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // pgRegistry returns a registry with connection "pg" to the test Postgres.
 func pgRegistry(t testing.TB, mutate func(*connectors.Connection)) *connectors.Registry {
 	t.Helper()
-	c := connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres, DSN: pgtest.DSN(t)}
+	return registryOf(t, connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres, DSN: pgtest.DSN(t)}, mutate)
+}
+
+// registryOf is a registry of c, changed by mutate first when not nil.
+func registryOf(t testing.TB, c connectors.Connection, mutate func(*connectors.Connection)) *connectors.Registry {
+	t.Helper()
 	if mutate != nil {
 		mutate(&c)
 	}
