@@ -67,18 +67,45 @@ type Connection struct {
 	Dialect string
 }
 
+// ErrSecretMissing is wrapped when password_env or token_env names an
+// environment variable that is not set.
+var ErrSecretMissing = errors.New("secret variable not set")
+
+// PasswordSecret returns a Postgres connection's password: password, else
+// the value of the variable password_env names ("" when neither is given).
+func (c Connection) PasswordSecret() (string, error) {
+	if c.Password != "" || c.PasswordEnv == "" {
+		return c.Password, nil
+	}
+	return lookupSecret("password_env", c.PasswordEnv)
+}
+
+// TokenSecret returns a bridge connection's token: the value of the
+// variable token_env names, else token.
+func (c Connection) TokenSecret() (string, error) {
+	if c.TokenEnv == "" {
+		return c.Token, nil
+	}
+	return lookupSecret("token_env", c.TokenEnv)
+}
+
+func lookupSecret(key, name string) (string, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return "", fmt.Errorf("%w: %s %s", ErrSecretMissing, key, name)
+	}
+	return v, nil
+}
+
 // UnsetSecretVar returns the environment variable the connection reads its
-// secret from (password_env, token_env) when that variable is not set, or
+// secret from (token_env, password_env) when that variable is not set, or
 // "" when there is none or it is set.
 func (c Connection) UnsetSecretVar() string {
-	vars := []string{c.TokenEnv}
-	if c.Password == "" { // a password given takes precedence over password_env
-		vars = append(vars, c.PasswordEnv)
+	if _, err := c.TokenSecret(); err != nil {
+		return c.TokenEnv
 	}
-	for _, v := range vars {
-		if _, ok := os.LookupEnv(v); v != "" && !ok {
-			return v
-		}
+	if _, err := c.PasswordSecret(); err != nil {
+		return c.PasswordEnv
 	}
 	return ""
 }

@@ -12,7 +12,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -46,7 +45,7 @@ const (
 )
 
 // ErrSecretMissing is wrapped when token_env names an unset variable.
-var ErrSecretMissing = errors.New("token variable not set")
+var ErrSecretMissing = connectors.ErrSecretMissing
 
 // ErrStream reports a fetch-arrow-stream response that broke the contract:
 // a malformed frame, a payload that is not an Arrow IPC stream, a schema
@@ -98,13 +97,9 @@ func NewClient(c connectors.Connection) (*Client, error) {
 	if c.URL == "" || c.RemoteID == "" {
 		return nil, fmt.Errorf("connection %s: bridge url and connection_id are required", c.ID)
 	}
-	token := c.Token
-	if c.TokenEnv != "" {
-		v, ok := os.LookupEnv(c.TokenEnv)
-		if !ok {
-			return nil, fmt.Errorf("connection %s: %w: %s", c.ID, ErrSecretMissing, c.TokenEnv)
-		}
-		token = v
+	token, err := c.TokenSecret()
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", c.ID, err)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext

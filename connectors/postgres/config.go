@@ -1,11 +1,9 @@
 package postgres
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -33,7 +31,7 @@ type Config struct {
 const DefaultMaxConns = 16
 
 // ErrSecretMissing is wrapped when password_env names an unset variable.
-var ErrSecretMissing = errors.New("password variable not set")
+var ErrSecretMissing = connectors.ErrSecretMissing
 
 // NewConfig turns a [[db.connectors]] entry into a Config: the DSN, or the
 // host fields, with the password read from the variable password_env names.
@@ -55,13 +53,10 @@ func NewConfig(c connectors.Connection) (*Config, error) {
 		// pgx's message may quote the DSN, password and all.
 		return nil, fmt.Errorf("connection %s: invalid dsn or host settings", c.ID)
 	}
-	switch {
-	case c.Password != "":
-		pc.ConnConfig.Password = c.Password
-	case c.PasswordEnv != "":
-		pw, ok := os.LookupEnv(c.PasswordEnv)
-		if !ok {
-			return nil, fmt.Errorf("connection %s: %w: %s", c.ID, ErrSecretMissing, c.PasswordEnv)
+	if c.Password != "" || c.PasswordEnv != "" { // else the DSN's, if any
+		pw, err := c.PasswordSecret()
+		if err != nil {
+			return nil, fmt.Errorf("connection %s: %w", c.ID, err)
 		}
 		pc.ConnConfig.Password = pw
 	}
