@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine"
@@ -22,16 +24,27 @@ func (f *notebookFlags) load(e *env) (*cells.Notebook, *connectors.Registry, err
 	for _, w := range nb.Warnings {
 		e.log.Warn(w)
 	}
-	var reg *connectors.Registry
-	if f.Connections != "" {
-		if reg, err = connectors.LoadFile(f.Connections); err != nil {
-			return nil, nil, usageError{err}
-		}
-		for _, w := range reg.Warnings() {
-			e.log.Warn(w)
-		}
+	reg, err := loadConnections(f.Connections, e.log)
+	if err != nil {
+		return nil, nil, err
 	}
 	return nb, reg, nil
+}
+
+// loadConnections reads the connections config at path, if any, and logs
+// its warnings; a failure is a usage error naming the file.
+func loadConnections(path string, log *slog.Logger) (*connectors.Registry, error) {
+	if path == "" {
+		return nil, nil
+	}
+	reg, err := connectors.LoadFile(path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	for _, w := range reg.Warnings() {
+		log.Warn(w)
+	}
+	return reg, nil
 }
 
 // openEngine opens an engine, or says which setting stopped it.

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine/daemon"
 )
 
@@ -30,18 +29,10 @@ func (c *serveCmd) Run(e *env) error {
 	if c.Concurrency < 0 {
 		return usagef("--concurrency must be positive, got %d", c.Concurrency)
 	}
-	var reg *connectors.Registry
-	if c.Connections != "" {
-		var err error
-		if reg, err = connectors.LoadFile(c.Connections); err != nil {
-			return usageError{err}
-		}
-	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if reg != nil {
-		for _, w := range reg.Warnings() {
-			log.Warn(w)
-		}
+	reg, err := loadConnections(c.Connections, log)
+	if err != nil {
+		return err
 	}
 	d := daemon.New(daemon.Config{
 		NATSURL: c.NATS, NATSListen: c.NATSListen, NATSWebsocket: c.NATSWebsocket, DataDir: c.Data,
