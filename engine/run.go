@@ -88,6 +88,10 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(contex
 		}
 		conn.Close()
 	}()
+	// Registered after the deferred close, so it stops before the
+	// connection is closed: see interruptOnCancel.
+	stop := interruptOnCancel(ctx, key)
+	defer stop()
 	if path := e.searchPath(spec.schema); !e.searchPathIs(key, path) {
 		if _, err := conn.ExecContext(ctx, `SET search_path = `+quoteString(path)); err != nil {
 			return nil, fmt.Errorf("set search_path: %w", err)
@@ -115,7 +119,11 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(contex
 	}
 	// An expanded query's table and its row count are read by two
 	// statements: one transaction keeps them together.
-	tx, err := conn.BeginTx(ctx, nil)
+	// Not bound to ctx: database/sql would roll back from a goroutine of
+	// its own when ctx ends, racing the deferred Rollback below, which runs
+	// while interruptOnCancel still interrupts. The commit checks ctx
+	// itself (the guard does; without one, the statement before it did).
+	tx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return nil, err
 	}
