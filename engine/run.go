@@ -19,6 +19,9 @@ type RunOptions struct {
 	Session string
 	// Artifact limits the run to one artifact; empty runs all.
 	Artifact string
+	// Select limits the run to these cells and their upstream (see
+	// Plan.Select and Plan.Reads); nil runs every cell.
+	Select Selection
 	// Concurrency bounds the cells running at once; 0 means the number of
 	// CPUs.
 	Concurrency int
@@ -32,8 +35,8 @@ type RunOptions struct {
 // ErrUnknownArtifact is returned for an artifact the notebook lacks.
 var ErrUnknownArtifact = errors.New("unknown artifact")
 
-// Run executes every runnable cell of the plan (or of one artifact) in
-// dependency order, as one run of a session of its own, and returns the
+// Run executes every runnable cell of the plan (or of one artifact, or of
+// a selection with its upstream) in dependency order, as one run of a session of its own, and returns the
 // final state of every SQL cell. A cell whose upstream failed is blocked;
 // independent branches keep running. Cancelling ctx cancels running cells
 // and blocks the cells that wait for them. The error result is for a run
@@ -45,7 +48,12 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report,
 	}
 	s.batch = true // nothing can edit it: no run supersedes another
 	defer s.Close()
-	r, err := s.Run(RunRequest{Artifact: opts.Artifact})
+	var r *Run
+	if opts.Select != nil {
+		r, err = s.runSelected(opts.Select, opts.Artifact, 0)
+	} else {
+		r, err = s.Run(RunRequest{Artifact: opts.Artifact})
+	}
 	if err != nil {
 		return nil, err
 	}
