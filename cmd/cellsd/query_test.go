@@ -450,3 +450,27 @@ func TestRun_SelectShowBadInput(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, stderr)
 	}
 }
+
+// TestQuery_TwoArtifacts: an unqualified name is the first artifact's (in
+// notebook order) that defines it; the artifact schema picks another.
+func TestQuery_TwoArtifacts(t *testing.T) {
+	for q, want := range map[string]string{
+		"SELECT count(*) AS n FROM result_2":                  "n\n12\n",
+		"SELECT count(*) AS n FROM artifact_sheet_2.result_2": "n\n1\n",
+		"SELECT count(*) AS n FROM daily_orders":              "n\n31\n",
+	} {
+		code, stdout, stderr := cellsd(t, "query", notebooks+"sqlrooms-ui.json", q, "--format", "csv")
+		if code != exitOK || stdout != want {
+			t.Errorf("%s: exit %d, stdout %q, want %q:\n%s", q, code, stdout, want, stderr)
+		}
+	}
+}
+
+// TestQuery_SQLFails: SQL that DuckDB refuses once its cells ran is exit 1
+// with DuckDB's message.
+func TestQuery_SQLFails(t *testing.T) {
+	code, stdout, stderr := cellsd(t, "query", quickstart, "SELECT no_such_column FROM sales")
+	if code != exitFailed || stdout != "" || !strings.Contains(stderr, `cellsd: query: Binder Error: Referenced column "no_such_column" not found`) {
+		t.Errorf("exit %d, stdout %q:\n%s", code, stdout, stderr)
+	}
+}
