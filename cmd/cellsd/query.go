@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -235,6 +236,10 @@ func writeJSON(ctx context.Context, w io.Writer, conn *sql.Conn, from string) (i
 		var obj string
 		if err := rows.Scan(&obj); err != nil {
 			return n, err
+		}
+		if !json.Valid([]byte(obj)) {
+			// DuckDB writes NaN and infinities as bare words.
+			return n, fmt.Errorf("row %d has no JSON form (a NaN or infinite number?): %.200s", n+1, obj)
 		}
 		sep := ",\n"
 		if n == 0 {

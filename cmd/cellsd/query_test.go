@@ -422,6 +422,7 @@ func TestRun_SelectShowBadInput(t *testing.T) {
 		{"SelectNothing", []string{"--select", "nope"}, []string{"quickstart.json", `--select nope: no cell has the id or result name "nope"`}},
 		{"SelectTypo", []string{"--select", "+slaes"}, []string{`"slaes" (did you mean sales?)`}},
 		{"SelectOtherArtifact", []string{"--select", "sales", "--artifact", "nope"}, []string{`--artifact "nope"`}},
+		{"SelectTextCell", []string{"--select", "intro"}, []string{"--select intro: selects no SQL cell"}},
 		{"ShowUnknown", []string{"--show", "nope"}, []string{`--show nope: no cell has the id or result name "nope"`}},
 		{"ShowTypo", []string{"--show", "summery"}, []string{"did you mean summary?"}},
 		{"ShowInputCell", []string{"--show", "min_amount"}, []string{"quickstart/min_amount has no result table", "input"}},
@@ -471,6 +472,15 @@ func TestQuery_TwoArtifacts(t *testing.T) {
 func TestQuery_SQLFails(t *testing.T) {
 	code, stdout, stderr := cellsd(t, "query", quickstart, "SELECT no_such_column FROM sales")
 	if code != exitFailed || stdout != "" || !strings.Contains(stderr, `cellsd: query: Binder Error: Referenced column "no_such_column" not found`) {
+		t.Errorf("exit %d, stdout %q:\n%s", code, stdout, stderr)
+	}
+}
+
+// TestQuery_JSONNotANumber: a value JSON cannot hold fails the query
+// rather than printing what no JSON parser reads.
+func TestQuery_JSONNotANumber(t *testing.T) {
+	code, stdout, stderr := cellsd(t, "query", quickstart, "SELECT 'inf'::DOUBLE AS x FROM products LIMIT 1", "--format", "json")
+	if code != exitFailed || !strings.Contains(stderr, "row 1 has no JSON form") {
 		t.Errorf("exit %d, stdout %q:\n%s", code, stdout, stderr)
 	}
 }

@@ -202,7 +202,15 @@ func selectCells(plan *engine.Plan, spec, artifact string) (engine.Selection, er
 			return nil, usagef("%s: --select %s: no cell of artifact %q matches", plan.Notebook.Path, spec, artifact)
 		}
 	}
-	return plan.WithUpstream(sel), nil
+	sel = plan.WithUpstream(sel)
+	for _, ap := range plan.Artifacts {
+		for _, cp := range ap.Cells {
+			if cp.Cell.Type == cells.TypeSQL && sel.Has(ap.Artifact.ID, cp.Cell.ID) {
+				return sel, nil
+			}
+		}
+	}
+	return nil, usagef("%s: --select %s: selects no SQL cell, so nothing would run", plan.Notebook.Path, spec)
 }
 
 // onlyRun keeps in the report the cells the run executed: a --select run
