@@ -41,37 +41,20 @@ func (c *queryCmd) Run(e *env) error {
 		return err
 	}
 	defer eng.Close()
-	plan, err := eng.Planner().Plan(e.ctx, nb)
+	planner := eng.Planner()
+	plan, err := planner.Plan(e.ctx, nb)
 	if err != nil {
 		return err
 	}
-	a, err := eng.Planner().DuckDB.Analyze(e.ctx, c.SQL)
+	text, sel, err := c.analyse(e, eng, planner, plan)
 	if err != nil {
-		return err
-	}
-	switch {
-	case a.Err != nil && a.Err.Line > 0:
-		return usagef("SQL: parse error at line %d, column %d: %s", a.Err.Line, a.Err.Column, a.Err.Message)
-	case a.Err != nil:
-		return usagef("SQL: parse error: %s", a.Err.Message)
-	case a.Statements != 1 || !a.Query || len(a.Defines) > 0:
-		return usagef("SQL: cellsd query runs one query (SELECT, FROM, WITH, VALUES, DESCRIBE, SUMMARIZE, PIVOT), not %q", c.SQL)
-	}
-	text, err := renderVars(nb, c.SQL, a.Vars)
-	if err != nil {
-		return err
-	}
-	sel, rest := plan.Reads(a.Refs)
-
-	// A run of nothing still opens the artifact schemas the search path
-	// names; the cells the SQL needs run first.
-	sel = plan.WithUpstream(sel)
-	if err := c.checkRefs(e, eng, plan, sel, rest, a.Refs); err != nil {
 		return err
 	}
 	if err := secretsSet(plan, "", c.Connections, sel); err != nil {
 		return err
 	}
+	// Only the cells the SQL needs run; a run of none still opens the
+	// artifact schemas the search path names.
 	prog := newProgress(e.stderr, plan, "", sel, true)
 	report, err := eng.Run(e.ctx, plan, engine.RunOptions{Select: sel, Observe: prog.observe})
 	prog.done()
@@ -109,10 +92,37 @@ func (c *queryCmd) Run(e *env) error {
 	return nil
 }
 
+// analyse parses the SQL and returns it with its {{var}}s rendered and the
+// cells it needs, with their upstream. Anything that keeps it from running
+// is a usage error.
+func (c *queryCmd) analyse(e *env, eng *engine.Engine, planner *engine.Planner, plan *engine.Plan) (string, engine.Selection, error) {
+	a, err := planner.DuckDB.Analyze(e.ctx, c.SQL)
+	if err != nil {
+		return "", nil, err
+	}
+	switch {
+	case a.Err != nil && a.Err.Line > 0:
+		return "", nil, usagef("SQL: parse error at line %d, column %d: %s", a.Err.Line, a.Err.Column, a.Err.Message)
+	case a.Err != nil:
+		return "", nil, usagef("SQL: parse error: %s", a.Err.Message)
+	case a.Statements != 1 || !a.Query || len(a.Defines) > 0:
+		return "", nil, usagef("SQL: cellsd query runs one query (SELECT, FROM, WITH, VALUES, DESCRIBE, SUMMARIZE, PIVOT), not %q", c.SQL)
+	}
+	text, err := renderVars(plan.Notebook, c.SQL, a.Vars)
+	if err != nil {
+		return "", nil, err
+	}
+	sel, rest := plan.Reads(a.Refs)
+	if err := c.checkRefs(e, eng, plan, rest, a.Refs); err != nil {
+		return "", nil, err
+	}
+	return text, plan.WithUpstream(sel), nil
+}
+
 // checkRefs makes sure every relation the SQL names is a notebook result or
 // exists in the database (--db, or DuckDB's own), and that it names at
 // least one: otherwise it is a usage error with a did-you-mean.
-func (c *queryCmd) checkRefs(e *env, eng *engine.Engine, plan *engine.Plan, sel engine.Selection, rest, refs []sqlparse.Ref) error {
+func (c *queryCmd) checkRefs(e *env, eng *engine.Engine, plan *engine.Plan, rest, refs []sqlparse.Ref) error {
 	if len(refs) == 0 {
 		return usagef("SQL: reads no relation; cellsd query reads the results of %s (%s)", c.Notebook, listNames(plan))
 	}
