@@ -225,7 +225,9 @@ func (c *queryCmd) write(e *env, conn *sql.Conn, from string) error {
 		if cerr := f.Close(); err == nil && cerr != nil {
 			err = cerr
 		}
-		if err == nil {
+		if err != nil {
+			os.Remove(c.Output) // no half-written result
+		} else {
 			fmt.Fprintf(e.stderr, "%d rows written to %s\n", n, c.Output)
 		}
 	}

@@ -484,7 +484,12 @@ func TestQuery_SQLFails(t *testing.T) {
 // rather than printing what no JSON parser reads.
 func TestQuery_JSONNotANumber(t *testing.T) {
 	code, stdout, stderr := cellsd(t, "query", quickstart, "SELECT 'inf'::DOUBLE AS x FROM products LIMIT 1", "--format", "json")
-	if code != exitFailed || !strings.Contains(stderr, "row 1 has no JSON form") {
+	if code != exitFailed || stdout != "" || !strings.Contains(stderr, "row 1 has no JSON form") {
 		t.Errorf("exit %d, stdout %q:\n%s", code, stdout, stderr)
+	}
+	out := filepath.Join(t.TempDir(), "x.json")
+	code, _, stderr = cellsd(t, "query", quickstart, "SELECT 'nan'::DOUBLE AS x FROM products", "--format", "json", "-o", out)
+	if _, err := os.Stat(out); code != exitFailed || err == nil {
+		t.Errorf("exit %d, file left behind (stat: %v):\n%s", code, err, stderr)
 	}
 }
