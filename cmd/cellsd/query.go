@@ -64,7 +64,9 @@ func (c *queryCmd) Run(e *env) error {
 	var failed []string
 	for _, ar := range report.Artifacts {
 		for _, cr := range ar.Cells {
-			if sel.Has(ar.ID, cr.ID) && cr.Status != engine.StatusSuccess {
+			// Every cell that ran counts, including any the engine brought in
+			// beyond sel (the rest of a table's family of writers).
+			if cr.Status != engine.StatusSuccess && cr.Status != engine.StatusIdle {
 				failed = append(failed, fmt.Sprintf("%s/%s (%s)", ar.ID, cr.ID, cr.Status))
 			}
 		}
