@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -58,7 +59,7 @@ func (p *Plan) Select(spec string) (Selection, error) {
 		if s := p.Closest(name); s != "" {
 			msg += " (did you mean " + s + "?)"
 		}
-		return nil, fmt.Errorf("%s", msg)
+		return nil, errors.New(msg)
 	}
 	return sel, nil
 }
