@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cellsd/cellsd/internal/pgtest"
 )
 
 const quickstart = notebooks + "quickstart.json"
@@ -491,5 +493,43 @@ func TestQuery_JSONNotANumber(t *testing.T) {
 	code, _, stderr = cellsd(t, "query", quickstart, "SELECT 'nan'::DOUBLE AS x FROM products", "--format", "json", "-o", out)
 	if _, err := os.Stat(out); code != exitFailed || err == nil {
 		t.Errorf("exit %d, file left behind (stat: %v):\n%s", code, err, stderr)
+	}
+}
+
+// TestQuery_Postgres: a query over a DuckDB cell that reads a Postgres
+// cell's result runs both; a connection whose secret is unset stops the
+// query only when a cell it needs uses it.
+func TestQuery_Postgres(t *testing.T) {
+	const variable = "CELLSD_TEST_QUERY_UNSET_PASSWORD"
+	conns := filepath.Join(t.TempDir(), "connections.toml")
+	config := `[[db.connectors]]
+id = "pg"
+engine = "postgres"
+dsn = "` + pgtest.DSN(t) + `"
+
+[[db.connectors]]
+id = "locked"
+engine = "postgres"
+dsn = "` + pgtest.DSN(t) + `"
+password_env = "` + variable + `"
+`
+	if err := os.WriteFile(conns, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nb := writeNotebook(t, `{"data": {
+  "remote": {"id": "remote", "type": "sql", "data": {"title": "Remote", "sql": "SELECT g AS n FROM generate_series(1, 4) AS g", "resultName": "remote", "connectorId": "pg"}},
+  "local": {"id": "local", "type": "sql", "data": {"title": "Local", "sql": "SELECT sum(n) AS total FROM remote", "resultName": "local"}},
+  "other": {"id": "other", "type": "sql", "data": {"title": "Other", "sql": "SELECT 1 AS x", "resultName": "other", "connectorId": "locked"}}},
+ "artifacts": {"nb": {"id": "nb", "cellIds": ["remote", "local", "other"], "edges": []}}}`)
+	t.Setenv(variable, "") // restored when the test ends
+	os.Unsetenv(variable)
+
+	code, stdout, stderr := cellsd(t, "query", nb, "SELECT total FROM local", "--connections", conns, "--format", "csv")
+	if code != exitOK || stdout != "total\n10\n" {
+		t.Errorf("exit %d, stdout %q, want 10:\n%s", code, stdout, stderr)
+	}
+	code, _, stderr = cellsd(t, "query", nb, "SELECT * FROM other", "--connections", conns)
+	if code != exitUsage || !strings.Contains(stderr, "environment variable "+variable+" is not set (cell nb/other uses the connection)") {
+		t.Errorf("exit %d, want %d naming the variable:\n%s", code, exitUsage, stderr)
 	}
 }
