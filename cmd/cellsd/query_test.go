@@ -532,4 +532,11 @@ password_env = "` + variable + `"
 	if code != exitUsage || !strings.Contains(stderr, "environment variable "+variable+" is not set (cell nb/other uses the connection)") {
 		t.Errorf("exit %d, want %d naming the variable:\n%s", code, exitUsage, stderr)
 	}
+	// run --select likewise.
+	if code, _, stderr := cellsd(t, "run", nb, "--select", "local", "--connections", conns); code != exitOK {
+		t.Errorf("run --select local: exit %d:\n%s", code, stderr)
+	}
+	if code, _, stderr := cellsd(t, "run", nb, "--connections", conns); code != exitUsage {
+		t.Errorf("run of everything: exit %d, want %d:\n%s", code, exitUsage, stderr)
+	}
 }
