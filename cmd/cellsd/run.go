@@ -174,9 +174,9 @@ func secretsSet(plan *engine.Plan, artifact, path string, sel engine.Selection) 
 // applyParams sets the --param values on the notebook's input cells.
 func applyParams(nb *cells.Notebook, params []string) error {
 	for _, p := range params {
-		name, value, ok := strings.Cut(p, "=")
-		if !ok || name == "" {
-			return usagef("--param %q: want VAR=VALUE", p)
+		name, value, err := cells.ParseParam(p)
+		if err != nil {
+			return usagef("--param %v", err)
 		}
 		if err := nb.SetParam(name, value); err != nil {
 			return usageError{err}
