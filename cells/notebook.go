@@ -33,6 +33,9 @@ const EdgeKindManual = "manual"
 type Notebook struct {
 	// Path is the file the notebook was read from, used in messages.
 	Path string
+	// Title is the room's title of a saved UI state ("room.title"), else
+	// empty.
+	Title string
 	// Cells holds every cell by id.
 	Cells map[string]*Cell
 	// Artifacts are sorted by id.
@@ -181,6 +184,7 @@ type (
 	// fileUIState is a whole saved SQLRooms UI state.
 	fileUIState struct {
 		Cells    *fileCellsConfig `json:"cells"`
+		Room     json.RawMessage  `json:"room"`
 		Notebook struct {
 			Artifacts map[string]struct {
 				Meta struct {
@@ -203,6 +207,7 @@ func Parse(path string, data []byte) (*Notebook, error) {
 
 	var cfg fileCellsConfig
 	var cellOrder map[string][]string
+	var title string
 	switch {
 	case top["cells"] != nil:
 		var ui fileUIState
@@ -213,6 +218,12 @@ func Parse(path string, data []byte) (*Notebook, error) {
 			return nil, fail("", fmt.Errorf("%w: key \"cells\" is null", ErrNotNotebook))
 		}
 		cfg = *ui.Cells
+		var room struct {
+			Title string `json:"title"`
+		}
+		if json.Unmarshal(ui.Room, &room) == nil { // a room of another shape has no title
+			title = room.Title
+		}
 		cellOrder = make(map[string][]string)
 		for id, a := range ui.Notebook.Artifacts {
 			cellOrder[id] = a.Meta.CellOrder
@@ -236,6 +247,7 @@ func Parse(path string, data []byte) (*Notebook, error) {
 
 	nb := &Notebook{
 		Path:            path,
+		Title:           title,
 		Cells:           make(map[string]*Cell, len(cfg.Data)),
 		TableDepSchemas: cfg.TableDepSchemas,
 		doc:             top,

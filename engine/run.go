@@ -30,6 +30,9 @@ type RunOptions struct {
 	// Observe, when set, is called for every status change, one call at a
 	// time, in causal order per cell.
 	Observe func(Event)
+	// FirstSeq is the seq the run's events continue from (see
+	// SessionOptions).
+	FirstSeq int64
 }
 
 // ErrUnknownArtifact is returned for an artifact the notebook lacks.
@@ -42,7 +45,7 @@ var ErrUnknownArtifact = errors.New("unknown artifact")
 // and blocks the cells that wait for them. The error result is for a run
 // that could not start; cell failures are in the report.
 func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report, error) {
-	s, err := e.NewSession(ctx, plan, SessionOptions{ID: opts.Session, Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoCache: true, Observe: opts.Observe})
+	s, err := e.NewSession(ctx, plan, SessionOptions{ID: opts.Session, Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoCache: true, Observe: opts.Observe, FirstSeq: opts.FirstSeq})
 	if err != nil {
 		return nil, err
 	}

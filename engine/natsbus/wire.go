@@ -156,6 +156,14 @@ func Setup(ctx context.Context, js jetstream.JetStream, retention time.Duration)
 	}); err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
 	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      SessionsBucket,
+		Description: "cellsd: who holds each live session id",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	}); err != nil {
+		return nil, fmt.Errorf("create key-value bucket %s: %w", SessionsBucket, err)
+	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      BucketName,
 		Description: "latest cellsd event per session, artifact and cell",
