@@ -78,6 +78,7 @@ func (c *runCmd) Run(e *env) error {
 	}
 	prog := newProgress(e.stderr, plan, c.Artifact, sel, false)
 	observe := prog.observe
+	var firstSeq int64
 	if c.NATS != "" {
 		ev, err := openEvents(e, c.NATS)
 		if err != nil {
@@ -86,6 +87,9 @@ func (c *runCmd) Run(e *env) error {
 		defer ev.close()
 		if c.Session == "" {
 			c.Session = "run-" + strings.ToLower(nuid.Next())
+		}
+		if firstSeq, err = ev.begin(c.Session); err != nil {
+			return err
 		}
 		fmt.Fprintf(e.stderr, "publishing events of session %s to %s\n", c.Session, c.NATS)
 		publish := ev.pub.Observer()
@@ -101,6 +105,7 @@ func (c *runCmd) Run(e *env) error {
 		Concurrency: c.Concurrency,
 		Timeout:     c.Timeout,
 		Observe:     observe,
+		FirstSeq:    firstSeq,
 	})
 	prog.done()
 	if err != nil {

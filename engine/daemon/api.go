@@ -13,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
@@ -56,26 +54,12 @@ func apiErrorf(code, format string, args ...any) *APIError {
 	return &APIError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// maxIDBytes bounds a session id (DESIGN.md "Sessions: identity").
-const maxIDBytes = 128
-
-// validID checks a session id: 1-128 bytes of printable characters, no
-// whitespace. An id is checked before anything uses it in a subject: a
-// subject longer than the server's control line would get the daemon's
-// connection closed.
+// validID checks a session id (natsbus.CheckID) before anything uses it
+// in a subject: a subject longer than the server's control line would get
+// the daemon's connection closed.
 func validID(id string) error {
-	switch {
-	case id == "":
-		return apiErrorf(CodeBadRequest, "sessionId is empty")
-	case len(id) > maxIDBytes:
-		return apiErrorf(CodeBadRequest, "sessionId is %d bytes, at most %d", len(id), maxIDBytes)
-	case !utf8.ValidString(id):
-		return apiErrorf(CodeBadRequest, "sessionId %q is not UTF-8", id)
-	}
-	for _, r := range id {
-		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
-			return apiErrorf(CodeBadRequest, "sessionId %q holds %q: want printable characters without whitespace", id, r)
-		}
+	if err := natsbus.CheckID(id); err != nil {
+		return apiErrorf(CodeBadRequest, "%v", err)
 	}
 	return nil
 }
@@ -332,7 +316,7 @@ const maxKeyBytes = 1024
 func checkKeys(nb *cells.Notebook) error {
 	for _, a := range nb.Artifacts {
 		for _, c := range a.CellIDs {
-			if n := len(natsbus.Token(a.ID)) + len(natsbus.Token(c)); n > maxKeyBytes-maxIDBytes*3-2 {
+			if n := len(natsbus.Token(a.ID)) + len(natsbus.Token(c)); n > maxKeyBytes-natsbus.MaxIDBytes*3-2 {
 				return apiErrorf(CodeLoad, "%s: artifact %q, cell %q: ids too long for NATS subjects (%d bytes escaped)", nb.Path, a.ID, c, n)
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,6 +25,28 @@ const (
 	// gives the cells its sessions left unfinished.
 	RestartReason = "daemon restarted"
 )
+
+// MaxIDBytes bounds a session id.
+const MaxIDBytes = 128
+
+// CheckID checks a session id (DESIGN.md "Sessions: identity"): 1-128
+// bytes of printable characters, no whitespace.
+func CheckID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("sessionId is empty")
+	case len(id) > MaxIDBytes:
+		return fmt.Errorf("sessionId is %d bytes, at most %d", len(id), MaxIDBytes)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("sessionId %q is not UTF-8", id)
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return fmt.Errorf("sessionId %q holds %q: want printable characters without whitespace", id, r)
+		}
+	}
+	return nil
+}
 
 // APISubject is the prefix of a session's job API subjects,
 // cellsd.v1.session.<token>.
