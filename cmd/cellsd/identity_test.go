@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -291,5 +292,46 @@ func TestServe_TempStoreOfKilledDaemon(t *testing.T) {
 	<-s2.exited
 	if left := stores(); len(left) != 0 {
 		t.Errorf("a daemon stopped with SIGTERM left %v", left)
+	}
+}
+
+// TestRun_BatchRunHoldsItsID: while a batch run publishes under an id, a
+// daemon's open of that id is a conflict too.
+func TestRun_BatchRunHoldsItsID(t *testing.T) {
+	srv := natstest.RunServer(t, -1, t.TempDir())
+	t.Cleanup(srv.Shutdown)
+	d := daemon.New(daemon.Config{NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0"})
+	if err := d.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close(context.Background()) })
+	path := filepath.Join(t.TempDir(), "slow.json")
+	os.WriteFile(path, []byte(slowNotebook), 0o644)
+	cmd := exec.Command(os.Args[0], "run", path, "--nats", srv.ClientURL(), "--session", "b1")
+	cmd.Env = append(os.Environ(), asCellsd+"=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	waitFor(t, 30*time.Second, func() bool {
+		e, err := mustKV(t, js).Get(context.Background(), "b1.a.slow")
+		return err == nil && strings.Contains(string(e.Value()), `"status":"running"`)
+	})
+	msg, err := nc.Request("cellsd.v1.api.open", []byte(`{"notebook":"`+notebooks+`quickstart.json","sessionId":"b1"}`), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg.Data), `"code":"conflict"`) || !strings.Contains(string(msg.Data), "cellsd run") {
+		t.Errorf("open of a batch run's id: %s", msg.Data)
+	}
+	msg, err = nc.Request(daemon.SessionSubject("b1", "status"), nil, 5*time.Second)
+	if err != nil || !strings.Contains(string(msg.Data), "batch run") {
+		t.Errorf("the batch run's status subject: %v %s", err, msg.Data)
 	}
 }
