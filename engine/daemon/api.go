@@ -98,16 +98,18 @@ type StatusReply struct {
 
 // session is one open notebook and its subscription.
 type session struct {
-	id   string
-	s    *engine.Session
-	sub  *nats.Subscription
-	once sync.Once
+	id      string
+	s       *engine.Session
+	sub     *nats.Subscription
+	once    sync.Once
+	onClose func() // ends the session's token
 }
 
 func (s *session) close() {
 	s.once.Do(func() {
 		s.sub.Unsubscribe()
 		s.s.Close()
+		s.onClose()
 	})
 }
 
@@ -128,7 +130,8 @@ func (d *Daemon) handleOpen(m *nats.Msg) {
 			reply(m, nil, err)
 			return
 		}
-		reply(m, map[string]string{"sessionId": id}, nil)
+		d.log.Info("session opened", "session", id, "notebook", notebookName(m.Data))
+		reply(m, map[string]string{"sessionId": id, "token": d.tokens.token(id)}, nil)
 	}()
 }
 
@@ -137,7 +140,7 @@ func (d *Daemon) open(body []byte) (string, error) {
 	if err := decode(body, &req); err != nil {
 		return "", err
 	}
-	nb, err := loadNotebook(req)
+	nb, err := d.loadNotebook(req)
 	if err != nil {
 		return "", err
 	}
@@ -154,7 +157,7 @@ func (d *Daemon) open(body []byte) (string, error) {
 	obs := d.pub.Observer()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	es, err := engine.OpenSession(ctx, engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Logger: d.cfg.Logger},
+	es, err := engine.OpenSession(ctx, engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Sandbox: d.sandbox, Logger: d.cfg.Logger},
 		nb, engine.SessionOptions{ID: id, Mode: mode, Concurrency: d.cfg.Concurrency, Observe: func(ev engine.Event) {
 			d.metrics.observe(ev)
 			obs(ev)
@@ -162,7 +165,7 @@ func (d *Daemon) open(body []byte) (string, error) {
 	if err != nil {
 		return "", apiErrorf(CodeLoad, "%v", err)
 	}
-	s := &session{id: id, s: es}
+	s := &session{id: id, s: es, onClose: func() { d.endSession(id) }}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closing {
@@ -179,6 +182,7 @@ func (d *Daemon) open(body []byte) (string, error) {
 	}
 	d.sessions[id] = s
 	d.metrics.sessions.Inc()
+	d.tokens.issue(id)
 	return id, nil
 }
 
@@ -201,7 +205,7 @@ func (d *Daemon) claim(id string) error {
 	}
 }
 
-func loadNotebook(req OpenRequest) (*cells.Notebook, error) {
+func (d *Daemon) loadNotebook(req OpenRequest) (*cells.Notebook, error) {
 	raw := bytes.TrimSpace(req.Notebook)
 	var nb *cells.Notebook
 	var err error
@@ -213,11 +217,14 @@ func loadNotebook(req OpenRequest) (*cells.Notebook, error) {
 		if err := json.Unmarshal(raw, &path); err != nil {
 			return nil, apiErrorf(CodeBadRequest, "open: notebook: %v", err)
 		}
-		nb, err = cells.Load(path)
+		nb, err = d.readNotebook(path) // only under --notebooks
 	default:
 		nb, err = cells.Parse("notebook", raw)
 	}
-	if err != nil {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return nil, ae
+	} else if err != nil {
 		return nil, apiErrorf(CodeLoad, "%v", err)
 	}
 	for name, v := range req.Params {
@@ -334,6 +341,9 @@ func (d *Daemon) count(op string, err error) {
 		outcome = CodeInternal
 	}
 	d.metrics.apiRequests.WithLabelValues(op, outcome).Inc()
+	if err != nil {
+		d.log.Info("request refused", "op", op, "code", outcome, "reason", err.Error())
+	}
 }
 
 // decode reads a JSON request body; an empty body is an empty request.
