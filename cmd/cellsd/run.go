@@ -26,6 +26,8 @@ type runCmd struct {
 	JUnit           string        `name:"junit" type:"path" placeholder:"FILE.xml" help:"Write a JUnit XML report here."`
 	NATS            string        `name:"nats" placeholder:"URL" help:"Publish status events to this NATS server (JetStream stream CELLSD_EVENTS, KV CELLSD_STATUS)."`
 	Session         string        `placeholder:"ID" help:"Session id of the run's events (default: run-<random>)."`
+	Sandbox         bool          `help:"Run SQL sandboxed, as cellsd serve does: no host files but under --allow-dir, no ATTACH, no extensions, no network."`
+	AllowDir        []string      `name:"allow-dir" sep:"none" type:"existingdir" placeholder:"DIR" help:"With --sandbox, let SQL read files under DIR. Repeatable."`
 }
 
 func (c *runCmd) Run(e *env) error {
@@ -49,10 +51,18 @@ func (c *runCmd) Run(e *env) error {
 		return usagef("%s: --artifact %q: no such artifact", nb.Path, c.Artifact)
 	}
 
+	if len(c.AllowDir) > 0 && !c.Sandbox {
+		return usagef("--allow-dir needs --sandbox: without it SQL reads any file")
+	}
+	var sandbox *engine.Sandbox
+	if c.Sandbox {
+		sandbox = &engine.Sandbox{AllowDirs: c.AllowDir}
+	}
 	eng, err := openEngine(e, engine.Config{
 		DBPath:          c.DB,
 		Materialization: engine.Strategy(c.Materialization),
 		Connections:     reg,
+		Sandbox:         sandbox,
 	})
 	if err != nil {
 		return err
