@@ -16,6 +16,7 @@ import (
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/internal/limits"
 )
 
 const (
@@ -350,6 +351,9 @@ func (d *Daemon) count(op string, err error) {
 func decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
+	}
+	if err := limits.JSONDepth(body); err != nil { // before a decoder that may be slower
+		return apiErrorf(CodeBadRequest, "request body: %v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
@@ -231,7 +232,13 @@ func addAuth(opts *server.Options, fromFile bool) (*authSetup, error) {
 	for _, u := range opts.Nkeys {
 		authUsers = append(authUsers, u.Nkey)
 	}
-	opts.Users = append(opts.Users, &server.User{Username: a.user, Password: a.password})
+	// Stored hashed, as nats-server wants; the cost is paid once per
+	// connect of the daemon's own connection.
+	hash, err := bcrypt.GenerateFromPassword([]byte(a.password), bcrypt.MinCost)
+	if err != nil {
+		return nil, err
+	}
+	opts.Users = append(opts.Users, &server.User{Username: a.user, Password: string(hash)})
 	opts.AuthCallout = &server.AuthCallout{Issuer: pub, AuthUsers: authUsers}
 	return a, nil
 }

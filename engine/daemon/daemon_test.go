@@ -256,7 +256,7 @@ func TestDaemon_APIErrors(t *testing.T) {
 		code, substr  string
 	}{
 		{"MissingNotebook", "cellsd.v1.api.open", map[string]any{}, daemon.CodeBadRequest, "missing notebook"},
-		{"NoSuchFile", "cellsd.v1.api.open", map[string]any{"notebook": "nope.json"}, daemon.CodeNotFound, "nope.json"},
+		{"NoSuchFile", "cellsd.v1.api.open", map[string]any{"notebook": "nope.json"}, daemon.CodeNotFound, "no such notebook"},
 		{"BadNotebook", "cellsd.v1.api.open", map[string]any{"notebook": map[string]any{"data": 7}}, daemon.CodeLoad, ""},
 		{"UnknownField", "cellsd.v1.api.open", map[string]any{"notebook": "x.json", "colour": "red"}, daemon.CodeBadRequest, "colour"},
 		{"BadMode", "cellsd.v1.api.open", map[string]any{"notebook": quickstart, "mode": "eager"}, daemon.CodeBadRequest, "eager"},

@@ -20,8 +20,8 @@ const notebooksSubject = "cellsd.v1.api.notebooks"
 // --notebooks, missing, a directory, a symlink out of the root, too large,
 // or any path at all without --notebooks. It says nothing more, so no
 // reply tells whether a path exists.
-func errNoNotebook(path string) *APIError {
-	return apiErrorf(CodeNotFound, "notebook %q not found", path)
+func errNoNotebook(string) *APIError {
+	return apiErrorf(CodeNotFound, "no such notebook under the daemon's notebooks directory")
 }
 
 // notebookRoot is --notebooks with its symlinks resolved; "" when unset
