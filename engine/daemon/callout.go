@@ -110,10 +110,12 @@ func SessionPermissions(sessionID string) jwt.Permissions {
 		"$JS.API.CONSUMER.CREATE."+kvStream+".*."+kvKeys,
 		"$JS.API.CONSUMER.CREATE."+natsbus.StreamName+".*."+events,
 		"$JS.API.DIRECT.GET."+kvStream+"."+kvKeys,
-		// Pulling from, and flow control of, consumers by their (random,
-		// unlisted) names.
+		// Pulling from, and deleting when done, consumers by their
+		// (random, unlisted) names; flow control of push consumers.
 		"$JS.API.CONSUMER.MSG.NEXT."+kvStream+".*",
 		"$JS.API.CONSUMER.MSG.NEXT."+natsbus.StreamName+".*",
+		"$JS.API.CONSUMER.DELETE."+kvStream+".*",
+		"$JS.API.CONSUMER.DELETE."+natsbus.StreamName+".*",
 		"$JS.FC."+kvStream+".>",
 		"$JS.FC."+natsbus.StreamName+".>",
 	)
