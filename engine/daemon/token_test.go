@@ -159,6 +159,8 @@ func TestToken_SessionClient(t *testing.T) {
 			}
 		}
 		errs.waitFor(t, "Permissions Violation for Publish", "$JS.API.CONSUMER.CREATE.KV_CELLSD_STATUS")
+		short, cancel = context.WithTimeout(ctx, time.Second)
+		defer cancel()
 		if _, err := kv.Get(short, natsbus.Token(b)+".quickstart.summary"); err == nil {
 			t.Errorf("got another session's key")
 		}
