@@ -19,7 +19,7 @@ func TestServe_RefusesExposure(t *testing.T) {
 		{"NATSListen", []string{"--nats-listen", "0.0.0.0:0"}, "--nats-listen 0.0.0.0 is not a loopback address: without --nats-config"},
 		{"NATSWebsocket", []string{"--nats-listen", "127.0.0.1:0", "--nats-websocket", "0.0.0.0:0"}, "--nats-websocket 0.0.0.0 is not a loopback address"},
 		{"HTTPNoToken", []string{"--nats-listen", "127.0.0.1:0", "--http", "0.0.0.0:0"}, "--http 0.0.0.0:0 is not a loopback address and there is no --auth-token"},
-		{"ConfigWithNATS", []string{"--nats", "nats://127.0.0.1:1", "--nats-config", "testdata/nats-team.conf"}, "--nats-config configures the embedded NATS server"},
+		{"ConfigWithNATS", []string{"--nats", "nats://127.0.0.1:1", "--nats-config", "../../fixtures/nats-team.conf"}, "--nats-config configures the embedded NATS server"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,8 +1,6 @@
 package daemon_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,30 +10,15 @@ import (
 	"github.com/cellsd/cellsd/engine/daemon"
 )
 
-const teamConfig = `
-listen: 127.0.0.1:-1
-authorization {
-  users: [
-    { user: operator, password: "operator-secret" }
-    { user: frontend, password: "frontend-secret",
-      permissions: {
-        publish: { allow: ["cellsd.v1.api.open", "cellsd.v1.api.sessions", "cellsd.v1.api.notebooks"] }
-        subscribe: { allow: ["_INBOX.>"] }
-      }
-    }
-  ]
-}
-`
+// teamConfig is the README's "Running it for a team" config, on a free
+// loopback port.
+const teamConfig = "../../fixtures/nats-team.conf"
 
 // TestNATSConfig runs the embedded server from a nats-server config file:
 // its users get in with their own permissions, a client with no
 // credentials is refused, and session tokens still work.
 func TestNATSConfig(t *testing.T) {
-	conf := filepath.Join(t.TempDir(), "nats.conf")
-	if err := os.WriteFile(conf, []byte(teamConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, daemon.Config{NATSConfig: conf})
+	d := startDaemon(t, daemon.Config{NATSConfig: teamConfig})
 	url := d.NATSURL()
 	if _, err := nats.Connect(url, nats.Timeout(2*time.Second)); err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
 		t.Errorf("no credentials: %v, want an authorization violation", err)

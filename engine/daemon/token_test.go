@@ -237,3 +237,22 @@ func TestToken_Bridge(t *testing.T) {
 		t.Errorf("a made-up token: %d, want 401", code)
 	}
 }
+
+// TestToken_WebSocket: a browser's connection, over the embedded
+// server's WebSocket, gets in with the session's token and is held to it.
+func TestToken_WebSocket(t *testing.T) {
+	d := startDaemon(t, daemon.Config{NATSWebsocket: "127.0.0.1:0"})
+	id, tok := openWithToken(t, connect(t, d.NATSURL()))
+	errs := &asyncErrs{}
+	ws, err := nats.Connect(d.WebsocketURL(), nats.Token(tok), nats.CustomInboxPrefix(daemon.InboxPrefix(id)), nats.ErrorHandler(errs.handler))
+	if err != nil {
+		t.Fatalf("websocket with the session token: %v", err)
+	}
+	defer ws.Close()
+	request(t, ws, daemon.SessionSubject(id, "status"), nil, nil)
+	ws.Publish("cellsd.v1.api.open", []byte(`{}`))
+	errs.waitFor(t, "Permissions Violation for Publish", "cellsd.v1.api.open")
+	if _, err := nats.Connect(d.WebsocketURL(), nats.Token("cst_nope")); err == nil {
+		t.Errorf("websocket with a made-up token got in")
+	}
+}
