@@ -161,3 +161,29 @@ func TestSandbox_BridgeCore(t *testing.T) {
 		}
 	}
 }
+
+// TestSandbox_Fixtures runs the fixture notebooks under serve's defaults
+// (sandboxed, opened by path under --notebooks): the quickstart and the
+// SQLRooms UI state succeed whole, and no cell of any fails for the
+// sandbox.
+func TestSandbox_Fixtures(t *testing.T) {
+	d := startDaemon(t, daemon.Config{})
+	nc := connect(t, d.NATSURL())
+	for _, name := range []string{"quickstart.json", "sqlrooms-ui.json", "errors.json"} {
+		t.Run(name, func(t *testing.T) {
+			id := open(t, nc, daemon.OpenRequest{Notebook: notebookPath(name)})
+			evs := subscribe(t, nc, id)
+			var r struct{ Run string }
+			request(t, nc, daemon.SessionSubject(id, "run"), daemon.RunRequest{}, &r)
+			end := evs.waitRun(t, r.Run)
+			if name != "errors.json" && end.Status != "success" {
+				t.Errorf("run: %s (%s)", end.Status, end.Reason)
+			}
+			for _, ev := range evs.all() {
+				if e := deref(ev.Error); strings.Contains(e, "Permission Error") || strings.Contains(e, "configuration has been locked") {
+					t.Errorf("cell %s failed for the sandbox: %s", ev.Cell, e)
+				}
+			}
+		})
+	}
+}
