@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cellsd/cellsd/internal/limits"
 )
 
 // Cell types known to cellsd. Other types are kept and ignored.
@@ -136,9 +137,14 @@ func (e *LoadError) Error() string {
 
 func (e *LoadError) Unwrap() error { return e.Err }
 
-// Load reads and parses the notebook at path.
-func Load(path string) (*Notebook, error) {
-	data, err := os.ReadFile(path)
+// Load reads and parses the notebook at path, of at most
+// limits.DefaultFileSize bytes.
+func Load(path string) (*Notebook, error) { return LoadLimit(path, 0) }
+
+// LoadLimit reads and parses the notebook at path, refusing one longer
+// than limit bytes (limits.DefaultFileSize when limit <= 0).
+func LoadLimit(path string, limit int64) (*Notebook, error) {
+	data, err := limits.ReadFile(path, limit)
 	if err != nil {
 		return nil, &LoadError{Path: path, Err: err}
 	}
@@ -199,6 +205,9 @@ type (
 func Parse(path string, data []byte) (*Notebook, error) {
 	fail := func(where string, err error) error {
 		return &LoadError{Path: path, Where: where, Err: err}
+	}
+	if err := limits.JSONDepth(data); err != nil {
+		return nil, fail("", err)
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/cellsd/cellsd/internal/limits"
 )
 
 // Engines cellsd knows. A connection's engine decides the SQL dialect of its
@@ -291,13 +293,25 @@ func (r *Registry) Warnings() []string { return slices.Clone(r.warnings) }
 // typo does not silently drop a setting; an entry of another engine keeps
 // its id, engine and title, and its other keys are not checked. Errors name
 // the file, the entry and the key.
-func LoadFile(path string) (*Registry, error) {
+func LoadFile(path string) (*Registry, error) { return LoadFileLimit(path, 0) }
+
+// LoadFileLimit is LoadFile refusing a file longer than limit bytes
+// (limits.DefaultFileSize when limit <= 0) or nested deeper than
+// limits.MaxDepth, before the TOML parser sees it.
+func LoadFileLimit(path string, limit int64) (*Registry, error) {
 	var cfg struct {
 		DB struct {
 			Connectors []map[string]any `toml:"connectors"`
 		} `toml:"db"`
 	}
-	if _, err := toml.DecodeFile(path, &cfg); err != nil {
+	data, err := limits.ReadFile(path, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := limits.TOMLDepth(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := toml.Decode(string(data), &cfg); err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
 			return nil, fmt.Errorf("%s: line %d, column %d: %s", path, perr.Position.Line, perr.Position.Col, perr.Message)

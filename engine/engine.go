@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -46,6 +47,9 @@ type Config struct {
 	Materialization Strategy
 	// Connections resolves connectorIds; nil means only the core DuckDB.
 	Connections *connectors.Registry
+	// Sandbox, when set, locks the DuckDB down once the engine's own
+	// ATTACHes are done (see Sandbox); nil runs SQL as the user.
+	Sandbox *Sandbox
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -67,6 +71,7 @@ type Engine struct {
 	connector *duckdb.Connector
 	db        *sql.DB
 	coreDB    string // catalog name of the core database
+	tempDir   string // DuckDB's spill directory under the sandbox, removed at Close
 	closed    bool
 }
 
@@ -111,6 +116,10 @@ func (e *Engine) Open(ctx context.Context) error {
 	fail := func(err error) error {
 		db.Close()
 		connector.Close()
+		e.connector, e.db = nil, nil
+		if e.tempDir != "" {
+			os.RemoveAll(e.tempDir)
+		}
 		return err
 	}
 	if err := db.QueryRowContext(ctx, `SELECT current_database()`).Scan(&e.coreDB); err != nil {
@@ -139,6 +148,16 @@ func (e *Engine) Open(ctx context.Context) error {
 		sql_sha256 VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, rows BIGINT, bytes BIGINT)`); err != nil {
 		return fail(fmt.Errorf("create provenance table: %w", err))
 	}
+	if e.cfg.Sandbox != nil {
+		dir, err := os.MkdirTemp("", "cellsd-duckdb-")
+		if err != nil {
+			return fail(fmt.Errorf("sandbox: %w", err))
+		}
+		e.tempDir = dir
+		if err := e.cfg.Sandbox.Apply(ctx, db, dir); err != nil {
+			return fail(err)
+		}
+	}
 	return nil
 }
 
@@ -155,7 +174,11 @@ func (e *Engine) Close() error {
 	if e.db == nil {
 		return nil
 	}
-	return errors.Join(e.db.Close(), e.connector.Close())
+	err := errors.Join(e.db.Close(), e.connector.Close())
+	if e.tempDir != "" {
+		os.RemoveAll(e.tempDir)
+	}
+	return err
 }
 
 // DB returns the engine's database handle, for reading results.

@@ -75,7 +75,7 @@ func streamState(t *testing.T, js jetstream.JetStream) jetstream.StreamState {
 func TestRun_LiveSession(t *testing.T) {
 	srv := natstest.RunServer(t, -1, t.TempDir())
 	t.Cleanup(srv.Shutdown)
-	d := daemon.New(daemon.Config{NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0"})
+	d := daemon.New(daemon.Config{NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0", Notebooks: notebooks})
 	if err := d.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestRun_LiveSession(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	apiRequest(t, nc, "cellsd.v1.api.open", map[string]any{"notebook": notebooks + "quickstart.json", "sessionId": "live"}, nil)
+	apiRequest(t, nc, "cellsd.v1.api.open", map[string]any{"notebook": "quickstart.json", "sessionId": "live"}, nil)
 	apiRequest(t, nc, daemon.SessionSubject("live", "run"), nil, nil)
 	waitFor(t, 30*time.Second, func() bool {
 		e, err := mustKV(t, js).Get(context.Background(), "live._session._session")
@@ -300,7 +300,7 @@ func TestServe_TempStoreOfKilledDaemon(t *testing.T) {
 func TestRun_BatchRunHoldsItsID(t *testing.T) {
 	srv := natstest.RunServer(t, -1, t.TempDir())
 	t.Cleanup(srv.Shutdown)
-	d := daemon.New(daemon.Config{NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0"})
+	d := daemon.New(daemon.Config{NATSURL: srv.ClientURL(), HTTPAddr: "127.0.0.1:0", Notebooks: notebooks})
 	if err := d.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestRun_BatchRunHoldsItsID(t *testing.T) {
 		e, err := mustKV(t, js).Get(context.Background(), "b1.a.slow")
 		return err == nil && strings.Contains(string(e.Value()), `"status":"running"`)
 	})
-	msg, err := nc.Request("cellsd.v1.api.open", []byte(`{"notebook":"`+notebooks+`quickstart.json","sessionId":"b1"}`), 30*time.Second)
+	msg, err := nc.Request("cellsd.v1.api.open", []byte(`{"notebook":"quickstart.json","sessionId":"b1"}`), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,10 +34,16 @@ func (f *notebookFlags) load(e *env) (*cells.Notebook, *connectors.Registry, err
 // loadConnections reads the connections config at path, if any, and logs
 // its warnings; a failure is a usage error naming the file.
 func loadConnections(path string, log *slog.Logger) (*connectors.Registry, error) {
+	return loadConnectionsLimit(path, 0, log)
+}
+
+// loadConnectionsLimit is loadConnections refusing a file over limit
+// bytes (limits.DefaultFileSize when 0).
+func loadConnectionsLimit(path string, limit int64, log *slog.Logger) (*connectors.Registry, error) {
 	if path == "" {
 		return nil, nil
 	}
-	reg, err := connectors.LoadFile(path)
+	reg, err := connectors.LoadFileLimit(path, limit)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -30,6 +30,8 @@ type runCmd struct {
 	Session         string        `placeholder:"ID" help:"Session id of the run's events (default: run-<random>)."`
 	Select          string        `placeholder:"SPEC" help:"Run only a subgraph, with its upstream: c1, c1+, +c1, +c1+ (cell id or result name), as check --select takes."`
 	Show            string        `placeholder:"CELL" help:"Print the first 20 rows of this cell's result (cell id or result name) as a table on stdout."`
+	Sandbox         bool          `help:"Run SQL sandboxed, as cellsd serve does: no host files but under --allow-dir, no ATTACH, no extensions, no network."`
+	AllowDir        []string      `name:"allow-dir" sep:"none" type:"existingdir" placeholder:"DIR" help:"With --sandbox, let SQL read files under DIR. Repeatable."`
 }
 
 // showRows is how many rows --show prints.
@@ -50,10 +52,18 @@ func (c *runCmd) Run(e *env) error {
 		return usagef("%s: --artifact %q: no such artifact", nb.Path, c.Artifact)
 	}
 
+	if len(c.AllowDir) > 0 && !c.Sandbox {
+		return usagef("--allow-dir needs --sandbox: without it SQL reads any file")
+	}
+	var sandbox *engine.Sandbox
+	if c.Sandbox {
+		sandbox = &engine.Sandbox{AllowDirs: c.AllowDir}
+	}
 	eng, err := openEngine(e, engine.Config{
 		DBPath:          c.DB,
 		Materialization: engine.Strategy(c.Materialization),
 		Connections:     reg,
+		Sandbox:         sandbox,
 	})
 	if err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/internal/limits"
 )
 
 const (
@@ -85,6 +85,9 @@ type OpenReply struct {
 	SessionID string       `json:"sessionId"`
 	Subjects  OpenSubjects `json:"subjects"`
 	KV        string       `json:"kv"`
+	// Token lets a NATS client in with this session's permissions only
+	// (and the bridge's session:<id>); see the README's "Running it for a team".
+	Token string `json:"token"`
 }
 
 // OpenSubjects are a session's subjects: the job API's prefix (append
@@ -133,6 +136,7 @@ type session struct {
 	sub      *nats.Subscription
 	claim    *natsbus.Holder
 	once     sync.Once
+	onClose  func() // ends the session's token
 }
 
 // close stops answering, closes the engine session (its last events are
@@ -148,6 +152,9 @@ func (s *session) close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.claim.Release(ctx)
+		if s.onClose != nil {
+			s.onClose()
+		}
 	})
 }
 
@@ -165,7 +172,12 @@ func (d *Daemon) handleOpen(m *nats.Msg) {
 		id, err := d.open(m.Data)
 		var v any
 		if err == nil {
-			v = openReply(id)
+			r := openReply(id)
+			r.Token = d.tokens.token(id)
+			v = r
+		}
+		if err == nil {
+			d.log.Info("session opened", "session", id, "notebook", notebookName(m.Data))
 		}
 		d.respond(m, "open", v, err)
 	}()
@@ -182,7 +194,7 @@ func (d *Daemon) open(body []byte) (string, error) {
 	} else if err := validID(id); err != nil {
 		return "", err
 	}
-	nb, path, err := loadNotebook(req)
+	nb, path, err := d.loadNotebook(req)
 	if err != nil {
 		return "", err
 	}
@@ -228,7 +240,7 @@ func (d *Daemon) open(body []byte) (string, error) {
 		return "", apiErrorf(CodeUnavailable, "%v", err)
 	}
 	obs := d.pub.Observer()
-	es, err := engine.OpenSession(ctx, engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Logger: d.cfg.Logger},
+	es, err := engine.OpenSession(ctx, engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Sandbox: d.sandbox, Logger: d.cfg.Logger},
 		nb, engine.SessionOptions{ID: id, Mode: mode, Concurrency: d.cfg.Concurrency, FirstSeq: first, Observe: func(ev engine.Event) {
 			d.metrics.observe(ev)
 			obs(ev)
@@ -237,6 +249,7 @@ func (d *Daemon) open(body []byte) (string, error) {
 		return "", apiErrorf(CodeLoad, "%v", err)
 	}
 	s.s.Store(es)
+	s.onClose = func() { d.endSession(id) }
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closing {
@@ -248,6 +261,7 @@ func (d *Daemon) open(body []byte) (string, error) {
 	d.sessions[id] = s
 	d.metrics.sessions.Inc()
 	ok = true
+	d.tokens.issue(id)
 	return id, nil
 }
 
@@ -331,12 +345,12 @@ func notebookTitle(nb *cells.Notebook, path string) string {
 		return nb.Title
 	}
 	if path != "" {
-		return filepath.Base(path)
+		return fileTitle(path)
 	}
 	return ""
 }
 
-func loadNotebook(req OpenRequest) (*cells.Notebook, string, error) {
+func (d *Daemon) loadNotebook(req OpenRequest) (*cells.Notebook, string, error) {
 	raw := bytes.TrimSpace(req.Notebook)
 	var nb *cells.Notebook
 	var path string
@@ -348,11 +362,14 @@ func loadNotebook(req OpenRequest) (*cells.Notebook, string, error) {
 		if err := json.Unmarshal(raw, &path); err != nil {
 			return nil, "", apiErrorf(CodeBadRequest, "open: notebook: %v", err)
 		}
-		nb, err = cells.Load(path)
+		nb, err = d.readNotebook(path) // only under --notebooks
 	default:
 		nb, err = cells.Parse("notebook", raw)
 	}
-	if err != nil {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return nil, "", ae
+	} else if err != nil {
 		return nil, "", apiErrorf(CodeLoad, "%v", err)
 	}
 	for _, name := range slices.Sorted(maps.Keys(req.Params)) {
@@ -495,12 +512,18 @@ func (d *Daemon) count(op string, err error) {
 		outcome = CodeInternal
 	}
 	d.metrics.apiRequests.WithLabelValues(op, outcome).Inc()
+	if err != nil {
+		d.log.Info("request refused", "op", op, "code", outcome, "reason", err.Error())
+	}
 }
 
 // decode reads a JSON request body; an empty body is an empty request.
 func decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
+	}
+	if err := limits.JSONDepth(body); err != nil { // before a decoder that may be slower
+		return apiErrorf(CodeBadRequest, "request body: %v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
@@ -60,6 +61,18 @@ type Config struct {
 	// same DataDir) closes the sessions it left when it was killed.
 	// Without either it gets a random name.
 	Name string
+	// NATSConfig is a nats-server config file for the embedded server
+	// (users, permissions, accounts, TLS, websocket); empty listens on
+	// loopback only (DESIGN.md "A daemon that is safe to share").
+	NATSConfig string
+	// Sandbox is applied to every session's DuckDB and to duckdb-core;
+	// an empty MemoryLimit is engine.FairMemoryLimit().
+	Sandbox engine.Sandbox
+	// Notebooks is the directory open may read notebook files from;
+	// empty: open takes inline notebooks only.
+	Notebooks string
+	// MaxFileSize bounds a notebook file; 0 is limits.DefaultFileSize.
+	MaxFileSize int64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -83,6 +96,10 @@ type Daemon struct {
 	metrics *metrics
 	openSub *nats.Subscription
 	listSub *nats.Subscription
+	nbSub   *nats.Subscription // cellsd.v1.api.notebooks
+	callout *callout           // nil when the daemon does not answer the auth callout
+	sandbox *engine.Sandbox
+	tokens  *tokens
 
 	opens sync.WaitGroup // open requests in flight
 	wg    sync.WaitGroup // the HTTP server
@@ -108,8 +125,12 @@ func New(cfg Config) *Daemon {
 		cfg.HTTPAddr = "127.0.0.1:8765"
 	}
 	name, stable := daemonName(cfg)
+	sb := cfg.Sandbox
+	if sb.MemoryLimit == "" {
+		sb.MemoryLimit = engine.FairMemoryLimit()
+	}
 	return &Daemon{cfg: cfg, log: cfg.Logger.With("component", "daemon", "daemon", name), name: name, stableName: stable,
-		sessions: map[string]*session{}, opening: map[string]*session{}}
+		sessions: map[string]*session{}, opening: map[string]*session{}, sandbox: &sb, tokens: newTokens()}
 }
 
 // Open starts the embedded NATS server (unless given one), connects, sets
@@ -121,14 +142,22 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 			d.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	if err := d.cfg.checkExposure(); err != nil {
+		return err
+	}
 	url := d.cfg.NATSURL
+	var auth []nats.Option
 	if url == "" {
-		if d.nats, err = startEmbedded(d.cfg.NATSListen, d.cfg.NATSWebsocket, d.cfg.AllowOrigins, d.cfg.DataDir, d.cfg.Logger); err != nil {
+		if d.nats, err = startEmbedded(embeddedConfig{listen: d.cfg.NATSListen, websocket: d.cfg.NATSWebsocket, origins: d.cfg.AllowOrigins,
+			dataDir: d.cfg.DataDir, configFile: d.cfg.NATSConfig}, d.cfg.Logger); err != nil {
 			return err
 		}
 		url = d.nats.srv.ClientURL()
+		if a := d.nats.auth; a != nil {
+			auth = append(auth, nats.UserInfo(a.user, a.password))
+		}
 	}
-	d.nc, err = nats.Connect(url,
+	d.nc, err = nats.Connect(url, append(auth,
 		nats.Name("cellsd "+d.name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
@@ -139,9 +168,12 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { d.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("connect to nats %s: %w", url, err)
+	}
+	if err = d.serveCallout(); err != nil {
+		return err
 	}
 	if d.js, err = jetstream.New(d.nc, jetstream.WithPublishAsyncTimeout(5*time.Second)); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -154,7 +186,7 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 		Published: func(n int) { d.metrics.published.Add(float64(n)) },
 		Retried:   func(error) { d.metrics.retries.Inc() },
 	})
-	if d.core, err = openCore(ctx, d.cfg.DBPath); err != nil {
+	if d.core, err = openCore(ctx, d.cfg.DBPath, d.sandbox); err != nil {
 		return err
 	}
 	if d.stableName {
@@ -171,10 +203,15 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 	if d.openSub, err = d.nc.QueueSubscribe(openSubject, d.cfg.Queue, d.handleOpen); err != nil {
 		return fmt.Errorf("subscribe %s: %w", openSubject, err)
 	}
+	if d.nbSub, err = d.nc.QueueSubscribe(notebooksSubject, d.cfg.Queue, d.handleNotebooks); err != nil {
+		return fmt.Errorf("subscribe %s: %w", notebooksSubject, err)
+	}
 	if err = d.nc.FlushTimeout(10 * time.Second); err != nil {
 		return fmt.Errorf("subscribe %s: %w", openSubject, err)
 	}
 	d.bridge = bridge.NewServer(bridge.ServerConfig{Connections: d.cfg.Connections, Core: d.core.db, Logger: d.cfg.Logger})
+	d.log.Info("sandbox", "allow_dirs", d.sandbox.AllowDirs, "session_memory", d.sandbox.MemoryLimit, "session_threads", d.sandbox.Threads,
+		"notebooks", d.cfg.Notebooks)
 	h, err := d.handler()
 	if err != nil {
 		d.httpLn.Close()
@@ -246,6 +283,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 	}
 	if d.listSub != nil {
 		d.listSub.Unsubscribe()
+	}
+	if d.nbSub != nil {
+		d.nbSub.Unsubscribe()
 	}
 	d.opens.Wait() // a session they open now is closed at once
 	var wg sync.WaitGroup

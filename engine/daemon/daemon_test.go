@@ -21,7 +21,10 @@ import (
 	"github.com/cellsd/cellsd/internal/poll"
 )
 
-const quickstart = "../../fixtures/notebooks/quickstart.json"
+// quickstart is opened by path, under --notebooks fixtures/notebooks.
+const quickstart = "quickstart.json"
+
+const fixtureNotebooks = "../../fixtures/notebooks"
 
 // startDaemon opens a daemon with an embedded NATS server on free ports
 // (or on cfg.NATSURL) and closes it at the end of the test.
@@ -34,6 +37,9 @@ func startDaemon(t testing.TB, cfg daemon.Config) *daemon.Daemon {
 		}
 	}
 	cfg.HTTPAddr = "127.0.0.1:0"
+	if cfg.Notebooks == "" {
+		cfg.Notebooks = fixtureNotebooks
+	}
 	d := daemon.New(cfg)
 	if err := d.Open(context.Background()); err != nil {
 		t.Fatalf("open daemon: %v", err)
@@ -250,7 +256,7 @@ func TestDaemon_APIErrors(t *testing.T) {
 		code, substr  string
 	}{
 		{"MissingNotebook", "cellsd.v1.api.open", map[string]any{}, daemon.CodeBadRequest, "missing notebook"},
-		{"NoSuchFile", "cellsd.v1.api.open", map[string]any{"notebook": "nope.json"}, daemon.CodeLoad, "nope.json"},
+		{"NoSuchFile", "cellsd.v1.api.open", map[string]any{"notebook": "nope.json"}, daemon.CodeNotFound, "no such notebook"},
 		{"BadNotebook", "cellsd.v1.api.open", map[string]any{"notebook": map[string]any{"data": 7}}, daemon.CodeLoad, ""},
 		{"UnknownField", "cellsd.v1.api.open", map[string]any{"notebook": "x.json", "colour": "red"}, daemon.CodeBadRequest, "colour"},
 		{"BadMode", "cellsd.v1.api.open", map[string]any{"notebook": quickstart, "mode": "eager"}, daemon.CodeBadRequest, "eager"},
@@ -300,7 +306,7 @@ func TestDaemon_APIErrors(t *testing.T) {
 // embedded server: no goroutine is left.
 func TestDaemon_CloseLeavesNothing(t *testing.T) {
 	verify := leaktest.Start(t)
-	d := daemon.New(daemon.Config{NATSListen: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir()})
+	d := daemon.New(daemon.Config{NATSListen: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Notebooks: fixtureNotebooks})
 	if err := d.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,10 @@ func TestDaemon_OpenReplySubjects(t *testing.T) {
 	r := openFull(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "my.sess 1"[:7]})
 	want := daemon.OpenReply{SessionID: "my.sess", KV: "my=2Esess.>",
 		Subjects: daemon.OpenSubjects{API: "cellsd.v1.session.my=2Esess", Events: "cellsd.v1.events.my=2Esess.>"}}
-	if r != want {
+	if r.Token == "" {
+		t.Errorf("open reply has no session token")
+	}
+	if r.Token = ""; r != want {
 		t.Fatalf("open reply %+v, want %+v", r, want)
 	}
 	got := make(chan string, 100)
@@ -264,7 +267,7 @@ func TestDaemon_SessionsOp(t *testing.T) {
 	d2 := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL(), Name: "beta"})
 	nc := connect(t, srv.ClientURL())
 	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "q1"})
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath("../../fixtures/notebooks/sqlrooms-ui.json"), SessionID: "q2"})
+	open(t, nc, daemon.OpenRequest{Notebook: notebookPath("sqlrooms-ui.json"), SessionID: "q2"})
 	ui := mustJSON(t, map[string]any{"data": map[string]any{}, "artifacts": map[string]any{}})
 	open(t, nc, daemon.OpenRequest{Notebook: ui, SessionID: "q3"})
 
@@ -298,7 +301,7 @@ func TestDaemon_SessionsOp(t *testing.T) {
 		title string
 		path  *string
 		cells int
-	}{"q1": {"quickstart.json", ptr(quickstart), 7}, "q2": {"Saved from the SQLRooms UI", ptr("../../fixtures/notebooks/sqlrooms-ui.json"), 5}, "q3": {"", nil, 0}} {
+	}{"q1": {"Quickstart", ptr(quickstart), 7}, "q2": {"Saved from the SQLRooms UI", ptr("sqlrooms-ui.json"), 5}, "q3": {"", nil, 0}} {
 		s := byID[id]
 		if s.Title != want.title || fmt.Sprint(deref(s.Path)) != fmt.Sprint(deref(want.path)) || (s.Path == nil) != (want.path == nil) || s.Cells != want.cells {
 			t.Errorf("%s: %+v, want %+v", id, s, want)

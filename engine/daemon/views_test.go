@@ -35,13 +35,15 @@ func wideNotebook(n, sqlBytes int) []byte {
 	return nb
 }
 
-func writeFile(t testing.TB, data []byte) string {
+// writeNotebook writes data as nb.json in a directory of its own, for a
+// daemon whose --notebooks it is.
+func writeNotebook(t testing.TB, data []byte) (dir string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "nb.json")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "nb.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return dir
 }
 
 // rawRequest sends body and returns the reply's bytes.
@@ -71,14 +73,14 @@ type graphPage struct {
 func TestDaemon_Paging(t *testing.T) {
 	srv := natstest.RunServer(t, -1, t.TempDir())
 	t.Cleanup(srv.Shutdown)
-	d := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL()})
+	const n = 10000
+	d := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL(), Notebooks: writeNotebook(t, wideNotebook(n, 300))})
 	nc := connect(t, srv.ClientURL())
 	if nc.MaxPayload() != 1<<20 {
 		t.Fatalf("server max payload %d, want the stock 1 MB", nc.MaxPayload())
 	}
-	const n = 10000
 	start := time.Now()
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(writeFile(t, wideNotebook(n, 300))), SessionID: "big"})
+	open(t, nc, daemon.OpenRequest{Notebook: notebookPath("nb.json"), SessionID: "big"})
 	t.Logf("opened a %d-cell session in %v", n, time.Since(start).Round(time.Millisecond))
 
 	t.Run("Status", func(t *testing.T) {
@@ -191,9 +193,9 @@ func checkIDs(t *testing.T, ids []string, n int) {
 func TestDaemon_OversizeReply(t *testing.T) {
 	srv := natstest.RunServer(t, -1, t.TempDir())
 	t.Cleanup(srv.Shutdown)
-	d := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL()})
+	d := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL(), Notebooks: writeNotebook(t, wideNotebook(2, 1100_000))})
 	nc := connect(t, srv.ClientURL())
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(writeFile(t, wideNotebook(2, 1100_000))), SessionID: "fat"})
+	open(t, nc, daemon.OpenRequest{Notebook: notebookPath("nb.json"), SessionID: "fat"})
 	for _, op := range []string{"status", "graph", "notebook"} {
 		err := tryRequest(nc, daemon.SessionSubject("fat", op), nil, nil)
 		if ae, ok := err.(*daemon.APIError); !ok || ae.Code != daemon.CodeInternal || !strings.Contains(ae.Message, "max payload") {
@@ -328,7 +330,7 @@ func TestDaemon_NotebookOp(t *testing.T) {
 		}
 		ui++
 		id := fmt.Sprintf("nb-%d", i)
-		open(t, nc, daemon.OpenRequest{Notebook: notebookPath(path), SessionID: id})
+		open(t, nc, daemon.OpenRequest{Notebook: notebookPath(filepath.Base(path)), SessionID: id})
 		got := rawRequest(t, nc, daemon.SessionSubject(id, "notebook"), nil)
 		var a, b any
 		json.Unmarshal(orig, &a)

@@ -1,0 +1,54 @@
+package daemon
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/cellsd/cellsd/connectors/bridge"
+)
+
+// checkExposure refuses settings that would expose the daemon to the
+// network unauthenticated: HTTP on a non-loopback address without an auth
+// token (the NATS side is checked where the embedded server starts).
+func (c *Config) checkExposure() error {
+	if c.NATSConfig != "" && c.NATSURL != "" {
+		return fmt.Errorf("--nats-config configures the embedded NATS server; with --nats there is none")
+	}
+	host, _, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("--http %q: %w", c.HTTPAddr, err)
+	}
+	if !isLoopback(host) && c.AuthToken == "" {
+		return fmt.Errorf("--http %s is not a loopback address and there is no --auth-token: anyone reaching it could query every connection through the bridge; set --auth-token (or CELLSD_AUTH_TOKEN)", c.HTTPAddr)
+	}
+	return nil
+}
+
+// bridgeAuth is the HTTP auth decision: the daemon's --auth-token reaches
+// everything; a session's token reaches that session's connection,
+// "session:<id>", only.
+func (d *Daemon) bridgeAuth() bridge.Authorizer {
+	return bridge.TokenAuthorizer(d.cfg.AuthToken, func(tok string) (bridge.Access, bool) {
+		id, ok := d.tokens.Session(tok)
+		if !ok {
+			return bridge.Access{}, false
+		}
+		return bridge.Access{Only: []string{"session:" + id}}, true
+	})
+}
+
+// serveCallout answers the embedded server's auth callout, when the
+// daemon set one up.
+func (d *Daemon) serveCallout() error {
+	if d.nats == nil || d.nats.auth == nil {
+		return nil
+	}
+	a := d.nats.auth
+	d.callout = &callout{d: d, issuer: a.issuer, account: "$G", anonymous: a.anonymous}
+	sub, err := d.nc.Subscribe("$SYS.REQ.USER.AUTH", d.callout.handle)
+	if err != nil {
+		return fmt.Errorf("subscribe auth callout: %w", err)
+	}
+	d.callout.sub = sub
+	return d.nc.Flush()
+}
