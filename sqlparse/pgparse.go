@@ -162,7 +162,7 @@ func (an *analyser) fix(ctx context.Context, p *pgParsed, text []byte, toks []to
 			continue
 		}
 		for _, end := range queryEnds(toks, j, span) {
-			if end <= pos || *budget <= 0 {
+			if end < pos || *budget <= 0 {
 				continue
 			}
 			*budget--
@@ -199,7 +199,7 @@ func (an *analyser) fix(ctx context.Context, p *pgParsed, text []byte, toks []to
 			continue
 		}
 		for _, end := range exprEnds(toks, j, span) {
-			if end <= pos || *budget <= 0 {
+			if end < pos || *budget <= 0 {
 				continue
 			}
 			start := toks[j].start
