@@ -88,7 +88,7 @@ type ArtifactPlan struct {
 	// families it belongs to.
 	families map[string][]string
 	familyOf map[string][]string
-	manual   map[string][]string        // cell id -> sources of its manual edges
+	manual   map[string][]string // cell id -> sources of its manual edges
 	position map[string]int
 }
 

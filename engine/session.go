@@ -351,11 +351,16 @@ func (s *Session) addFamilies(ap *ArtifactPlan, cells map[*cellState]string, dow
 	}
 	for {
 		var added []string
+		sts := make([]*cellState, 0, len(cells))
 		for st := range cells {
+			sts = append(sts, st)
+		}
+		sortStates(sts) // the first member that changed names the reason
+		for _, st := range sts {
 			for _, m := range ap.Family(st.ref.cell) {
 				mst := s.states[cellRef{ap.Artifact.ID, m}]
 				if _, ok := cells[mst]; mst != nil && !ok {
-					cells[mst] = "family of " + st.ref.cell + " reruns"
+					cells[mst] = "family member " + st.ref.cell + " changed"
 					added = append(added, m)
 				}
 			}
@@ -559,12 +564,20 @@ func (s *Session) familyCached(st *cellState) bool {
 	return true
 }
 
-// dependents returns the SQL cells that depend on st directly.
+// dependents returns the SQL cells that depend on st directly, and the
+// definers of the families of those that are writers.
 func (s *Session) dependents(st *cellState) []*cellState {
 	var out []*cellState
 	for _, d := range st.ap.Graph.Dependents(st.ref.cell) {
 		if dst := s.states[cellRef{st.ref.artifact, d}]; dst != nil {
 			out = append(out, dst)
+		}
+		// The definer of a family waits for what its writers read
+		// (familyWaits): it may be ready now.
+		for _, m := range st.ap.Family(d) {
+			if mst := s.states[cellRef{st.ref.artifact, m}]; mst != nil && m != d && st.ap.definesFamily(m) {
+				out = append(out, mst)
+			}
 		}
 	}
 	sortStates(out)

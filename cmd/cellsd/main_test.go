@@ -250,7 +250,7 @@ func TestGraph_Shape(t *testing.T) {
 	a := doc["artifacts"][0]
 	assertKeys(t, "artifact", a, "id", "schema", "cells", "order", "errors")
 	for _, c := range a["cells"].([]any) {
-		assertKeys(t, "cell", c.(map[string]any), "id", "type", "resultName", "connectorId", "engine", "deps", "defines", "externalTables")
+		assertKeys(t, "cell", c.(map[string]any), "id", "type", "resultName", "connectorId", "engine", "deps", "defines", "writes", "externalTables")
 	}
 	errs := a["errors"].([]any)
 	if len(errs) == 0 {
