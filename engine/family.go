@@ -99,8 +99,8 @@ func explainMissing(ap *ArtifactPlan, cell string, err error) error {
 // missingName reads the relation name out of DuckDB's catalog error
 // "Table with name x does not exist!" (also "Table or view ...").
 func missingName(msg string) (string, bool) {
-	_, rest, ok := strings.Cut(msg, " with name ")
-	if !ok {
+	what, rest, ok := strings.Cut(msg, " with name ")
+	if !ok || !(strings.HasSuffix(what, "Table") || strings.HasSuffix(what, "Table or view") || strings.HasSuffix(what, "View")) {
 		return "", false
 	}
 	name, _, ok := strings.Cut(rest, " does not exist")

@@ -479,18 +479,21 @@ func (ap *ArtifactPlan) writersOf(k string) []string {
 // its edges in the graph.
 func (ap *ArtifactPlan) resolve(cp *CellPlan) {
 	id := cp.Cell.ID
-	deps, writeDeps := map[string]bool{}, map[string]bool{}
+	deps := map[string]bool{}
+	var writeDeps, ownWrites map[string]bool // allocated for cells of families only
 	var external []sqlparse.Ref
 	var derived []*CellError
 	// A writer depends on the definer of what it writes and on the
 	// writers of it before it (rule 7). A target no cell defines is left
 	// to DuckDB, which says so when the cell runs.
 	cp.writeKeys = cp.writeKeys[:0]
-	ownWrites := map[string]bool{}
 	for _, w := range cp.writes {
 		k := ap.resolveKey(w.keys)
 		if k == "" || cp.ddlKeys[k] || ownWrites[k] {
 			continue
+		}
+		if ownWrites == nil {
+			ownWrites, writeDeps = map[string]bool{}, map[string]bool{}
 		}
 		ownWrites[k] = true
 		cp.writeKeys = append(cp.writeKeys, k)
@@ -518,10 +521,13 @@ func (ap *ArtifactPlan) resolve(cp *CellPlan) {
 					deps[d] = true
 				}
 			}
-			if !ownWrites[k] && !cp.ddlKeys[k] {
+			if !ownWrites[k] && !cp.ddlKeys[k] && len(ap.writers[k]) > 0 {
 				// A reader depends on every writer too.
 				for _, wid := range ap.writersOf(k) {
 					if wid != id {
+						if writeDeps == nil {
+							writeDeps = map[string]bool{}
+						}
 						deps[wid], writeDeps[wid] = true, true
 					}
 				}
