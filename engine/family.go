@@ -85,7 +85,7 @@ func explainMissing(ap *ArtifactPlan, cell string, err error) error {
 		return &missingError{err, "No cell of this notebook defines " + name + "."}
 	}
 	slices.SortStableFunc(names, func(a, b string) int {
-		return distance(strings.ToLower(name), strings.ToLower(a)) - distance(strings.ToLower(name), strings.ToLower(b))
+		return editDistance(strings.ToLower(name), strings.ToLower(a)) - editDistance(strings.ToLower(name), strings.ToLower(b))
 	})
 	if len(names) > 5 {
 		names = names[:5]
@@ -105,25 +105,4 @@ func missingName(msg string) (string, bool) {
 	}
 	name, _, ok := strings.Cut(rest, " does not exist")
 	return name, ok && name != ""
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
