@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/cellsd/cellsd/cells"
@@ -33,7 +34,11 @@ type GraphCell struct {
 	Engine         *string  `json:"engine"`
 	Deps           []string `json:"deps"`
 	Defines        []string `json:"defines"`
+	Writes         []string `json:"writes"`
 	ExternalTables []string `json:"externalTables"`
+	// writeDeps are the Deps that come from a family of rule 7: the
+	// diagrams draw those edges dashed.
+	writeDeps []string
 }
 
 // GraphError is one error of a GraphArtifact; line and column are 0 unless
@@ -52,7 +57,8 @@ func (p *Plan) Graph() *Graph {
 	for _, ap := range p.Artifacts {
 		ga := GraphArtifact{ID: ap.Artifact.ID, Schema: ap.Schema, Cells: []GraphCell{}, Order: nonNil(ap.Order), Errors: []GraphError{}}
 		for _, cp := range ap.Cells {
-			gc := GraphCell{ID: cp.Cell.ID, Type: cp.Cell.Type, Deps: nonNil(cp.Deps), Defines: nonNil(cp.Defines), ExternalTables: nonNil(cp.ExternalTables)}
+			gc := GraphCell{ID: cp.Cell.ID, Type: cp.Cell.Type, Deps: nonNil(cp.Deps), Defines: nonNil(cp.Defines),
+				Writes: nonNil(cp.Writes), ExternalTables: nonNil(cp.ExternalTables), writeDeps: cp.WriteDeps}
 			if cp.Cell.Type == cells.TypeSQL {
 				connector := cp.Cell.Connector()
 				gc.ResultName, gc.ConnectorID = &cp.Name, &connector
@@ -120,7 +126,8 @@ func (ga *GraphArtifact) nodes() []graphNode {
 }
 
 // WriteDOT writes the graph in Graphviz DOT: a cluster per artifact, an
-// edge from each dependency to its dependent, cells with errors in red.
+// edge from each dependency to its dependent (dashed when it comes from a
+// family of writers, DESIGN.md rule 7), cells with errors in red.
 func (g *Graph) WriteDOT(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("digraph cellsd {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n")
@@ -136,7 +143,11 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 		b.WriteString("  }\n")
 		for _, c := range ga.Cells {
 			for _, d := range c.Deps {
-				fmt.Fprintf(&b, "  %s -> %s;\n", dotQuote(ga.ID+"/"+d), dotQuote(ga.ID+"/"+c.ID))
+				style := ""
+				if slices.Contains(c.writeDeps, d) {
+					style = " [style=dashed]"
+				}
+				fmt.Fprintf(&b, "  %s -> %s%s;\n", dotQuote(ga.ID+"/"+d), dotQuote(ga.ID+"/"+c.ID), style)
 			}
 		}
 	}
@@ -167,7 +178,11 @@ func (g *Graph) WriteMermaid(w io.Writer) error {
 	for _, ga := range g.Artifacts {
 		for _, c := range ga.Cells {
 			for _, d := range c.Deps {
-				fmt.Fprintf(&b, "  %s --> %s\n", ids[ga.ID+"/"+d], ids[ga.ID+"/"+c.ID])
+				arrow := "-->"
+				if slices.Contains(c.writeDeps, d) {
+					arrow = "-.->"
+				}
+				fmt.Fprintf(&b, "  %s %s %s\n", ids[ga.ID+"/"+d], arrow, ids[ga.ID+"/"+c.ID])
 			}
 		}
 	}

@@ -80,8 +80,15 @@ type ArtifactPlan struct {
 	// definers and readers index the keys cells define and read (see
 	// relKeys), so that an edit re-resolves only the cells it concerns.
 	definers map[string][]string        // key -> defining cell ids, in position order
-	readers  map[string]map[string]bool // key -> ids of cells reading it
-	manual   map[string][]string        // cell id -> sources of its manual edges
+	readers  map[string]map[string]bool // key -> ids of cells reading or writing it
+	writers  map[string][]string        // key -> ids of cells that may write it, in position order
+	// families maps the key of every relation some cell writes to its
+	// family: the definer(s), then the writers in position order
+	// (DESIGN.md rule 7); familyOf maps a cell to the keys of the
+	// families it belongs to.
+	families map[string][]string
+	familyOf map[string][]string
+	manual   map[string][]string // cell id -> sources of its manual edges
 	position map[string]int
 }
 
@@ -102,6 +109,14 @@ type CellPlan struct {
 	// Defines lists the relation names the cell creates: its result name,
 	// or for a DDL cell the tables and views it creates.
 	Defines []string
+	// Writes lists the relations the cell writes (INSERT, UPDATE, DELETE,
+	// TRUNCATE, COPY x FROM, ALTER, DROP) and does not create itself, as
+	// written.
+	Writes []string
+	// WriteDeps are the Deps that come from a family (DESIGN.md rule 7):
+	// the definer and earlier writers of what the cell writes, or the
+	// writers of what it reads.
+	WriteDeps []string
 	// ExternalTables lists relations read that are not cells of the artifact.
 	ExternalTables []string
 	// Errors found in this cell; the first one decides its status.
@@ -112,6 +127,8 @@ type CellPlan struct {
 	defKeys        []string        // keys the cell defines
 	ddlKeys        map[string]bool // the defKeys its DDL creates: reading them is no edge
 	reads          []read
+	writes         []read   // what the cell writes; keys as for reads
+	writeKeys      []string // the keys its writes resolved to (families it writes into)
 }
 
 // HasResult reports whether the cell materializes a result relation: a SQL
@@ -170,7 +187,7 @@ func (p *Planner) PlanArtifact(ctx context.Context, nb *cells.Notebook, a *cells
 	ap := &ArtifactPlan{
 		Artifact: a, Schema: cells.ArtifactSchema(a), planner: p,
 		byID: map[string]*CellPlan{}, definers: map[string][]string{}, readers: map[string]map[string]bool{},
-		manual: map[string][]string{}, position: map[string]int{},
+		writers: map[string][]string{}, manual: map[string][]string{}, position: map[string]int{},
 	}
 	var nodes []string
 	for i, id := range a.CellIDs {
@@ -214,18 +231,14 @@ func (ap *ArtifactPlan) Update(ctx context.Context, c *cells.Cell) error {
 		return fmt.Errorf("update: cell %q changes type from %s to %s; plan the notebook again", c.ID, cp.Cell.Type, c.Type)
 	}
 	touched := map[string]bool{}
-	for _, k := range cp.defKeys {
-		touched[k] = true
-	}
+	cp.touches(touched)
 	ap.unindex(cp)
 	*cp = CellPlan{Cell: c}
 	if err := ap.analyse(ctx, cp); err != nil {
 		return fmt.Errorf("update cell %s: %w", c.ID, err)
 	}
 	ap.index(cp)
-	for _, k := range cp.defKeys {
-		touched[k] = true
-	}
+	cp.touches(touched)
 	affected := map[string]bool{c.ID: true}
 	for k := range touched {
 		for _, id := range ap.definers[k] {
@@ -242,6 +255,20 @@ func (ap *ArtifactPlan) Update(ctx context.Context, c *cells.Cell) error {
 	}
 	ap.finish()
 	return nil
+}
+
+// touches adds the keys whose cells an edit of cp concerns: what it
+// defines and what it writes (the readers of a written relation depend on
+// its writers).
+func (cp *CellPlan) touches(keys map[string]bool) {
+	for _, k := range cp.defKeys {
+		keys[k] = true
+	}
+	for _, w := range cp.writes {
+		for _, k := range w.keys {
+			keys[k] = true
+		}
+	}
 }
 
 // analyse parses a cell and records what it defines and reads.
@@ -327,6 +354,14 @@ func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 		for i := range a.Refs {
 			cp.reads = append(cp.reads, read{keys: ap.relKeys(a.Refs[i]), ref: &a.Refs[i]})
 		}
+		seen := map[string]bool{}
+		for i := range a.Writes {
+			cp.writes = append(cp.writes, read{keys: ap.relKeys(a.Writes[i]), ref: &a.Writes[i]})
+			if w := a.Writes[i].String(); !seen[strings.ToLower(w)] {
+				seen[strings.ToLower(w)] = true
+				cp.Writes = append(cp.Writes, w)
+			}
+		}
 	}
 	if a.Err == nil { // a cell with a parse error has no deps (rule 8)
 		for _, v := range a.Vars {
@@ -364,12 +399,21 @@ func (ap *ArtifactPlan) index(cp *CellPlan) {
 		sort.Slice(ids, func(i, j int) bool { return ap.position[ids[i]] < ap.position[ids[j]] })
 		ap.definers[k] = ids
 	}
-	for _, r := range cp.reads {
+	for _, r := range append(cp.reads, cp.writes...) {
 		for _, k := range r.keys {
 			if ap.readers[k] == nil {
 				ap.readers[k] = map[string]bool{}
 			}
 			ap.readers[k][id] = true
+		}
+	}
+	for _, w := range cp.writes {
+		for _, k := range w.keys {
+			if !slices.Contains(ap.writers[k], id) {
+				ids := append(ap.writers[k], id)
+				sort.Slice(ids, func(i, j int) bool { return ap.position[ids[i]] < ap.position[ids[j]] })
+				ap.writers[k] = ids
+			}
 		}
 	}
 }
@@ -382,7 +426,7 @@ func (ap *ArtifactPlan) unindex(cp *CellPlan) {
 			delete(ap.definers, k)
 		}
 	}
-	for _, r := range cp.reads {
+	for _, r := range append(cp.reads, cp.writes...) {
 		for _, k := range r.keys {
 			delete(ap.readers[k], id)
 			if len(ap.readers[k]) == 0 {
@@ -390,6 +434,44 @@ func (ap *ArtifactPlan) unindex(cp *CellPlan) {
 			}
 		}
 	}
+	for _, w := range cp.writes {
+		for _, k := range w.keys {
+			ap.writers[k] = slices.DeleteFunc(ap.writers[k], func(d string) bool { return d == id })
+			if len(ap.writers[k]) == 0 {
+				delete(ap.writers, k)
+			}
+		}
+	}
+}
+
+// resolveKey returns the first of keys some cell defines, or "".
+func (ap *ArtifactPlan) resolveKey(keys []string) string {
+	for _, k := range keys {
+		if len(ap.definers[k]) > 0 {
+			return k
+		}
+	}
+	return ""
+}
+
+// writersOf returns the cells that write the relation of key k (their
+// write resolves to k and they do not create it themselves), in position
+// order.
+func (ap *ArtifactPlan) writersOf(k string) []string {
+	var out []string
+	for _, id := range ap.writers[k] {
+		cp := ap.byID[id]
+		if cp.ddlKeys[k] {
+			continue
+		}
+		for _, w := range cp.writes {
+			if ap.resolveKey(w.keys) == k {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // resolve computes a cell's dependencies, external tables and the errors
@@ -398,8 +480,34 @@ func (ap *ArtifactPlan) unindex(cp *CellPlan) {
 func (ap *ArtifactPlan) resolve(cp *CellPlan) {
 	id := cp.Cell.ID
 	deps := map[string]bool{}
+	var writeDeps, ownWrites map[string]bool // allocated for cells of families only
 	var external []sqlparse.Ref
 	var derived []*CellError
+	// A writer depends on the definer of what it writes and on the
+	// writers of it before it (rule 7). A target no cell defines is left
+	// to DuckDB, which says so when the cell runs.
+	cp.writeKeys = cp.writeKeys[:0]
+	for _, w := range cp.writes {
+		k := ap.resolveKey(w.keys)
+		if k == "" || cp.ddlKeys[k] || ownWrites[k] {
+			continue
+		}
+		if ownWrites == nil {
+			ownWrites, writeDeps = map[string]bool{}, map[string]bool{}
+		}
+		ownWrites[k] = true
+		cp.writeKeys = append(cp.writeKeys, k)
+		for _, d := range ap.definers[k] {
+			if d != id {
+				deps[d], writeDeps[d] = true, true
+			}
+		}
+		for _, wid := range ap.writersOf(k) {
+			if ap.position[wid] < ap.position[id] {
+				deps[wid], writeDeps[wid] = true, true
+			}
+		}
+	}
 	for _, r := range cp.reads {
 		found := false
 		for _, k := range r.keys {
@@ -411,6 +519,17 @@ func (ap *ArtifactPlan) resolve(cp *CellPlan) {
 			for _, d := range ids {
 				if d != id || !cp.ddlKeys[k] { // reading what it creates itself is no edge
 					deps[d] = true
+				}
+			}
+			if !ownWrites[k] && !cp.ddlKeys[k] && len(ap.writers[k]) > 0 {
+				// A reader depends on every writer too.
+				for _, wid := range ap.writersOf(k) {
+					if wid != id {
+						if writeDeps == nil {
+							writeDeps = map[string]bool{}
+						}
+						deps[wid], writeDeps[wid] = true, true
+					}
 				}
 			}
 			break
@@ -440,6 +559,10 @@ func (ap *ArtifactPlan) resolve(cp *CellPlan) {
 		}
 	}
 	cp.Deps = sortedSet(deps)
+	cp.WriteDeps = nil
+	if len(writeDeps) > 0 {
+		cp.WriteDeps = sortedSet(writeDeps)
+	}
 	cp.ExternalTables = sqlparse.ExternalTables(external)
 	cp.Errors = append(append([]*CellError(nil), cp.own...), derived...)
 	ap.Graph.SetDeps(id, cp.Deps)
@@ -452,6 +575,7 @@ func (ap *ArtifactPlan) finish() {
 		cp.Errors = slices.DeleteFunc(cp.Errors, func(e *CellError) bool { return e.Kind == KindCycle })
 	}
 	ap.markCycles()
+	ap.indexFamilies()
 	ap.Errors = ap.Errors[:0]
 	failed := map[string]bool{}
 	for _, cp := range ap.Cells {
@@ -461,6 +585,53 @@ func (ap *ArtifactPlan) finish() {
 		}
 	}
 	ap.Order, _ = ap.Graph.Order(failed)
+}
+
+// indexFamilies recomputes the families of the relations cells write.
+func (ap *ArtifactPlan) indexFamilies() {
+	ap.families, ap.familyOf = nil, nil
+	for _, cp := range ap.Cells {
+		for _, k := range cp.writeKeys {
+			if _, ok := ap.families[k]; ok {
+				continue
+			}
+			if ap.families == nil {
+				ap.families, ap.familyOf = map[string][]string{}, map[string][]string{}
+			}
+			members := append(slices.Clone(ap.definers[k]), ap.writersOf(k)...)
+			ap.families[k] = members
+			for _, id := range members {
+				ap.familyOf[id] = append(ap.familyOf[id], k)
+			}
+		}
+	}
+}
+
+// Family returns the cells of every family cell id belongs to (as the
+// definer or a writer of a relation some cell writes), in the order they
+// run: definers, then writers in notebook order; nil when it belongs to
+// none.
+func (ap *ArtifactPlan) Family(id string) []string {
+	var out []string
+	for _, k := range ap.familyOf[id] {
+		for _, m := range ap.families[k] {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// definesFamily reports whether cell id is the definer of a relation that
+// other cells write.
+func (ap *ArtifactPlan) definesFamily(id string) bool {
+	for _, k := range ap.familyOf[id] {
+		if slices.Contains(ap.definers[k], id) {
+			return true
+		}
+	}
+	return false
 }
 
 // markCycles records a cycle error on every cell of every cycle.

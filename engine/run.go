@@ -109,6 +109,12 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(contex
 		}
 		e.searchPaths.Store(key, path)
 	}
+	if !spec.hasResult && guard != nil && (spec.family || len(spec.drops) > 0) {
+		// A cell of a family, or a DDL cell run again: its statements
+		// (after removing what it created last time) commit together
+		// through the guard, so a superseded execution writes nothing.
+		return nil, runInTx(ctx, conn, append(spec.drops, stmts...), guard)
+	}
 	last := len(stmts) - 1
 	if !spec.hasResult {
 		last = len(stmts)
@@ -151,6 +157,21 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(contex
 		return nil, err
 	}
 	return &n, nil
+}
+
+// runInTx runs stmts in one transaction on conn, committed through guard.
+func runInTx(ctx context.Context, conn *sql.Conn, stmts []string, guard func(context.Context, func() error) error) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return err
+		}
+	}
+	return guard(ctx, tx.Commit)
 }
 
 // execQuerier is what materialize needs of a connection or a transaction.

@@ -86,6 +86,7 @@ func (p *Plan) Reads(refs []sqlparse.Ref) (Selection, []sqlparse.Ref) {
 				}
 				if ids := ap.definers[keys[pass]]; len(ids) > 0 {
 					sel.add(ap.Artifact.ID, ids...)
+					sel.add(ap.Artifact.ID, ap.writersOf(keys[pass])...) // rule 7: and its writers
 					found = true
 					break
 				}

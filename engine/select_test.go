@@ -71,6 +71,7 @@ func TestPlan_Reads(t *testing.T) {
 			sqlCell("x1", "x", "SELECT 1 AS v"),
 			sqlCell("y1", "y", "SELECT * FROM x"),
 			sqlCell("ddl", "ddl", "CREATE TABLE main.t AS SELECT 1 AS v"),
+			sqlCell("w1", "w", "INSERT INTO main.t VALUES (2)"),
 		}},
 		nbArtifact{id: "a2", cells: []nbCell{
 			sqlCell("x2", "x", "SELECT 2 AS v"),
@@ -103,7 +104,8 @@ func TestPlan_Reads(t *testing.T) {
 		// An artifact's result comes before a core table another
 		// artifact's DDL creates, as on the search path.
 		{"ArtifactBeforeMain", []sqlparse.Ref{ref("t")}, []string{"a2/t2"}, nil},
-		{"MainQualified", []sqlparse.Ref{ref("main", "t")}, []string{"a1/ddl"}, nil},
+		// A table some cell writes needs its writers too (rule 7).
+		{"MainQualified", []sqlparse.Ref{ref("main", "t")}, []string{"a1/ddl", "a1/w1"}, nil},
 		{"Unknown", []sqlparse.Ref{ref("x"), ref("nope"), ref("main", "x")}, []string{"a1/x1"}, []string{"nope", "main.x"}},
 		{"OtherArtifactSchema", []sqlparse.Ref{ref("artifact_a1", "z")}, []string{}, []string{"artifact_a1.z"}},
 	} {

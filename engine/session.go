@@ -323,6 +323,7 @@ func (s *Session) cascade(ap *ArtifactPlan, id string, mode Mode, why string) ([
 			add(d, "upstream "+id+" changed")
 		}
 	}
+	s.addFamilies(ap, reasons, mode == Autorun)
 	ids := make([]string, 0, len(reasons))
 	for st := range reasons {
 		ids = append(ids, st.ref.cell)
@@ -338,6 +339,47 @@ func (s *Session) cascade(ap *ArtifactPlan, id string, mode Mode, why string) ([
 	}
 	sortStates(targets)
 	return targets, reasons
+}
+
+// addFamilies adds to cells, until nothing changes, every family a cell
+// of it belongs to (DESIGN.md rule 7: a change to any cell of a family
+// reruns it from its definer, in order, so that no write is applied
+// twice) and, when downstream is set, the downstream of what it adds.
+func (s *Session) addFamilies(ap *ArtifactPlan, cells map[*cellState]string, downstream bool) {
+	if ap.families == nil {
+		return
+	}
+	for {
+		var added []string
+		sts := make([]*cellState, 0, len(cells))
+		for st := range cells {
+			sts = append(sts, st)
+		}
+		sortStates(sts) // the first member that changed names the reason
+		for _, st := range sts {
+			for _, m := range ap.Family(st.ref.cell) {
+				mst := s.states[cellRef{ap.Artifact.ID, m}]
+				if _, ok := cells[mst]; mst != nil && !ok {
+					cells[mst] = "family member " + st.ref.cell + " changed"
+					added = append(added, m)
+				}
+			}
+		}
+		if len(added) == 0 {
+			return
+		}
+		if downstream {
+			for _, m := range added {
+				for _, d := range ap.Graph.Downstream(m) {
+					if dst := s.states[cellRef{ap.Artifact.ID, d}]; dst != nil {
+						if _, ok := cells[dst]; !ok {
+							cells[dst] = "upstream " + m + " changed"
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // startRun queues targets for a new run and schedules them.
@@ -444,6 +486,9 @@ func (s *Session) schedule(candidates []*cellState) {
 				}
 			}
 		}
+		if !wait && blockedBy == "" && st.ap.definesFamily(st.ref.cell) {
+			wait = s.familyWaits(st)
+		}
 		switch {
 		case wait:
 		case blockedBy != "":
@@ -468,12 +513,71 @@ func (s *Session) schedule(candidates []*cellState) {
 	}
 }
 
-// dependents returns the SQL cells that depend on st directly.
+// familyWaits reports whether the definer st of a family must wait for a
+// cell outside the family that one of its writers depends on: whether the
+// family is served from cache is decided for all of it when the definer
+// starts, so everything its writers read must be done by then.
+func (s *Session) familyWaits(st *cellState) bool {
+	ap := st.ap
+	family := ap.Family(st.ref.cell)
+	var below map[string]bool // downstream of the definer: they wait for it
+	for _, m := range family {
+		if m == st.ref.cell {
+			continue
+		}
+		for _, d := range ap.Cell(m).Deps {
+			if slices.Contains(family, d) {
+				continue
+			}
+			dst := s.states[cellRef{st.ref.artifact, d}]
+			if dst == nil || dst.run == nil {
+				continue
+			}
+			if below == nil {
+				below = setOf(ap.Graph.Downstream(st.ref.cell)...)
+			}
+			if !below[d] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// familyCached reports whether every writer of the family st defines
+// would be served from cache too: a family is served from cache whole or
+// not at all, so a rerun never applies a write twice.
+func (s *Session) familyCached(st *cellState) bool {
+	for _, m := range st.ap.Family(st.ref.cell) {
+		if m == st.ref.cell {
+			continue
+		}
+		mst := s.states[cellRef{st.ref.artifact, m}]
+		if mst == nil {
+			continue
+		}
+		spec, err := s.spec(mst, st.ap.Cell(m))
+		if err != nil || mst.version == 0 || spec.fingerprint != mst.fingerprint {
+			return false
+		}
+	}
+	return true
+}
+
+// dependents returns the SQL cells that depend on st directly, and the
+// definers of the families of those that are writers.
 func (s *Session) dependents(st *cellState) []*cellState {
 	var out []*cellState
 	for _, d := range st.ap.Graph.Dependents(st.ref.cell) {
 		if dst := s.states[cellRef{st.ref.artifact, d}]; dst != nil {
 			out = append(out, dst)
+		}
+		// The definer of a family waits for what its writers read
+		// (familyWaits): it may be ready now.
+		for _, m := range st.ap.Family(d) {
+			if mst := s.states[cellRef{st.ref.artifact, m}]; mst != nil && m != d && st.ap.definesFamily(m) {
+				out = append(out, mst)
+			}
 		}
 	}
 	sortStates(out)
@@ -491,7 +595,8 @@ func (s *Session) start(st *cellState) {
 		s.schedule(s.dependents(st))
 		return
 	}
-	if !s.opts.NoCache && st.version > 0 && spec.fingerprint == st.fingerprint {
+	if !s.opts.NoCache && st.version > 0 && spec.fingerprint == st.fingerprint &&
+		(!st.ap.definesFamily(st.ref.cell) || s.familyCached(st)) {
 		st.cached = true
 		st.rootCause = ""
 		s.finish(st, StatusSuccess, "cached: inputs unchanged", "")
@@ -536,6 +641,13 @@ type execSpec struct {
 	conn          connectors.Connection
 	timeout       time.Duration
 	fingerprint   string
+	// family marks a cell of a family of writers (rule 7): in an
+	// interactive session its statements run in one transaction
+	// committed through the supersession guard.
+	family bool
+	// drops are the statements that remove what a DDL cell created when
+	// it last ran, so that running it again starts afresh.
+	drops []string
 	// received counts the bytes of the Arrow batches an external
 	// connector sent; nil for core cells.
 	received *atomic.Int64
@@ -574,6 +686,11 @@ func (s *Session) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	}
 	if cp.Connection.Engine != connectors.EngineDuckDB {
 		spec.received = new(atomic.Int64)
+	} else if !cp.HasResult() {
+		spec.family = st.ap.familyOf[st.ref.cell] != nil
+		if st.version > 0 && !s.batch {
+			spec.drops = dropStatements(cp)
+		}
 	}
 	return spec, nil
 }
@@ -642,6 +759,9 @@ func (s *Session) finished(st *cellState, ex *execution, spec execSpec, rows *in
 	st.exec = nil
 	s.running--
 	st.duration = d
+	if err != nil && !errors.As(err, new(*cancelledError)) {
+		err = explainMissing(st.ap, st.ref.cell, err)
+	}
 	switch {
 	case err == nil:
 		s.version++
@@ -832,16 +952,26 @@ func (s *Session) Update(ctx context.Context, p CellPatch) (*Run, error) {
 // markStale marks an edited cell and its downstream stale, stopping any of
 // them that is queued or running.
 func (s *Session) markStale(ap *ArtifactPlan, id string) {
-	ids := append([]string{id}, ap.Graph.Downstream(id)...)
-	for _, cid := range ids {
-		st := s.states[cellRef{ap.Artifact.ID, cid}]
-		if st == nil || (st.status == StatusIdle && st.run == nil) {
+	reasons := map[*cellState]string{}
+	for _, cid := range append([]string{id}, ap.Graph.Downstream(id)...) {
+		if st := s.states[cellRef{ap.Artifact.ID, cid}]; st != nil {
+			reasons[st] = "upstream " + id + " changed"
+			if cid == id {
+				reasons[st] = "edited"
+			}
+		}
+	}
+	s.addFamilies(ap, reasons, true)
+	sts := make([]*cellState, 0, len(reasons))
+	for st := range reasons {
+		sts = append(sts, st)
+	}
+	sortStates(sts)
+	for _, st := range sts {
+		if st.status == StatusIdle && st.run == nil {
 			continue
 		}
-		reason := "upstream " + id + " changed"
-		if cid == id {
-			reason = "edited"
-		}
+		reason := reasons[st]
 		if st.exec != nil {
 			st.exec.supersede()
 			st.exec = nil

@@ -14,15 +14,19 @@ import (
 
 // graphState is what a plan says about an artifact, for comparing plans.
 type graphState struct {
-	Deps, Defines, External map[string][]string
-	Errors                  []string
-	Order                   []string
+	Deps, Defines, External   map[string][]string
+	Writes, WriteDeps, Family map[string][]string
+	Errors                    []string
+	Order                     []string
 }
 
 func stateOf(ap *engine.ArtifactPlan) graphState {
-	s := graphState{Deps: map[string][]string{}, Defines: map[string][]string{}, External: map[string][]string{}, Order: ap.Order}
+	s := graphState{Deps: map[string][]string{}, Defines: map[string][]string{}, External: map[string][]string{},
+		Writes: map[string][]string{}, WriteDeps: map[string][]string{}, Family: map[string][]string{}, Order: ap.Order}
 	for _, cp := range ap.Cells {
-		s.Deps[cp.Cell.ID], s.Defines[cp.Cell.ID], s.External[cp.Cell.ID] = cp.Deps, cp.Defines, cp.ExternalTables
+		id := cp.Cell.ID
+		s.Deps[id], s.Defines[id], s.External[id] = cp.Deps, cp.Defines, cp.ExternalTables
+		s.Writes[id], s.WriteDeps[id], s.Family[id] = cp.Writes, cp.WriteDeps, ap.Family(id)
 	}
 	for _, e := range ap.Errors {
 		s.Errors = append(s.Errors, e.Error())
@@ -34,9 +38,7 @@ func stateOf(ap *engine.ArtifactPlan) graphState {
 // that after every edit the incrementally updated plan equals a plan built
 // from scratch for the edited notebook.
 func TestUpdate_MatchesFullPlan(t *testing.T) {
-	eng := openEngine(t, engine.Config{})
-	names := []string{"a", "b", "c", "d", "e"}
-	sqls := []string{
+	matchesFullPlan(t, []string{
 		"SELECT 1 AS x",
 		"SELECT * FROM %s",
 		"SELECT * FROM %s JOIN %s USING (x)",
@@ -45,7 +47,33 @@ func TestUpdate_MatchesFullPlan(t *testing.T) {
 		"SELECT * FROM artifact_nb.%s WHERE x > {{n}}",
 		"SELECT * FORM %s",
 		"SELECT * FROM main.%s",
+	})
+}
+
+// TestUpdate_MatchesFullPlanWithWriters does the same with definers and
+// writers, so that families are kept current cell by cell too.
+func TestUpdate_MatchesFullPlanWithWriters(t *testing.T) {
+	if n := matchesFullPlan(t, []string{
+		"SELECT 1 AS x",
+		"SELECT * FROM %s",
+		"CREATE TABLE %s (x INTEGER)",
+		"CREATE OR REPLACE TABLE main.%s AS SELECT * FROM %s",
+		"INSERT INTO %s SELECT * FROM %s",
+		"UPDATE %s SET x = (SELECT max(x) FROM %s)",
+		"DELETE FROM %s WHERE x > {{n}}",
+		"WITH w AS (FROM %s) INSERT INTO main.%s FROM w",
+		"CREATE TABLE %s (x INTEGER); INSERT INTO %s VALUES (1)",
+		"CREATE TEMP TABLE %s AS SELECT * FROM %s",
+		"TRUNCATE %s",
+	}); n == 0 {
+		t.Error("no step made a family: the writers were never tested")
 	}
+}
+
+func matchesFullPlan(t *testing.T, sqls []string) (families int) {
+	t.Helper()
+	eng := openEngine(t, engine.Config{})
+	names := []string{"a", "b", "c", "d", "e"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	pick := func() string { return names[rng.IntN(len(names))] }
 	randomCell := func(id string) nbCell {
@@ -62,6 +90,7 @@ func TestUpdate_MatchesFullPlan(t *testing.T) {
 	}
 	nb := parseNotebook(t, art(build...))
 	ap := mustPlan(t, eng, nb).Artifacts[0]
+	// families counts the edges from families seen, over all steps.
 	for step := range 200 {
 		id := fmt.Sprintf("c%d", rng.IntN(6))
 		edited := parseNotebook(t, art(randomCell(id))).Cells[id]
@@ -70,10 +99,14 @@ func TestUpdate_MatchesFullPlan(t *testing.T) {
 			t.Fatal(err)
 		}
 		fresh := mustPlan(t, eng, nb).Artifacts[0]
+		for _, cp := range fresh.Cells {
+			families += len(cp.WriteDeps)
+		}
 		if got, want := stateOf(ap), stateOf(fresh); !reflect.DeepEqual(got, want) {
 			t.Fatalf("step %d, after editing %s to %q (name %s):\nincremental %+v\nfull        %+v", step, id, edited.SQL, cells.ResultName(edited), got, want)
 		}
 	}
+	return families
 }
 
 func TestUpdate_Rename(t *testing.T) {

@@ -31,10 +31,19 @@ type Analysis struct {
 	// position. Table-function arguments, column names, aliases, literals
 	// and comments are never references.
 	Refs []Ref
-	// Defines are the relations the cell's DDL statements create or fill
-	// (CREATE TABLE|VIEW, INSERT INTO), as written; temporary ones are
-	// left out, as no other cell can see them.
+	// Defines are the relations the cell's CREATE TABLE|VIEW statements
+	// create, as written; temporary ones are left out (see Temps), as no
+	// other cell can see them.
 	Defines []Ref
+	// Views are the Defines that are views.
+	Views []Ref
+	// Writes are the relations the cell's statements write and did not
+	// create themselves: the targets of INSERT, UPDATE, DELETE, TRUNCATE,
+	// COPY x FROM, ALTER TABLE and DROP TABLE|VIEW, as written.
+	Writes []Ref
+	// Temps are the temporary tables and views the cell creates, local to
+	// its connection.
+	Temps []Ref
 	// Vars are the {{var}} names used anywhere in the text, in order of
 	// first use.
 	Vars []string

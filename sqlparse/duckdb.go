@@ -72,6 +72,7 @@ func (d *DuckDB) Analyze(ctx context.Context, text string) (*Analysis, error) {
 		an := &analyser{d: d, text: parsed, toks: toks}
 		a.Statements = len(spans)
 		local := map[string]bool{} // relations created by earlier statements
+		isLocal := func(r Ref) bool { return local[strings.ToLower(r.String())] }
 		for i, span := range spans {
 			st, err := an.statement(ctx, span)
 			if err != nil {
@@ -79,17 +80,27 @@ func (d *DuckDB) Analyze(ctx context.Context, text string) (*Analysis, error) {
 			}
 			if st.err != nil {
 				a.Err = st.err
-				a.Refs, a.Defines = nil, nil
+				a.Refs, a.Defines, a.Writes, a.Views, a.Temps = nil, nil, nil, nil, nil
 				return a, nil
 			}
 			for _, r := range st.refs {
-				if !local[strings.ToLower(r.String())] {
+				if !isLocal(r) {
 					a.Refs = append(a.Refs, r)
+				}
+			}
+			for _, r := range st.writes {
+				if !isLocal(r) {
+					a.Writes = append(a.Writes, r)
 				}
 			}
 			if st.target != nil {
 				local[strings.ToLower(st.target.String())] = true
-				if !st.temp {
+				switch {
+				case st.temp:
+					a.Temps = append(a.Temps, *st.target)
+				case st.view:
+					a.Defines, a.Views = append(a.Defines, *st.target), append(a.Views, *st.target)
+				default:
 					a.Defines = append(a.Defines, *st.target)
 				}
 			}
@@ -155,17 +166,21 @@ func (d *DuckDB) serialize(ctx context.Context, text string) (serialized, error)
 type statementKind int
 
 const (
-	kindOther statementKind = iota // SET, CREATE MACRO, UPDATE, ...: no references
-	kindQuery                      // produces a result: SELECT, FROM, VALUES, DESCRIBE, PIVOT, ...
-	kindDDL                        // CREATE TABLE|VIEW, INSERT INTO
+	kindOther  statementKind = iota // SET, CREATE MACRO, ...: no references
+	kindQuery                       // produces a result: SELECT, FROM, VALUES, DESCRIBE, PIVOT, ...
+	kindDefine                      // CREATE TABLE|VIEW
+	kindWrite                       // INSERT, UPDATE, DELETE, TRUNCATE, COPY x FROM, ALTER, DROP
+	kindExport                      // COPY ... TO, ANALYZE: reads only
 )
 
-// statementResult is what one statement reads and creates.
+// statementResult is what one statement reads, writes and creates.
 type statementResult struct {
 	kind   statementKind
 	refs   []Ref
-	target *Ref // the relation a DDL statement creates or fills
+	writes []Ref
+	target *Ref // the relation a CREATE TABLE|VIEW creates
 	temp   bool // the target is a temporary table or view
+	view   bool // the target is a view
 	// show and expands describe a query as Analysis.Show and
 	// Analysis.Expands do.
 	show, expands bool
@@ -201,13 +216,38 @@ func (an *analyser) statement(ctx context.Context, span Span) (statementResult, 
 	if r, ok, err := an.pivotStatement(ctx, toks, span); err != nil || ok {
 		return r, err
 	}
-	switch toks[0].word {
-	case "create":
-		return an.create(ctx, toks, span)
-	case "insert":
-		return an.insert(ctx, toks, span)
+	return an.structured(ctx, span)
+}
+
+// structured analyses a statement DuckDB parsed but will not serialize
+// (DDL, DML, COPY, ...) through its Postgres parse tree: the kind of the
+// statement, its target and what it reads are read off the tree, per
+// statement kind. DuckDB-only syntax inside it was parsed by DuckDB (see
+// pgParse). A statement the Postgres grammar cannot be brought to parse
+// reads and writes nothing.
+func (an *analyser) structured(ctx context.Context, span Span) (statementResult, error) {
+	p, err := an.pgParse(ctx, span)
+	if err != nil || p.stmt == nil {
+		return statementResult{}, err
 	}
-	return statementResult{}, nil
+	ps, ok := classify(p.stmt, p.masks)
+	if !ok {
+		return statementResult{}, nil
+	}
+	r := statementResult{refs: append(ps.reads, p.unscoped...), writes: ps.writes, temp: ps.temp, view: ps.view}
+	switch ps.kind {
+	case stmtDefine:
+		r.kind, r.target = kindDefine, ps.create
+	case stmtWrite:
+		r.kind = kindWrite
+	case stmtExport:
+		r.kind = kindExport
+	default:
+		// A query DuckDB would not serialize, or a statement acting on
+		// relations without reading them (LOCK, GRANT, ...).
+		return statementResult{}, nil
+	}
+	return r, nil
 }
 
 // pivotStatement analyses a statement with a PIVOT statement (at any depth:
@@ -337,130 +377,6 @@ func startsQuery(t token) bool {
 		return true
 	}
 	return false
-}
-
-// create analyses CREATE [OR REPLACE] [TEMP] TABLE|VIEW [IF NOT EXISTS]
-// name [(...)] [AS query]. Other CREATE statements create no relation.
-func (an *analyser) create(ctx context.Context, toks []token, span Span) (statementResult, error) {
-	r := statementResult{kind: kindOther}
-	i := 1
-	if wordsAt(toks, i, "or", "replace") {
-		i += 2
-	}
-	if i < len(toks) && (toks[i].word == "temp" || toks[i].word == "temporary") {
-		r.temp = true
-		i++
-	} else if i < len(toks) && toks[i].word == "persistent" {
-		i++
-	}
-	if i >= len(toks) || (toks[i].word != "table" && toks[i].word != "view") {
-		return r, nil
-	}
-	i++
-	if wordsAt(toks, i, "if", "not", "exists") {
-		i += 3
-	}
-	target, i := qualifiedName(an.text, toks, i)
-	if target == nil {
-		return r, nil
-	}
-	r.kind, r.target = kindDDL, target
-	if i < len(toks) && toks[i].kind == pg_query.Token_ASCII_40 {
-		i = skipParens(toks, i)
-	}
-	if i < len(toks) && toks[i].word == "as" && i+1 < len(toks) {
-		return an.body(ctx, r, Span{toks[i+1].start, span.End})
-	}
-	return r, nil
-}
-
-// insert analyses INSERT [OR REPLACE|IGNORE] INTO name [AS alias] [(cols)]
-// [BY NAME|POSITION] {query | DEFAULT VALUES} [ON CONFLICT ...]
-// [RETURNING ...].
-func (an *analyser) insert(ctx context.Context, toks []token, span Span) (statementResult, error) {
-	r := statementResult{kind: kindOther}
-	i := 1
-	if wordsAt(toks, i, "or", "replace") || wordsAt(toks, i, "or", "ignore") {
-		i += 2
-	}
-	if i >= len(toks) || toks[i].word != "into" {
-		return r, nil
-	}
-	target, i := qualifiedName(an.text, toks, i+1)
-	if target == nil {
-		return r, nil
-	}
-	r.kind, r.target = kindDDL, target
-	if i+1 < len(toks) && toks[i].word == "as" {
-		i += 2
-	}
-	end := span.End
-	for j := i; j < len(toks); j++ {
-		if wordsAt(toks, j, "on", "conflict") || toks[j].word == "returning" {
-			end = toks[j].start
-			break
-		}
-	}
-	if i < len(toks) && toks[i].kind == pg_query.Token_ASCII_40 {
-		// A parenthesised query or a column list: let DuckDB say which.
-		if s, err := an.d.serialize(ctx, blankOutside(an.text, Span{toks[i].start, end})); err != nil {
-			return r, err
-		} else if s.trees == nil {
-			i = skipParens(toks, i)
-		}
-	}
-	if wordsAt(toks, i, "by", "name") || wordsAt(toks, i, "by", "position") {
-		i += 2
-	}
-	if i >= len(toks) || toks[i].start >= end || wordsAt(toks, i, "default", "values") {
-		return r, nil
-	}
-	return an.body(ctx, r, Span{toks[i].start, end})
-}
-
-// body adds the references of a DDL statement's query to r.
-func (an *analyser) body(ctx context.Context, r statementResult, span Span) (statementResult, error) {
-	b, err := an.statement(ctx, span)
-	if err != nil {
-		return r, err
-	}
-	r.refs, r.err = b.refs, b.err
-	return r, nil
-}
-
-// qualifiedName reads name(.name){0,2} at toks[i] and returns it with the
-// index after it, or nil when there is no name there.
-func qualifiedName(text string, toks []token, i int) (*Ref, int) {
-	var parts []string
-	start := -1
-	for i < len(toks) {
-		t := toks[i]
-		if t.word == "" && !(t.kind == pg_query.Token_IDENT || t.kind == pg_query.Token_UIDENT) {
-			break
-		}
-		if start < 0 {
-			start = t.start
-		}
-		parts = append(parts, unquoteIdent(text[t.start:t.end]))
-		i++
-		if i < len(toks) && toks[i].kind == pg_query.Token_ASCII_46 && len(parts) < 3 {
-			i++
-			continue
-		}
-		break
-	}
-	r := &Ref{Offset: start}
-	switch len(parts) {
-	case 1:
-		r.Name = parts[0]
-	case 2:
-		r.Schema, r.Name = parts[0], parts[1]
-	case 3:
-		r.Catalog, r.Schema, r.Name = parts[0], parts[1], parts[2]
-	default:
-		return nil, i
-	}
-	return r, i
 }
 
 // skipParens returns the index just after the parenthesis opened at toks[i].

@@ -2,6 +2,7 @@ package sqlparse_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,11 @@ func FuzzAnalyze(f *testing.F) {
 		"SELECT * FORM x",
 		"CREATE TABLE IF NOT EXISTS s.t (id INTEGER); CREATE TEMP VIEW v AS FROM s.t",
 		"SELECT 'ünïcödé' AS x FROM ä",
+		"WITH c AS (FROM a) UPDATE t SET v = (SELECT max(v) FROM c), tags = [1, 2] WHERE id IN (SELECT id FROM b)",
+		"DELETE FROM s.t USING a WHERE t.id = a.id; TRUNCATE u; DROP VIEW IF EXISTS w",
+		"COPY (FROM a SELECT * EXCLUDE (x)) TO 'f.csv' (HEADER); COPY t FROM 'f.csv'; ANALYZE t",
+		"CREATE TABLE 'my-t' (s STRUCT(a INTEGER), m MAP(VARCHAR, INTEGER)); ALTER TABLE \"my-t\" ADD COLUMN b INTEGER",
+		"INSERT OR IGNORE INTO x BY NAME FROM 'data.parquet'",
 	} {
 		f.Add(s)
 	}
@@ -52,7 +58,7 @@ func FuzzAnalyze(f *testing.F) {
 			return
 		}
 		lower := strings.ToLower(text)
-		for _, r := range append(a.Refs, a.Defines...) {
+		for _, r := range slices.Concat(a.Refs, a.Defines, a.Writes, a.Temps) {
 			for _, part := range []string{r.Catalog, r.Schema, r.Name} {
 				if part != "" && !appears(lower, strings.ToLower(part)) {
 					t.Fatalf("Analyze(%q): reference %q has %q, which is not in the text", text, r.String(), part)
@@ -78,6 +84,8 @@ func FuzzAnalyzePostgres(f *testing.F) {
 		"SELECT x->>'k' FROM j, LATERAL jsonb_array_elements(j.arr) AS e",
 		"SELECT * FROM a WHERE b = {{v}}; SELECT 1",
 		"SELECT * FROM t WHERE WHERE",
+		"COPY test (id) TO stdout; COPY (SELECT * FROM a) TO 'f'; TRUNCATE b; LOCK TABLE c; GRANT SELECT ON d TO PUBLIC",
+		"CREATE TABLE t (LIKE src, FOREIGN KEY (id) REFERENCES other (id)); ANALYZE t",
 	} {
 		f.Add(s)
 	}

@@ -206,7 +206,7 @@ func TestRun_BadInput(t *testing.T) {
 // TestGraph_Golden checks `cellsd graph` in every format against reviewed
 // golden files; run `go test ./cmd/cellsd -update` to rewrite them.
 func TestGraph_Golden(t *testing.T) {
-	for _, name := range []string{"quickstart", "errors", "sqlrooms-ui"} {
+	for _, name := range []string{"quickstart", "errors", "sqlrooms-ui", "writers"} {
 		for format, ext := range map[string]string{"json": ".json", "dot": ".dot", "mermaid": ".mmd"} {
 			t.Run(name+"/"+format, func(t *testing.T) {
 				code, stdout, stderr := cellsd(t, "graph", notebooks+name+".json", "--format", format)
@@ -250,7 +250,7 @@ func TestGraph_Shape(t *testing.T) {
 	a := doc["artifacts"][0]
 	assertKeys(t, "artifact", a, "id", "schema", "cells", "order", "errors")
 	for _, c := range a["cells"].([]any) {
-		assertKeys(t, "cell", c.(map[string]any), "id", "type", "resultName", "connectorId", "engine", "deps", "defines", "externalTables")
+		assertKeys(t, "cell", c.(map[string]any), "id", "type", "resultName", "connectorId", "engine", "deps", "defines", "writes", "externalTables")
 	}
 	errs := a["errors"].([]any)
 	if len(errs) == 0 {
