@@ -95,8 +95,10 @@ func mysqlParseText(text string) string {
 // mysqlParseError turns vitess's "syntax error at position N near 'x'"
 // into an Error at the start of the token it names.
 func mysqlParseError(text string, start int, stmt string, err error) *Error {
+	// Parse wraps the tokenizer's PositionedErr into a plain message;
+	// ParseMultiple returns it as it is.
 	var pe sqlparser.PositionedErr
-	if !errors.As(err, &pe) {
+	if _, merr := MySQLParser().ParseMultiple(stmt); !errors.As(merr, &pe) {
 		return newError(text, err.Error(), -1)
 	}
 	// Pos is one past the end of the token the parser stopped after.
