@@ -1,14 +1,15 @@
 package engine_test
 
 import (
-	"context"
 	"database/sql"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
 
@@ -104,4 +105,101 @@ func TestMySQL_TypesFixture(t *testing.T) {
 	checkGolden(t, filepath.Join("..", "fixtures", "mysql", "types.golden"), got)
 }
 
-var _ = context.Background
+// processIDs returns the ids of the MariaDB connections running a
+// statement that holds marker.
+func processIDs(t testing.TB, root *sql.DB, marker string) []int64 {
+	t.Helper()
+	rows, err := root.Query("SELECT id FROM information_schema.processlist WHERE info LIKE CONCAT('%', ?, '%') AND info NOT LIKE '%processlist%'", marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func waitUntil(t testing.TB, total time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v", total)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMySQL_DroppedConnectionMidStream: the server connection is killed
+// while a result streams in; the cell errors and the previous result stays.
+func TestMySQL_DroppedConnectionMidStream(t *testing.T) {
+	name, _ := mysqltest.Database(t)
+	root := mysqltest.DB(t, "")
+	nb := parseNotebook(t, art(myCell("m", "nums", "SELECT seq FROM seq_1_to_10")))
+	s := openPGSession(t, nb, myRegistry(t, name, nil), engine.SessionOptions{})
+	mustRunSession(t, s, engine.RunRequest{})
+	rel := "__sqlrooms_ephemeral.artifact_nb.nums"
+	if got := queryRows(t, s.DB(), "SELECT count(*) FROM "+rel); got[0][0] != "10" {
+		t.Fatalf("first run: %v rows", got)
+	}
+	marker := "cellsd_drop_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	r := mustUpdate(t, s, engine.CellPatch{CellID: "m", SQL: ptr("SELECT seq AS `" + marker + "`, REPEAT('x', 100) AS pad FROM seq_1_to_100000000")})
+	var ids []int64
+	waitUntil(t, 10*time.Second, func() bool { ids = processIDs(t, root, marker); return len(ids) > 0 })
+	time.Sleep(100 * time.Millisecond) // let some batches land
+	if _, err := root.Exec("KILL " + strconv.FormatInt(ids[0], 10)); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, r)
+	ev := statusOf(s)["m"]
+	if ev.Status != engine.StatusError || !strings.Contains(ev.Err, "connection mysql") {
+		t.Fatalf("m: %s %q, want an error naming the connection", ev.Status, ev.Err)
+	}
+	t.Logf("error: %s", ev.Err)
+	if got := queryRows(t, s.DB(), "SELECT count(*), max(seq) FROM "+rel); got[0][0] != "10" || got[0][1] != "10" {
+		t.Errorf("previous result not intact: %v", got)
+	}
+}
+
+// TestMySQL_CancelAndTimeout: cancelling a running MySQL cell (the job
+// API's cancel), its timeout and its supersession by an edit each kill the
+// query on the server: it is gone from the processlist within a second.
+func TestMySQL_CancelAndTimeout(t *testing.T) {
+	name, _ := mysqltest.Database(t)
+	root := mysqltest.DB(t, "")
+	for _, how := range []string{"cancel", "supersede", "timeout"} {
+		t.Run(how, func(t *testing.T) {
+			marker := "cellsd_" + how + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			nb := parseNotebook(t, art(myCell("m", "slow", "SELECT SLEEP(60) AS `"+marker+"`")))
+			opts := engine.SessionOptions{}
+			if how == "timeout" {
+				opts.Timeout = 300 * time.Millisecond
+			}
+			s := openPGSession(t, nb, myRegistry(t, name, nil), opts)
+			r, err := s.Run(engine.RunRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, 10*time.Second, func() bool { return len(processIDs(t, root, marker)) > 0 })
+			start := time.Now()
+			switch how {
+			case "cancel":
+				if err := s.Cancel("m"); err != nil {
+					t.Fatal(err)
+				}
+			case "supersede":
+				wait(t, mustUpdate(t, s, engine.CellPatch{CellID: "m", SQL: ptr("SELECT 1 AS x")}))
+			}
+			waitUntil(t, 2*time.Second, func() bool { return len(processIDs(t, root, marker)) == 0 })
+			if d := time.Since(start); d > time.Second && how != "timeout" {
+				t.Errorf("the query stayed %v in the processlist", d)
+			}
+			wait(t, r)
+			t.Logf("%s: %s %q", how, statusOf(s)["m"].Status, statusOf(s)["m"].Err)
+		})
+	}
+}

@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/url"
 	"strings"
@@ -28,6 +30,8 @@ type Config struct {
 	// MaxConns is the pool size.
 	MaxConns int
 }
+
+var quiet = log.New(io.Discard, "", 0)
 
 // DefaultMaxConns is the pool size of a connection.
 const DefaultMaxConns = 16
@@ -102,6 +106,7 @@ func NewConfig(c connectors.Connection) (*Config, error) {
 	if dc.Timeout == 0 {
 		dc.Timeout = 10 * time.Second
 	}
+	dc.Logger = quiet // errors are returned, not logged
 	dc.MultiStatements = false // cellsd splits a cell's statements itself
 	dc.InterpolateParams = false
 	if dc.ConnectionAttributes == "" {

@@ -346,6 +346,9 @@ func (s *Source) stream(ctx context.Context, conn *sql.Conn, stmt string, sink A
 			if errors.Is(err, io.EOF) {
 				break
 			}
+			if errors.Is(err, mysqldriver.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) {
+				return fmt.Errorf("lost the connection to the server after %d rows: %w", n-1, err)
+			}
 			if err != nil {
 				return err
 			}
