@@ -106,7 +106,7 @@ func NewConfig(c connectors.Connection) (*Config, error) {
 	if dc.Timeout == 0 {
 		dc.Timeout = 10 * time.Second
 	}
-	dc.Logger = quiet // errors are returned, not logged
+	dc.Logger = quiet          // errors are returned, not logged
 	dc.MultiStatements = false // cellsd splits a cell's statements itself
 	dc.InterpolateParams = false
 	if dc.ConnectionAttributes == "" {
