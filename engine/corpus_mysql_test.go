@@ -90,13 +90,13 @@ var mysqlCorpus = []corpusCase{
 	my("Statements/Versioned comment", "SELECT /*!40001 SQL_NO_CACHE */ * FROM a", "a"),
 	my("Locks/ForUpdate", "SELECT * FROM a FOR UPDATE", "a"),
 	{
-		name: "Rule6/NoEdgeToOtherMySQLCell",
-		arts: []nbArtifact{art(myCell("m1", "orders", "SELECT 1 AS id"), myCell("m2", "b", "SELECT * FROM orders"))},
+		name:     "Rule6/NoEdgeToOtherMySQLCell",
+		arts:     []nbArtifact{art(myCell("m1", "orders", "SELECT 1 AS id"), myCell("m2", "b", "SELECT * FROM orders"))},
 		external: []string{"m2: orders"},
 	},
 	{
-		name: "Rule6/NoEdgeToDuckDBCell",
-		arts: []nbArtifact{art(sqlCell("d", "orders", "SELECT 1 AS id"), myCell("m", "b", "SELECT * FROM orders"))},
+		name:     "Rule6/NoEdgeToDuckDBCell",
+		arts:     []nbArtifact{art(sqlCell("d", "orders", "SELECT 1 AS id"), myCell("m", "b", "SELECT * FROM orders"))},
 		external: []string{"m: orders"},
 	},
 	{
@@ -121,18 +121,18 @@ var mysqlCorpus = []corpusCase{
 		deps: []string{"m: i"},
 	},
 	{
-		name: "Rule4/UnknownVariableInMySQLCell",
-		arts: []nbArtifact{art(myCell("m", "r", "SELECT {{nope}}"))},
+		name:   "Rule4/UnknownVariableInMySQLCell",
+		arts:   []nbArtifact{art(myCell("m", "r", "SELECT {{nope}}"))},
 		errors: []string{"m unknown-variable"},
 	},
 	{
-		name: "Rule7/MySQLCellEndingInSetHasNoResult",
-		arts: []nbArtifact{art(myCell("m", "r", "SET @x = 1"))},
+		name:    "Rule7/MySQLCellEndingInSetHasNoResult",
+		arts:    []nbArtifact{art(myCell("m", "r", "SET @x = 1"))},
 		defines: []string{"m: "},
 	},
 	{
-		name: "Rule7/MySQLQueryDefinesItsName",
-		arts: []nbArtifact{art(myCell("m", "r", "SELECT 1"))},
+		name:    "Rule7/MySQLQueryDefinesItsName",
+		arts:    []nbArtifact{art(myCell("m", "r", "SELECT 1"))},
 		defines: []string{"m: r"},
 	},
 	myErr("Errors/Syntax", "SELECT * FORM a", "1:10", "syntax error"),
