@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -331,11 +330,40 @@ func civil(raw []byte) (days int64, zero bool, err error) {
 	if y == 0 && m == 0 && d == 0 {
 		return 0, true, nil
 	}
-	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
-	if m < 1 || m > 12 || d < 1 || t.Day() != d {
+	if m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
 		return 0, false, fmt.Errorf("%s: %w", raw[:10], ErrInvalidDate)
 	}
-	return t.Unix() / 86400, false, nil
+	return daysFromCivil(y, m, d), false, nil
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil counts days from 1970-01-01 to a proleptic Gregorian date
+// (Howard Hinnant's algorithm), without a time.Time per value.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func atoi(b []byte) (int, bool) {
