@@ -105,8 +105,14 @@ func (s *Source) query(ctx context.Context, text string, values map[string]any, 
 	if err != nil {
 		return err
 	}
-	healthy := false
+	// healthy: the connection may go back to the pool. A cell that ran
+	// SET or USE changed its session, which must not leak into the next
+	// cell, so its connection is closed instead.
+	healthy, changed := false, false
 	defer func() {
+		if changed {
+			healthy = false
+		}
 		if !healthy { // a killed, failed or half-read connection is not reused
 			conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
@@ -170,6 +176,11 @@ func (s *Source) query(ctx context.Context, text string, values map[string]any, 
 			if err := s.checkReadOnly(dctx, conn, stmt, stmtText, perr); err != nil {
 				return fail(withOffset(err, text, start, stmtText))
 			}
+		}
+		switch stmt.(type) {
+		case *sqlparser.Select, *sqlparser.Union, *sqlparser.Show, *sqlparser.ExplainStmt, *sqlparser.ExplainTab, *sqlparser.ValuesStatement:
+		default: // SET, USE, temporary tables, ...
+			changed = true
 		}
 		if last && sink != nil && (perr != nil || sqlparse.MySQLReturnsRows(stmt)) {
 			if err := s.stream(dctx, conn, stmtText, sink); err != nil {

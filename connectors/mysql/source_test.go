@@ -248,3 +248,24 @@ func waitFor(t *testing.T, total time.Duration, ok func() bool) {
 }
 
 var _ = array.NewInt64Builder
+
+// TestQuery_SessionChangesDoNotLeak: a cell that SETs a variable does not
+// leave it on a pooled connection for the next cell.
+func TestQuery_SessionChangesDoNotLeak(t *testing.T) {
+	name, _ := mysqltest.Database(t)
+	src := source(t, conn(t, name, nil))
+	ctx := context.Background()
+	var first collect
+	if err := src.Query(ctx, "SET @leak = 42, SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT @leak AS v", nil, &first); err != nil || first.rows[0][0] != "42" {
+		t.Fatalf("first: %v %v", first.rows, err)
+	}
+	for range 5 {
+		var next collect
+		if err := src.Query(ctx, "SELECT @leak AS v, @@SESSION.sql_mode LIKE '%NO_BACKSLASH%' AS nbe", nil, &next); err != nil {
+			t.Fatal(err)
+		}
+		if next.rows[0][0] != "(null)" || next.rows[0][1] != "0" {
+			t.Fatalf("the next cell sees %v", next.rows)
+		}
+	}
+}
