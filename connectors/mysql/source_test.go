@@ -269,3 +269,25 @@ func TestQuery_SessionChangesDoNotLeak(t *testing.T) {
 		}
 	}
 }
+
+// TestQuery_TLS: tls = "true" is required of the server (the test MariaDB
+// has TLS disabled, so it fails clearly); "preferred" falls back.
+func TestQuery_TLS(t *testing.T) {
+	name, db := mysqltest.Database(t)
+	var haveSSL string
+	db.QueryRow("SELECT @@have_ssl").Scan(&haveSSL)
+	ctx := context.Background()
+	err := source(t, conn(t, name, func(c *connectors.Connection) { c.TLS = "preferred" })).Query(ctx, "SELECT 1 AS one", nil, &collect{})
+	if err != nil {
+		t.Errorf("tls = preferred: %v", err)
+	}
+	err = source(t, conn(t, name, func(c *connectors.Connection) { c.TLS = "true" })).Query(ctx, "SELECT 1 AS one", nil, &collect{})
+	switch haveSSL {
+	case "YES":
+		t.Logf("tls = true on a TLS server: %v", err)
+	default:
+		if !errors.Is(err, mysqldriver.ErrNoTLS) {
+			t.Errorf("tls = true against a server without TLS: %v, want ErrNoTLS", err)
+		}
+	}
+}
