@@ -23,12 +23,14 @@ const (
 	// EngineBridge runs cells through a remote SQLRooms DB bridge (another
 	// cellsd, or the SQLRooms CLI) over HTTP.
 	EngineBridge = "bridge"
+	// EngineMySQL runs cells on MySQL or MariaDB (connectors/mysql).
+	EngineMySQL = "mysql"
 )
 
 // Engines returns the engines cellsd runs, sorted. An entry of another
 // engine (the SQLRooms CLI's snowflake, say) is kept in the registry but no
 // cell can run on it.
-func Engines() []string { return []string{EngineBridge, EngineDuckDB, EnginePostgres} }
+func Engines() []string { return []string{EngineBridge, EngineDuckDB, EngineMySQL, EnginePostgres} }
 
 // CoreID is the connector id of the embedded DuckDB, always present.
 const CoreID = "duckdb-core"
@@ -67,6 +69,9 @@ type Connection struct {
 	// Dialect (dialect) is the SQL dialect of the bridge's connection
 	// ("postgres", the default, or "duckdb"): how cellsd parses its cells.
 	Dialect string
+	// TLS (tls) asks a MySQL connection for TLS: "true" (verified),
+	// "skip-verify", "preferred" or "false" (the default).
+	TLS string
 }
 
 // ErrSecretMissing is wrapped when password_env or token_env names an
@@ -113,11 +118,11 @@ func (c Connection) UnsetSecretVar() string {
 }
 
 // SQLDialect is the dialect a cell on this connection is parsed in:
-// EnginePostgres or EngineDuckDB.
+// EnginePostgres, EngineMySQL or EngineDuckDB.
 func (c Connection) SQLDialect() string {
 	switch c.Engine {
-	case EnginePostgres:
-		return EnginePostgres
+	case EnginePostgres, EngineMySQL:
+		return c.Engine
 	case EngineBridge:
 		if c.Dialect == "" {
 			return EnginePostgres
@@ -163,8 +168,11 @@ func NewRegistry(conns ...Connection) (*Registry, error) {
 			return nil, fmt.Errorf("connector %q: defined twice", c.ID)
 		}
 		switch c.Engine {
-		case EngineDuckDB, EnginePostgres:
+		case EngineDuckDB, EnginePostgres, EngineMySQL:
 			if err := noBridgeKeys(c); err != nil {
+				return nil, err
+			}
+			if err := validateTLS(c); err != nil {
 				return nil, err
 			}
 		case EngineBridge:
@@ -206,9 +214,9 @@ func validateBridge(c Connection) error {
 		return fmt.Errorf("connector %q: token and token_env are exclusive", c.ID)
 	}
 	switch c.Dialect {
-	case "", EnginePostgres, EngineDuckDB:
+	case "", EnginePostgres, EngineDuckDB, EngineMySQL:
 	default:
-		return fmt.Errorf("connector %q: unknown dialect %q (known: %s, %s)", c.ID, c.Dialect, EngineDuckDB, EnginePostgres)
+		return fmt.Errorf("connector %q: unknown dialect %q (known: %s, %s, %s)", c.ID, c.Dialect, EngineDuckDB, EngineMySQL, EnginePostgres)
 	}
 	var other []string
 	for _, f := range []struct{ key, v string }{
@@ -226,6 +234,21 @@ func validateBridge(c Connection) error {
 		return fmt.Errorf("connector %q: %s: not a setting of engine bridge (the bridge's own connection has them)", c.ID, strings.Join(other, ", "))
 	}
 	return nil
+}
+
+// validateTLS checks the tls key, a setting of MySQL connections only.
+func validateTLS(c Connection) error {
+	if c.TLS == "" {
+		return nil
+	}
+	if c.Engine != EngineMySQL {
+		return fmt.Errorf("connector %q: tls: only for engine mysql (a Postgres DSN sets sslmode)", c.ID)
+	}
+	switch c.TLS {
+	case "true", "false", "skip-verify", "preferred":
+		return nil
+	}
+	return fmt.Errorf("connector %q: tls %q: want true, false, skip-verify or preferred", c.ID, c.TLS)
 }
 
 // noBridgeKeys rejects bridge settings on a connection of another engine.
@@ -437,6 +460,12 @@ func (c *Connection) setField(k string, v any) error {
 		dst = &c.TokenEnv
 	case "dialect":
 		dst = &c.Dialect
+	case "tls":
+		if b, ok := v.(bool); ok {
+			c.TLS = strconv.FormatBool(b)
+			return nil
+		}
+		dst = &c.TLS
 	default:
 		return errUnknownKey
 	}

@@ -93,7 +93,7 @@ func TestNewRegistry_BridgeInvalid(t *testing.T) {
 		{"Credentials", func(c *connectors.Connection) { c.URL = "http://u:pw-Secret@host/" }, `connector "b": url must not hold credentials; use token or token_env`},
 		{"MissingConnectionID", func(c *connectors.Connection) { c.RemoteID = "" }, `connector "b": engine bridge needs connection_id`},
 		{"TokenTwice", func(c *connectors.Connection) { c.Token, c.TokenEnv = "x", "Y" }, `connector "b": token and token_env are exclusive`},
-		{"UnknownDialect", func(c *connectors.Connection) { c.Dialect = "mysql" }, `connector "b": unknown dialect "mysql" (known: duckdb, postgres)`},
+		{"UnknownDialect", func(c *connectors.Connection) { c.Dialect = "oracle" }, `connector "b": unknown dialect "oracle" (known: duckdb, mysql, postgres)`},
 		{"PostgresKeys", func(c *connectors.Connection) { c.Host, c.PasswordEnv = "h", "PW" }, `connector "b": host, password_env: not a setting of engine bridge`},
 		{"ReadOnly", func(c *connectors.Connection) { c.ReadOnly = new(bool) }, `connector "b": read_only: not a setting of engine bridge`},
 		{"BridgeKeysOnPostgres", func(c *connectors.Connection) { c.Engine, c.URL = connectors.EnginePostgres, "http://x" },
@@ -180,7 +180,7 @@ func TestLoadFile_SQLRoomsConfig(t *testing.T) {
 		if len(w) != 2 {
 			t.Fatalf("warnings %q, want one per snowflake entry", w)
 		}
-		want := `sqlrooms-cli.toml: connector "snowflake-prod": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, postgres)`
+		want := `sqlrooms-cli.toml: connector "snowflake-prod": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, mysql, postgres)`
 		if !strings.Contains(w[0], want) {
 			t.Errorf("warning %q, want it to contain %q", w[0], want)
 		}
@@ -272,7 +272,7 @@ func TestNewRegistry_UnsupportedEngine(t *testing.T) {
 	if c, ok := reg.Unsupported("b"); !ok || c.Engine != "bridges" {
 		t.Errorf("Unsupported(b) = %+v, %v", c, ok)
 	}
-	if w := reg.Warnings(); len(w) != 1 || !strings.Contains(w[0], `connector "b": engine "bridges" is not supported by cellsd (it runs bridge, duckdb, postgres)`) {
+	if w := reg.Warnings(); len(w) != 1 || !strings.Contains(w[0], `connector "b": engine "bridges" is not supported by cellsd (it runs bridge, duckdb, mysql, postgres)`) {
 		t.Errorf("warnings %q", w)
 	}
 	if _, err := connectors.NewRegistry(connectors.Connection{ID: "x", Engine: "snowflake"}, connectors.Connection{ID: "x", Engine: "postgres"}); err == nil ||

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/connectors/mysql"
 	"github.com/cellsd/cellsd/connectors/postgres"
 	"github.com/cellsd/cellsd/sqlparse"
 )
@@ -68,6 +69,7 @@ type Engine struct {
 	mu        sync.Mutex
 	sources   *connectors.Clients[*postgres.Source] // by connection id, opened on first use
 	bridges   *connectors.Clients[*bridge.Client]   // by connection id, made on first use
+	mysqls    *connectors.Clients[*mysql.Source]    // MySQL and MariaDB pools, by connection id
 	connector *duckdb.Connector
 	db        *sql.DB
 	coreDB    string // catalog name of the core database
@@ -85,7 +87,8 @@ func New(cfg Config) *Engine {
 	}
 	return &Engine{cfg: cfg, log: cfg.Logger.With("component", "engine"),
 		sources: connectors.NewClients(postgres.Connect, (*postgres.Source).Close),
-		bridges: connectors.NewClients(bridge.NewClient, (*bridge.Client).Close)}
+		bridges: connectors.NewClients(bridge.NewClient, (*bridge.Client).Close),
+		mysqls:  connectors.NewClients(mysql.Connect, (*mysql.Source).Close)}
 }
 
 // Open starts DuckDB, attaches the ephemeral results database when the
@@ -171,6 +174,7 @@ func (e *Engine) Close() error {
 	e.closed = true
 	e.sources.Close()
 	e.bridges.Close()
+	e.mysqls.Close()
 	if e.db == nil {
 		return nil
 	}

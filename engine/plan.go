@@ -322,6 +322,8 @@ func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 		cp.Analysis = &sqlparse.Analysis{Vars: cells.Vars(c.SQL), Query: true}
 	case conn.SQLDialect() == connectors.EnginePostgres: // Postgres, or a bridge to it
 		cp.Analysis = sqlparse.AnalyzePostgres(c.SQL)
+	case conn.SQLDialect() == connectors.EngineMySQL:
+		cp.Analysis = sqlparse.AnalyzeMySQL(c.SQL)
 	default:
 		a, err := ap.planner.DuckDB.Analyze(ctx, c.SQL)
 		if err != nil {

@@ -326,7 +326,7 @@ func TestPlan_UnsupportedEngine(t *testing.T) {
 
 	checkCell(t, ap, "sf", cellWant{defines: []string{"sales"}, errKinds: []string{engine.KindUnknownConnector}})
 	checkCell(t, ap, "down", cellWant{deps: []string{"sf"}, defines: []string{"down"}})
-	want := `connector "snowflake-dev": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, postgres)`
+	want := `connector "snowflake-dev": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, mysql, postgres)`
 	if got := errorOf(t, ap, "sf", engine.KindUnknownConnector).Message; got != want {
 		t.Errorf("message = %q, want %q", got, want)
 	}

@@ -637,7 +637,8 @@ type execSpec struct {
 	// show and expands are the last statement's sqlparse.Analysis Show
 	// and Expands: how a DuckDB cell materializes its result.
 	show, expands bool
-	sql           string // rendered
+	sql           string         // rendered (a MySQL cell's as written: its connection renders it)
+	values        map[string]any // of the {{var}}s, by name
 	conn          connectors.Connection
 	timeout       time.Duration
 	fingerprint   string
@@ -660,7 +661,7 @@ func (s *Session) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 			values[v] = st.ap.Cell(id).Cell.Input.Value
 		}
 	}
-	rendered, err := cells.Render(cp.Cell.SQL, values)
+	rendered, err := renderCell(cp, values)
 	if err != nil {
 		return execSpec{}, fmt.Errorf("render {{var}}: %w", err)
 	}
@@ -681,7 +682,7 @@ func (s *Session) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	spec := execSpec{
 		artifact: st.ref.artifact, cell: st.ref.cell, schema: st.ap.Schema, name: cp.Name,
 		hasResult: cp.HasResult(), statements: cp.Analysis.Statements, show: cp.Analysis.Show, expands: cp.Analysis.Expands,
-		sql: rendered, conn: cp.Connection, timeout: st.timeout,
+		sql: rendered, values: values, conn: cp.Connection, timeout: st.timeout,
 		fingerprint: hex.EncodeToString(h.Sum(nil)),
 	}
 	if cp.Connection.Engine != connectors.EngineDuckDB {
@@ -718,6 +719,8 @@ func (s *Session) execute(ctx context.Context, ex *execution, spec execSpec) (ro
 		rows, err = s.e.runPostgres(ctx, spec, guard)
 	case connectors.EngineBridge:
 		rows, err = s.e.runBridge(ctx, spec, guard)
+	case connectors.EngineMySQL:
+		rows, err = s.e.runMySQL(ctx, spec, guard)
 	default:
 		return nil, fmt.Errorf("connector %s: %s cells cannot run", spec.conn.ID, spec.conn.Engine)
 	}

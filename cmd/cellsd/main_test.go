@@ -355,7 +355,7 @@ func TestSQLRoomsConnections(t *testing.T) {
   "down": {"id": "down", "type": "sql", "data": {"title": "Down", "sql": "SELECT * FROM sales", "resultName": "down"}},
   "ok": {"id": "ok", "type": "sql", "data": {"title": "Ok", "sql": "SELECT 2 AS y", "resultName": "ok"}}},
  "artifacts": {"nb": {"id": "nb", "cellIds": ["sf", "down", "ok"], "edges": []}}}`)
-	const msg = `connector "snowflake-dev": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, postgres)`
+	const msg = `connector "snowflake-dev": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, mysql, postgres)`
 	warning := `connector \"snowflake-dev\": engine \"snowflake\" is not supported by cellsd`
 
 	t.Run("Graph", func(t *testing.T) {

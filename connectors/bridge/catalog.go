@@ -31,6 +31,9 @@ const (
 
 // catalog lists what a connection holds.
 func (s *Server) catalog(ctx context.Context, t target) (CatalogResponse, error) {
+	if t.my != nil {
+		return s.mysqlCatalog(ctx, t)
+	}
 	dbs, schemas, tables := duckDatabases, duckSchemas, duckTables
 	if t.src != nil {
 		dbs, schemas, tables = pgDatabases, pgSchemas, pgTables

@@ -50,7 +50,11 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if t.src == nil {
+		if t.my != nil {
+			if err = t.my.Ping(ctx); err != nil {
+				err = fmt.Errorf("connection %s: %w", req.ConnectionID, err)
+			}
+		} else if t.src == nil {
 			err = s.cfg.Core.PingContext(ctx)
 		} else {
 			if err = t.src.Query(ctx, "SELECT 1", pgRows{discardRows{}}); err != nil {
@@ -69,6 +73,13 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		writeJSON(w, http.StatusOK, testResult(pingPostgres(ctx, c)))
+	case req.Engine == connectors.EngineMySQL:
+		c, err := adHocConnection(req.Config)
+		if err != nil {
+			return err
+		}
+		c.Engine = connectors.EngineMySQL
+		writeJSON(w, http.StatusOK, testResult(pingMySQL(ctx, c)))
 	case req.Engine != "":
 		return errorf(http.StatusBadRequest, "unknown engine %q (known: %s, %s)", req.Engine, connectors.EngineDuckDB, connectors.EnginePostgres)
 	default:
@@ -322,14 +333,14 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request) error {
 // served reports whether the bridge runs queries on c: the core DuckDB and
 // Postgres connections.
 func served(c connectors.Connection) bool {
-	return c.ID == connectors.CoreID || c.Engine == connectors.EnginePostgres
+	return c.ID == connectors.CoreID || c.Engine == connectors.EnginePostgres || c.Engine == connectors.EngineMySQL
 }
 
 // publicConfig is where a connection points, without secrets: host, port,
 // database and user (from the dsn when there is one), readOnly and
 // statementTimeout.
 func publicConfig(c connectors.Connection) map[string]string {
-	if c.Engine != connectors.EnginePostgres {
+	if c.Engine != connectors.EnginePostgres && c.Engine != connectors.EngineMySQL {
 		return nil
 	}
 	m := map[string]string{}

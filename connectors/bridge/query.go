@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/mysql"
 	"github.com/cellsd/cellsd/connectors/postgres"
 )
 
@@ -27,6 +28,7 @@ const batchRows = postgres.BatchRows
 type target struct {
 	conn connectors.Connection
 	src  *postgres.Source
+	my   *mysql.Source // a MySQL or MariaDB connection's
 }
 
 // target resolves a connection id, opening its Postgres pool on first use.
@@ -50,8 +52,14 @@ func (s *Server) target(id string) (target, error) {
 			return target{}, err
 		}
 		return target{conn: c, src: src}, nil
+	case c.Engine == connectors.EngineMySQL:
+		my, err := s.mysqlSource(c)
+		if err != nil {
+			return target{}, err
+		}
+		return target{conn: c, my: my}, nil
 	}
-	return target{}, errorf(http.StatusNotImplemented, "connection %s: the bridge does not serve engine %s (only the core DuckDB and postgres)", id, c.Engine)
+	return target{}, errorf(http.StatusNotImplemented, "connection %s: the bridge does not serve engine %s (only the core DuckDB, postgres and mysql)", id, c.Engine)
 }
 
 // source returns the connection's Postgres source, opening it once.
@@ -129,6 +137,9 @@ func statusOf(err error) int {
 	var pgErr *pgconn.PgError
 	var duckErr *duckdb.Error
 	var connErr *pgconn.ConnectError
+	if st := mysqlStatus(err); st != 0 {
+		return st
+	}
 	switch {
 	case errors.As(err, &he):
 		return he.status
@@ -163,6 +174,9 @@ type arrowSink interface {
 // transaction of their own, READ ONLY unless the connection says
 // otherwise.
 func (s *Server) exec(ctx context.Context, t target, query string) error {
+	if t.my != nil {
+		return t.my.Query(ctx, query, nil, nil)
+	}
 	if t.src == nil {
 		_, err := s.cfg.Core.ExecContext(ctx, query)
 		return err
@@ -172,6 +186,9 @@ func (s *Server) exec(ctx context.Context, t target, query string) error {
 
 // queryRows runs a query and hands its rows to sink as Go values.
 func (s *Server) queryRows(ctx context.Context, t target, query string, sink rowSink) error {
+	if t.my != nil {
+		return t.my.Query(ctx, query, nil, &mysqlRows{sink: sink})
+	}
 	if t.src == nil {
 		return coreRows(ctx, s.cfg.Core, query, sink)
 	}
@@ -183,6 +200,9 @@ func (s *Server) queryRows(ctx context.Context, t target, query string, sink row
 // straight into Arrow when every column allows it (postgres.QueryArrow);
 // other results, and the core DuckDB's, are built from Go values.
 func (s *Server) queryArrow(ctx context.Context, t target, query string, sink arrowSink) error {
+	if t.my != nil {
+		return t.my.Query(ctx, query, nil, mysqlArrow{sink})
+	}
 	rows := &rowsToArrow{out: sink}
 	defer rows.release()
 	if t.src == nil {

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/mysql"
 	"github.com/cellsd/cellsd/connectors/postgres"
 )
 
@@ -67,6 +68,7 @@ type Server struct {
 	closed  bool
 	sources *connectors.Clients[*postgres.Source] // by connection id
 	queries map[string]context.CancelCauseFunc    // by queryId
+	mysqls  *connectors.Clients[*mysql.Source]    // by connection id
 }
 
 // Causes of a query's cancellation.
@@ -104,6 +106,7 @@ func NewServer(cfg ServerConfig) *Server {
 		cancel:   cancel,
 		sources:  connectors.NewClients(postgres.Connect, (*postgres.Source).Close),
 		queries:  map[string]context.CancelCauseFunc{},
+		mysqls:   connectors.NewClients(mysql.Connect, (*mysql.Source).Close),
 	}
 }
 
@@ -120,6 +123,7 @@ func (s *Server) Close() error {
 	s.cancel(ErrServerClosed)
 	s.wg.Wait()
 	s.sources.Close()
+	s.mysqls.Close()
 	return nil
 }
 

@@ -219,6 +219,9 @@ func load(ctx context.Context, dir string) (*fixture, error) {
 	if err := f.setup(ctx); err != nil {
 		return nil, err
 	}
+	if err := f.setupMySQL(ctx); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
