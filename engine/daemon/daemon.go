@@ -31,8 +31,11 @@ type Config struct {
 	// port 0 picks a free one).
 	NATSListen string
 	// NATSWebsocket, when set, is the embedded server's WebSocket address,
-	// for browser frontends.
+	// for browser frontends; empty: a free port of 127.0.0.1, for the page.
 	NATSWebsocket string
+	// PageWebsocket is the NATS WebSocket URL the live page connects to;
+	// empty: the embedded server's (see web.go).
+	PageWebsocket string
 	// DataDir is the embedded server's JetStream store; empty means a
 	// temporary directory removed at Close.
 	DataDir string
@@ -110,9 +113,14 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 			d.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	// HTTP listens first: the page it serves is an origin the embedded
+	// WebSocket must let in.
+	if d.httpLn, err = net.Listen("tcp", d.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
 	url := d.cfg.NATSURL
 	if url == "" {
-		if d.nats, err = startEmbedded(d.cfg.NATSListen, d.cfg.NATSWebsocket, d.cfg.AllowOrigins, d.cfg.DataDir, d.cfg.Logger); err != nil {
+		if d.nats, err = startEmbedded(d.cfg.NATSListen, d.cfg.NATSWebsocket, d.websocketOrigins(), d.cfg.DataDir, d.cfg.Logger); err != nil {
 			return err
 		}
 		url = d.nats.srv.ClientURL()
@@ -153,9 +161,6 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("subscribe %s: %w", openSubject, err)
 	}
 	d.bridge = bridge.NewServer(bridge.ServerConfig{Connections: d.cfg.Connections, Core: d.core.db, Logger: d.cfg.Logger})
-	if d.httpLn, err = net.Listen("tcp", d.cfg.HTTPAddr); err != nil {
-		return fmt.Errorf("http: %w", err)
-	}
 	h, err := d.handler()
 	if err != nil {
 		d.httpLn.Close()
@@ -178,7 +183,7 @@ func (d *Daemon) NATSURL() string { return d.nc.ConnectedUrl() }
 
 // WebsocketURL is the embedded server's WebSocket URL, or "".
 func (d *Daemon) WebsocketURL() string {
-	if d.nats == nil || d.cfg.NATSWebsocket == "" {
+	if d.nats == nil {
 		return ""
 	}
 	return d.nats.srv.WebsocketURL()
@@ -241,6 +246,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 		if err := d.bridge.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("bridge: %w", err))
 		}
+	}
+	if d.http == nil && d.httpLn != nil { // Open failed before serving
+		d.httpLn.Close()
 	}
 	if d.http != nil {
 		if err := d.http.Shutdown(ctx); err != nil {

@@ -19,12 +19,16 @@ type embedded struct {
 }
 
 // startEmbedded starts a NATS server with JetStream, storing in dataDir (a
-// temporary directory when empty), listening for clients on listen and,
-// when websocket is set, for browsers on websocket: from pages of origins
-// (any, with "*"; none of another origin, when empty). Clients that are
-// not browsers send no origin and are always let in.
+// temporary directory when empty), listening for clients on listen and
+// for browsers on websocket (a free port of 127.0.0.1 when empty, for the
+// live page): from pages of origins (any, with "*"; none of another
+// origin, when empty). Clients that are not browsers send no origin and
+// are always let in.
 func startEmbedded(listen, websocket string, origins []string, dataDir string, log *slog.Logger) (*embedded, error) {
 	e := &embedded{}
+	if websocket == "" {
+		websocket = "127.0.0.1:0"
+	}
 	if dataDir == "" {
 		dir, err := os.MkdirTemp("", "cellsd-nats-")
 		if err != nil {
