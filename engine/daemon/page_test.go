@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/internal/natstest"
 )
 
 // chromiumPath finds Debian's Chromium (CELLSD_CHROMIUM overrides). Without
@@ -500,4 +502,76 @@ func TestPage_LateJoiner(t *testing.T) {
 		}
 	}
 	p.shot("late-joiner")
+}
+
+// slowChain is a notebook of three cells in a chain, each about a second
+// of DuckDB work, so that a run outlasts a NATS restart.
+var slowChain = json.RawMessage(`{"data":{
+ "slow1":{"id":"slow1","type":"sql","data":{"title":"Slow 1","sql":"SELECT count(*) AS n FROM range(150000000) t(i) WHERE i % 7 = 3","resultName":"slow1"}},
+ "slow2":{"id":"slow2","type":"sql","data":{"title":"Slow 2","sql":"SELECT (SELECT n FROM slow1) + count(*) AS n FROM range(150000000) t(i) WHERE i % 7 = 4","resultName":"slow2"}},
+ "slow3":{"id":"slow3","type":"sql","data":{"title":"Slow 3","sql":"SELECT (SELECT n FROM slow2) + count(*) AS n FROM range(150000000) t(i) WHERE i % 7 = 5","resultName":"slow3"}},
+ "side":{"id":"side","type":"sql","data":{"title":"Side","sql":"SELECT 1 AS one","resultName":"side"}}},
+ "artifacts":{"chain":{"id":"chain","cellIds":["slow1","slow2","slow3","side"],"edges":[]}}}`)
+
+// TestPage_NATSRestart restarts the NATS server (store kept) under a page
+// watching a run: the page shows the banner, and when NATS is back it
+// catches up, without a reload, with what happened while it was away.
+func TestPage_NATSRestart(t *testing.T) {
+	browser(t)
+	dir := t.TempDir()
+	port, wsPort := natstest.FreePort(t), natstest.FreePort(t)
+	start := func() *server.Server {
+		srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
+			Websocket: server.WebsocketOpts{Host: "127.0.0.1", Port: wsPort, NoTLS: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Start()
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server not ready in 10 s")
+		}
+		return srv
+	}
+	srv := start()
+	t.Cleanup(func() { srv.Shutdown() }) // after the daemon's close
+	d := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL(), PageWebsocket: fmt.Sprintf("ws://127.0.0.1:%d", wsPort)})
+	nc := connect(t, d.NATSURL())
+	id := open(t, nc, daemon.OpenRequest{Notebook: slowChain})
+	p := openPage(t, d, sessionPath(id))
+	p.ready()
+
+	request(t, nc, daemon.SessionSubject(id, "run"), map[string]any{}, nil)
+	p.waitStatuses("slow1 running", []string{"chain/slow1"}, "running", 30*time.Second)
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	p.waitFor("the banner", `document.querySelector("[data-testid=banner]")`, 10*time.Second)
+	p.shot("nats-down")
+	time.Sleep(1500 * time.Millisecond) // the run goes on; the page sees nothing
+	srv = start()
+	p.waitFor("the banner to go", `!document.querySelector("[data-testid=banner]")`, 20*time.Second)
+	p.waitStatuses("every cell success", []string{"chain/slow1", "chain/slow2", "chain/slow3", "chain/side"}, "success", 60*time.Second)
+	var reads int
+	p.eval(`window.__cellsd.live.bucketReads`, &reads)
+	if reads < 2 {
+		t.Errorf("the page read the bucket %d times, want again after the reconnect", reads)
+	}
+	var st daemon.StatusReply
+	request(t, nc, daemon.SessionSubject(id, "status"), nil, &st)
+	var seqs map[string]int64
+	p.waitFor("the page at the daemon's seq", fmt.Sprintf(`Math.max(...[...document.querySelectorAll(".cell[data-cell]")].map(e => Number(e.dataset.seq))) >= %d`, maxCellSeq(st)), 20*time.Second)
+	p.eval(`Object.fromEntries([...document.querySelectorAll(".cell[data-cell]")].map(e => [e.dataset.artifact + "/" + e.dataset.cell, Number(e.dataset.seq)]))`, &seqs)
+	for _, c := range st.Cells {
+		if k := *c.Artifact + "/" + c.Cell; seqs[k] != c.Seq {
+			t.Errorf("%s: page shows seq %d, status op %d", k, seqs[k], c.Seq)
+		}
+	}
+	p.shot("nats-back")
+}
+
+func maxCellSeq(st daemon.StatusReply) int64 {
+	var m int64
+	for _, c := range st.Cells {
+		m = max(m, c.Seq)
+	}
+	return m
 }
