@@ -133,7 +133,7 @@ func (p *page) waitFor(what, js string, timeout time.Duration) {
 		if time.Now().After(deadline) {
 			p.shot("timeout")
 			var state string
-			p.eval(`JSON.stringify({error: window.__cellsd && window.__cellsd.error, statuses: [...document.querySelectorAll("[data-cell]")].filter(e => e.classList.contains("cell")).map(e => e.dataset.cell + "=" + e.dataset.status)})`, &state)
+			p.eval(`JSON.stringify({error: window.__cellsd && window.__cellsd.error, statuses: (() => { const n = [...document.querySelectorAll(".cell[data-cell]")]; return n.length > 40 ? Object.entries(n.reduce((m, e) => (m[e.dataset.status] = (m[e.dataset.status] || 0) + 1, m), {})).map(([k, v]) => k + ": " + v) : n.map(e => e.dataset.cell + "=" + e.dataset.status); })()})`, &state)
 			p.tb.Fatalf("page: waited %v for %s (%s); page: %s", timeout, what, js, state)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -17,7 +17,12 @@ import {
 } from "./api";
 import { CellStore, cellKey } from "./store";
 import { LiveSession, type ConnState } from "./live";
-import { layout, NODE_H, NODE_W } from "./layout";
+import { layout, quickLayout, NODE_H, NODE_W, QUICK_FIRST, type Placed } from "./layout";
+
+function artifactPos(p: Placed, nodeId: string): { x: number; y: number } {
+  const a = p.artifacts.find((x) => `artifact:${x.id}` === nodeId);
+  return a ? { x: a.x, y: a.y } : { x: 0, y: 0 };
+}
 
 /** What the page knows of a cell besides its state. */
 type Meta = {
@@ -38,6 +43,8 @@ type Probe = {
   edges: number;
   firstPaintMs: number | null;
   layoutMs: number | null;
+  elkMs: number | null;
+  marks: Record<string, number>;
   store: CellStore | null;
   live: LiveSession | null;
   conn: ConnState;
@@ -50,7 +57,7 @@ declare global {
   }
 }
 
-window.__cellsd = { ready: false, cells: 0, edges: 0, firstPaintMs: null, layoutMs: null, store: null, live: null, conn: "connected", error: null };
+window.__cellsd = { ready: false, cells: 0, edges: 0, firstPaintMs: null, layoutMs: null, elkMs: null, marks: {}, store: null, live: null, conn: "connected", error: null };
 
 function fmtMs(ms: number | null | undefined): string {
   if (ms == null) return "";
@@ -138,7 +145,10 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
     let live: LiveSession | null = null;
     let cancelled = false;
     (async () => {
+      const mark = (k: string) => (window.__cellsd.marks[k] = Math.round(performance.now()));
+      mark("start");
       const c = await connect();
+      mark("connected");
       if (cancelled) return;
       setNc(c);
       live = new LiveSession(c, subjects, store, (s) => {
@@ -149,13 +159,24 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
       window.__cellsd.live = live;
       const started = live.start();
       const [g, st] = await Promise.all([getGraph(c, subjects.api), getStatus(c, subjects.api).catch(() => null)]);
+      mark("graph+status");
       // A status reply is a snapshot too, complete up to its seq.
       for (const ev of st?.cells ?? []) store.offer(ev);
       const m = buildMetas(g, st?.cells ?? [], st?.inputs ?? []);
       setMetas(m);
       const t0 = performance.now();
-      const placed = await layout(g, cellKey);
+      const big = m.size > QUICK_FIRST;
+      const elkDone = layout(g, cellKey);
+      const placed = big ? quickLayout(g, cellKey) : await elkDone;
       window.__cellsd.layoutMs = performance.now() - t0;
+      if (big) {
+        // ELK's drawing replaces the quick one when it is ready.
+        void elkDone.then((p) => {
+          if (cancelled) return;
+          window.__cellsd.elkMs = performance.now() - t0;
+          setNodes((prev) => prev.map((n) => (n.type === "cell" && p.positions.has(n.id) ? { ...n, position: p.positions.get(n.id)! } : n.type === "artifact" ? { ...n, position: artifactPos(p, n.id) } : n)));
+        });
+      } else window.__cellsd.elkMs = window.__cellsd.layoutMs;
       const ns: Node[] = [];
       for (const a of placed.artifacts) {
         ns.push({ id: `artifact:${a.id}`, type: "artifact", position: { x: a.x, y: a.y }, data: { label: a.id }, selectable: false, draggable: false, width: 400, height: 24 });
@@ -176,12 +197,14 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
       window.__cellsd.edges = es.length;
       setNodes(ns);
       setEdges(es);
-      await started;
+      mark("nodes");
+      void started.then(() => mark("bucket"));
       // First paint: every cell's element is in the page.
       const want = m.size;
       const check = () => {
         if (document.querySelectorAll("[data-cell]").length >= want) {
           window.__cellsd.firstPaintMs = performance.now();
+          mark("painted");
           window.__cellsd.ready = true;
         } else requestAnimationFrame(check);
       };

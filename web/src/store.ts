@@ -15,6 +15,7 @@ export type Meter = {
   flushes: number;
   maxFlushMs: number;
   lastFlushAt: number;
+  firstOfferAt: number; // when the first offer since the last reset came
 };
 
 const MAX_BEHIND = 4;
@@ -31,7 +32,12 @@ export class CellStore {
   private frame = 0;
   private version = 0;
   sessionEvent: CellEvent | null = null;
-  meter: Meter = { events: 0, dropped: 0, flushes: 0, maxFlushMs: 0, lastFlushAt: 0 };
+  meter: Meter = { events: 0, dropped: 0, flushes: 0, maxFlushMs: 0, lastFlushAt: 0, firstOfferAt: 0 };
+
+  /** resetMeter starts measuring afresh (the benchmark's bursts). */
+  resetMeter(): void {
+    this.meter = { events: 0, dropped: 0, flushes: 0, maxFlushMs: 0, lastFlushAt: 0, firstOfferAt: 0 };
+  }
 
   /** get is the state shown for a cell, or undefined (idle, never changed). */
   get(key: string): CellEvent | undefined {
@@ -59,7 +65,7 @@ export class CellStore {
       q.push(ev);
       if (q.length > MAX_BEHIND) q.splice(0, q.length - 1);
     } else this.pending.set(key, [ev]);
-    this.meter.events++;
+    if (this.meter.events++ === 0) this.meter.firstOfferAt = performance.now();
     if (!this.frame) this.frame = requestAnimationFrame(this.flush);
   }
 
