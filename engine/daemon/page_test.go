@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -327,8 +328,19 @@ func TestPage_RunAll(t *testing.T) {
 	p.ready()
 	p.run(chromedp.Click(chromedp.CSS(`[data-testid=run-all]`)))
 	p.waitStatuses("every SQL cell success", sqlCells(g), "success", 60*time.Second)
+	if shot := p.shot("quickstart-success"); shot != "" && os.Getenv("CELLSD_UPDATE_DOCS") != "" {
+		// CELLSD_UPDATE_DOCS=1 go test ./engine/daemon -run TestPage_RunAll
+		// rewrites the README's screenshot.
+		data, err := os.ReadFile(shot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("../../docs/live-page.png", data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p.clickCell("quickstart", "regions")
-	p.shot("quickstart-success")
+	p.shot("quickstart-success-regions")
 
 	columns, rows := queryRows(t, nc, id, "regions")
 	p.waitFor("the rows of regions", `document.querySelector("[data-testid=rows]")`, 15*time.Second)
@@ -574,4 +586,64 @@ func maxCellSeq(st daemon.StatusReply) int64 {
 		m = max(m, c.Seq)
 	}
 	return m
+}
+
+// TestPage_Served: the page and its config need no flag: the embedded
+// server's WebSocket is on a free loopback port, and the page's origin may
+// open it.
+func TestPage_Served(t *testing.T) {
+	d := startDaemon(t, daemon.Config{})
+	base := "http://" + d.HTTPAddr()
+	for _, path := range []string{"/", "/s/s1", "/s/a%2Fb", "/assets/app.js"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %s", path, resp.Status)
+		}
+	}
+	resp, err := http.Get(base + "/api/page-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cfg struct {
+		NATSWebsocket *string `json:"natsWebsocket"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NATSWebsocket == nil || !strings.HasPrefix(*cfg.NATSWebsocket, "ws://127.0.0.1:") || *cfg.NATSWebsocket != d.WebsocketURL() {
+		t.Errorf("page-config natsWebsocket %v, want the embedded server's ws://127.0.0.1:PORT (%s)", cfg.NATSWebsocket, d.WebsocketURL())
+	}
+}
+
+// TestPage_Sessions: the sessions list shows an open session, and the
+// Open button of a notebook under --notebooks opens it. The sessions op
+// comes with h20-api, the notebooks op with h21-safe.
+func TestPage_Sessions(t *testing.T) {
+	browser(t)
+	d, nc, id := pageSession(t, inlineNotebook(t, quickstart))
+	if _, err := nc.Request("cellsd.v1.api.sessions", []byte("{}"), 2*time.Second); errors.Is(err, nats.ErrNoResponders) {
+		t.Skip("SKIP: this daemon has no sessions op yet (branch h20-api)")
+	}
+	p := openPage(t, d, "/")
+	p.waitFor("the session in the list", fmt.Sprintf(`document.querySelector('[data-session=%q] a')`, id), 15*time.Second)
+	var href string
+	p.eval(fmt.Sprintf(`document.querySelector('[data-session=%q] a').getAttribute("href")`, id), &href)
+	if href != sessionPath(id) {
+		t.Errorf("link %q, want %q", href, sessionPath(id))
+	}
+	p.shot("sessions")
+	var nbs struct {
+		Notebooks []struct{ Path string } `json:"notebooks"`
+	}
+	if err := tryRequest(nc, "cellsd.v1.api.notebooks", map[string]any{}, &nbs); err != nil || len(nbs.Notebooks) == 0 {
+		t.Skipf("SKIP: the daemon offers no notebooks (the notebooks op and --notebooks come with h21-safe): %v", err)
+	}
+	path := nbs.Notebooks[0].Path
+	p.run(chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-notebook=%q] button`, path))))
+	p.waitFor("the opened session's page", `location.pathname.startsWith("/s/") && window.__cellsd && window.__cellsd.ready`, 30*time.Second)
 }
