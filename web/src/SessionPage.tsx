@@ -147,7 +147,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
     (async () => {
       const mark = (k: string) => (window.__cellsd.marks[k] = Math.round(performance.now()));
       mark("start");
-      const c = await connect();
+      const c = await connect(sessionId);
       mark("connected");
       if (cancelled) return;
       setNc(c);

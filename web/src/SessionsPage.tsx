@@ -44,7 +44,9 @@ export function SessionsPage() {
     setOpening(path);
     try {
       const r = await openNotebook(nc, path);
-      window.location.assign(sessionHref(r.sessionId));
+      // This page got in without a token; a session page opened elsewhere
+      // from this link may need one.
+      window.location.assign(sessionHref(r.sessionId) + (r.token ? `#token=${encodeURIComponent(r.token)}` : ""));
     } catch (e) {
       setError(`open ${path}: ${e}`);
       setOpening(null);

@@ -179,8 +179,14 @@ export function openNotebook(nc: NatsConnection, path: string): Promise<OpenRepl
   return request<OpenReply>(nc, "cellsd.v1.api.open", { notebook: path }, 60000);
 }
 
-/** connect reads the page config and opens the NATS WebSocket, retrying forever. */
-export async function connect(): Promise<NatsConnection> {
+/**
+ * connect reads the page config and opens the NATS WebSocket, retrying
+ * forever. A page opened as /s/<id>#token=<session token> (the open
+ * reply's token, on a daemon whose NATS lets only such clients in)
+ * connects with it, and with the inbox prefix its permissions allow.
+ */
+export async function connect(sessionId?: string): Promise<NatsConnection> {
+  const tok = new URLSearchParams(window.location.hash.slice(1)).get("token");
   const r = await fetch("/api/page-config");
   if (!r.ok) throw new Error(`GET /api/page-config: ${r.status}`);
   const cfg = (await r.json()) as { natsWebsocket?: string | null };
@@ -193,5 +199,6 @@ export async function connect(): Promise<NatsConnection> {
     waitOnFirstConnect: true,
     pingInterval: 5000,
     maxPingOut: 2,
+    ...(tok && sessionId !== undefined ? { token: tok, inboxPrefix: `_INBOX.${token(sessionId)}` } : {}),
   });
 }

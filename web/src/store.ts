@@ -6,7 +6,8 @@
 // costs one render per frame, and only the nodes whose state changed render
 // again. Each frame moves each cell one state on (a fast cell's queued,
 // running and success stay visible, a frame each); a cell more than
-// MAX_BEHIND states behind jumps to its latest, so the page never lags.
+// MAX_BEHIND states behind, or every cell when frames take longer than
+// SLOW_FRAME_MS, jumps to its latest, so the page never lags behind.
 import type { CellEvent } from "./api";
 
 export type Meter = {
@@ -19,6 +20,7 @@ export type Meter = {
 };
 
 const MAX_BEHIND = 4;
+const SLOW_FRAME_MS = 250;
 
 export function cellKey(artifact: string | null, cell: string): string {
   return `${artifact ?? ""}\u0000${cell}`;
@@ -30,6 +32,7 @@ export class CellStore {
   private keyListeners = new Map<string, Set<() => void>>();
   private listeners = new Set<() => void>();
   private frame = 0;
+  private backlogSince = 0; // when the last flush that left states pending started
   private version = 0;
   sessionEvent: CellEvent | null = null;
   meter: Meter = { events: 0, dropped: 0, flushes: 0, maxFlushMs: 0, lastFlushAt: 0, firstOfferAt: 0 };
@@ -72,9 +75,12 @@ export class CellStore {
   private flush = (): void => {
     this.frame = 0;
     const t0 = performance.now();
+    // Frames that take long (a big burst, a starved machine) would make a
+    // state a frame slow to catch up: then every cell jumps to its latest.
+    const jump = this.backlogSince > 0 && t0 - this.backlogSince > SLOW_FRAME_MS;
     const changed: string[] = [];
     for (const [key, q] of this.pending) {
-      const ev = q.shift()!;
+      const ev = jump ? q.splice(0, q.length).pop()! : q.shift()!;
       if (q.length === 0) this.pending.delete(key);
       changed.push(key);
       if (key === "_session") this.sessionEvent = ev;
@@ -87,6 +93,7 @@ export class CellStore {
     this.meter.flushes++;
     this.meter.maxFlushMs = Math.max(this.meter.maxFlushMs, ms);
     this.meter.lastFlushAt = performance.now();
+    this.backlogSince = this.pending.size ? t0 : 0;
     if (this.pending.size && !this.frame) this.frame = requestAnimationFrame(this.flush);
   };
 
