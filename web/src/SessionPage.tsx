@@ -1,5 +1,5 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
-import { ReactFlow, Background, Controls, Handle, MarkerType, Position, type Edge, type Node, type NodeProps } from "@xyflow/react";
+import { ReactFlow, Background, Controls, Handle, MarkerType, Position, useStore, type Edge, type Node, type NodeProps } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
@@ -78,6 +78,8 @@ export function errorPosition(meta: Meta | undefined, ev: CellEvent | undefined)
 
 type CellData = { meta: Meta; store: CellStore };
 
+const farOut = (s: { transform: [number, number, number] }) => s.transform[2] < 0.3;
+
 const CellNode = memo(function CellNode({ data }: NodeProps<Node<CellData>>) {
   const { meta, store } = data;
   const ev = useSyncExternalStore(
@@ -86,6 +88,18 @@ const CellNode = memo(function CellNode({ data }: NodeProps<Node<CellData>>) {
   );
   const status = ev?.status ?? "idle";
   const pos = errorPosition(meta, ev);
+  // Zoomed far out (a big notebook fitted to the screen) the text could
+  // not be read anyway: a node is then only its coloured box, which keeps
+  // repainting a thousand of them cheap.
+  const far = useStore(farOut);
+  if (far) {
+    return (
+      <div className={`cell far status-${status}`} data-cell={meta.cell} data-artifact={meta.artifact} data-status={status} data-seq={ev?.seq ?? 0}>
+        <Handle type="target" position={Position.Left} isConnectable={false} />
+        <Handle type="source" position={Position.Right} isConnectable={false} />
+      </div>
+    );
+  }
   return (
     <div
       className={`cell status-${status}`}
@@ -138,6 +152,8 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   const [nodes, setNodes] = useState<Node[]>([]);
   const [edges, setEdges] = useState<Edge[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
+  const [viewport, setViewport] = useState<{ x: number; y: number; zoom: number } | null>(null);
+  const canvasRef = useRef<HTMLDivElement>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
   useEffect(() => {
@@ -193,6 +209,15 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
           }
         }
       }
+      // The whole graph fitted to the canvas from the first frame (fitView
+      // would first draw it at zoom 1, then again).
+      const box = canvasRef.current?.getBoundingClientRect();
+      const w = Math.max(...placed.artifacts.map((a) => a.width), NODE_W);
+      const h = placed.artifacts.reduce((y, a) => Math.max(y, a.y + a.height), NODE_H);
+      const cw = box?.width || window.innerWidth - 440;
+      const chh = box?.height || window.innerHeight - 40;
+      const zoom = Math.max(0.02, Math.min(1.5, (0.92 * cw) / w, (0.92 * chh) / h));
+      setViewport({ zoom, x: (cw - w * zoom) / 2, y: (chh - h * zoom) / 2 });
       window.__cellsd.cells = m.size;
       window.__cellsd.edges = es.length;
       setNodes(ns);
@@ -278,12 +303,13 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
         </div>
       )}
       <div className="main">
-        <div className="canvas">
+        <div className="canvas" ref={canvasRef}>
+          {viewport && (
           <ReactFlow
             nodes={nodes}
             edges={edges}
             nodeTypes={nodeTypes}
-            fitView
+            defaultViewport={viewport}
             minZoom={0.02}
             maxZoom={2}
             nodesDraggable={false}
@@ -295,6 +321,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
             <Background />
             <Controls showInteractive={false} />
           </ReactFlow>
+          )}
         </div>
         <aside className="side">
           {inputs.length > 0 && <Inputs inputs={inputs} send={send} updateMeta={updateMeta} />}
