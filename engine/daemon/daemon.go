@@ -32,8 +32,11 @@ type Config struct {
 	// port 0 picks a free one).
 	NATSListen string
 	// NATSWebsocket, when set, is the embedded server's WebSocket address,
-	// for browser frontends.
+	// for browser frontends; empty: a free port of 127.0.0.1, for the page.
 	NATSWebsocket string
+	// PageWebsocket is the NATS WebSocket URL the live page connects to;
+	// empty: the embedded server's (see web.go).
+	PageWebsocket string
 	// DataDir is the embedded server's JetStream store; empty means a
 	// temporary directory removed at Close.
 	DataDir string
@@ -145,10 +148,15 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 	if err := d.cfg.checkExposure(); err != nil {
 		return err
 	}
+	// HTTP listens first: the page it serves is an origin the embedded
+	// WebSocket must let in.
+	if d.httpLn, err = net.Listen("tcp", d.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
 	url := d.cfg.NATSURL
 	var auth []nats.Option
 	if url == "" {
-		if d.nats, err = startEmbedded(embeddedConfig{listen: d.cfg.NATSListen, websocket: d.cfg.NATSWebsocket, origins: d.cfg.AllowOrigins,
+		if d.nats, err = startEmbedded(embeddedConfig{listen: d.cfg.NATSListen, websocket: d.cfg.NATSWebsocket, origins: d.websocketOrigins(),
 			dataDir: d.cfg.DataDir, configFile: d.cfg.NATSConfig}, d.cfg.Logger); err != nil {
 			return err
 		}
@@ -194,9 +202,6 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if d.httpLn, err = net.Listen("tcp", d.cfg.HTTPAddr); err != nil {
-		return fmt.Errorf("http: %w", err)
-	}
 	if d.listSub, err = d.nc.Subscribe(sessionsSubject, d.handleSessions); err != nil {
 		return fmt.Errorf("subscribe %s: %w", sessionsSubject, err)
 	}
@@ -234,7 +239,7 @@ func (d *Daemon) NATSURL() string { return d.nc.ConnectedUrl() }
 
 // WebsocketURL is the embedded server's WebSocket URL, or "".
 func (d *Daemon) WebsocketURL() string {
-	if d.nats == nil || d.cfg.NATSWebsocket == "" {
+	if d.nats == nil {
 		return ""
 	}
 	return d.nats.srv.WebsocketURL()
@@ -311,6 +316,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 		if err := d.bridge.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("bridge: %w", err))
 		}
+	}
+	if d.http == nil && d.httpLn != nil { // Open failed before serving
+		d.httpLn.Close()
 	}
 	if d.http != nil {
 		if err := d.http.Shutdown(ctx); err != nil {

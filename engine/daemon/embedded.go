@@ -29,8 +29,9 @@ type embeddedConfig struct {
 }
 
 // startEmbedded starts a NATS server with JetStream, storing in dataDir (a
-// temporary directory when empty), listening for clients on listen and,
-// when websocket is set, for browsers on websocket: from pages of origins
+// temporary directory when empty), listening for clients on listen and
+// for browsers on websocket (a free port of 127.0.0.1 when empty, for the
+// live page): from pages of origins
 // (any, with "*"; none of another origin, when empty). Clients that are
 // not browsers send no origin and are always let in.
 //
@@ -40,6 +41,9 @@ type embeddedConfig struct {
 // its own user and the auth callout for session tokens (addAuth).
 func startEmbedded(cfg embeddedConfig, log *slog.Logger) (*embedded, error) {
 	e := &embedded{}
+	if cfg.websocket == "" {
+		cfg.websocket = "127.0.0.1:0" // for the live page
+	}
 	opts := &server.Options{}
 	if cfg.configFile != "" {
 		var err error

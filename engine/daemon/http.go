@@ -40,6 +40,7 @@ func (d *Daemon) handler() (http.Handler, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	d.registerPage(mux)
 	h := bridge.RequireAuth(d.bridgeAuth(), mux)
 
 	if !slices.Contains(d.cfg.AllowOrigins, "*") {
