@@ -8,7 +8,6 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -216,9 +215,9 @@ type graphDoc struct {
 	} `json:"artifacts"`
 }
 
-func inlineNotebook(tb testing.TB, path string) json.RawMessage {
+func inlineNotebook(tb testing.TB, name string) json.RawMessage {
 	tb.Helper()
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(filepath.Join(fixtureNotebooks, name))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -300,8 +299,7 @@ func TestPage_QuickstartGraph(t *testing.T) {
 	}
 }
 
-// queryRows is the query op's reply, or a skip when the daemon has no
-// query op yet (it lands with h20-results).
+// queryRows is the query op's reply.
 func queryRows(t *testing.T, nc *nats.Conn, id, cell string) (columns []struct{ Name, Type string }, rows [][]any) {
 	t.Helper()
 	var r struct {
@@ -309,10 +307,6 @@ func queryRows(t *testing.T, nc *nats.Conn, id, cell string) (columns []struct{ 
 		Rows    [][]any                       `json:"rows"`
 	}
 	err := tryRequest(nc, daemon.SessionSubject(id, "query"), map[string]any{"cellId": cell, "limit": 100}, &r)
-	var ae *daemon.APIError
-	if errors.As(err, &ae) && ae.Code == daemon.CodeNotFound && strings.Contains(ae.Message, "unknown operation") {
-		t.Skip("SKIP: this daemon has no query op yet (branch h20-results): rows in the page not compared")
-	}
 	if err != nil {
 		t.Fatalf("query %s: %v", cell, err)
 	}
@@ -445,7 +439,7 @@ func subsequence(got, want []string) bool {
 
 func TestPage_SQLError(t *testing.T) {
 	browser(t)
-	d, nc, id := pageSession(t, inlineNotebook(t, "../../fixtures/notebooks/errors.json"))
+	d, nc, id := pageSession(t, inlineNotebook(t, "errors.json"))
 	_ = nc
 	p := openPage(t, d, sessionPath(id))
 	p.ready()
@@ -621,14 +615,10 @@ func TestPage_Served(t *testing.T) {
 }
 
 // TestPage_Sessions: the sessions list shows an open session, and the
-// Open button of a notebook under --notebooks opens it. The sessions op
-// comes with h20-api, the notebooks op with h21-safe.
+// Open button of a notebook under --notebooks opens it.
 func TestPage_Sessions(t *testing.T) {
 	browser(t)
 	d, nc, id := pageSession(t, inlineNotebook(t, quickstart))
-	if _, err := nc.Request("cellsd.v1.api.sessions", []byte("{}"), 2*time.Second); errors.Is(err, nats.ErrNoResponders) {
-		t.Skip("SKIP: this daemon has no sessions op yet (branch h20-api)")
-	}
 	p := openPage(t, d, "/")
 	p.waitFor("the session in the list", fmt.Sprintf(`document.querySelector('[data-session=%q] a')`, id), 15*time.Second)
 	var href string
@@ -641,7 +631,7 @@ func TestPage_Sessions(t *testing.T) {
 		Notebooks []struct{ Path string } `json:"notebooks"`
 	}
 	if err := tryRequest(nc, "cellsd.v1.api.notebooks", map[string]any{}, &nbs); err != nil || len(nbs.Notebooks) == 0 {
-		t.Skipf("SKIP: the daemon offers no notebooks (the notebooks op and --notebooks come with h21-safe): %v", err)
+		t.Fatalf("the daemon offers no notebooks under fixtures/notebooks: %v", err)
 	}
 	path := nbs.Notebooks[0].Path
 	p.run(chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-notebook=%q] button`, path))))
