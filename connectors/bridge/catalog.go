@@ -31,6 +31,9 @@ const (
 
 // catalog lists what a connection holds.
 func (s *Server) catalog(ctx context.Context, t target) (CatalogResponse, error) {
+	if t.session != nil {
+		return sessionCatalog(ctx, t.session)
+	}
 	dbs, schemas, tables := duckDatabases, duckSchemas, duckTables
 	if t.src != nil {
 		dbs, schemas, tables = pgDatabases, pgSchemas, pgTables

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -23,16 +24,20 @@ import (
 const batchRows = postgres.BatchRows
 
 // target is a connection a request names, ready to query: the core DuckDB
-// (src nil) or a Postgres source.
+// (src and session nil), a Postgres source or a session.
 type target struct {
-	conn connectors.Connection
-	src  *postgres.Source
+	conn    connectors.Connection
+	src     *postgres.Source
+	session SessionDB
 }
 
 // target resolves a connection id, opening its Postgres pool on first use.
-func (s *Server) target(id string) (target, error) {
+func (s *Server) target(ctx context.Context, id string) (target, error) {
 	if id == "" {
 		return target{}, errorf(http.StatusBadRequest, "missing connectionId")
+	}
+	if strings.HasPrefix(id, SessionPrefix) {
+		return s.sessionTarget(ctx, id)
 	}
 	c, ok := s.registry.Lookup(id)
 	if !ok {
@@ -163,6 +168,9 @@ type arrowSink interface {
 // transaction of their own, READ ONLY unless the connection says
 // otherwise.
 func (s *Server) exec(ctx context.Context, t target, query string) error {
+	if t.session != nil {
+		return sessionRows(ctx, t.session, query, discardRows{})
+	}
 	if t.src == nil {
 		_, err := s.cfg.Core.ExecContext(ctx, query)
 		return err
@@ -172,6 +180,9 @@ func (s *Server) exec(ctx context.Context, t target, query string) error {
 
 // queryRows runs a query and hands its rows to sink as Go values.
 func (s *Server) queryRows(ctx context.Context, t target, query string, sink rowSink) error {
+	if t.session != nil {
+		return sessionRows(ctx, t.session, query, sink)
+	}
 	if t.src == nil {
 		return coreRows(ctx, s.cfg.Core, query, sink)
 	}
@@ -185,6 +196,9 @@ func (s *Server) queryRows(ctx context.Context, t target, query string, sink row
 func (s *Server) queryArrow(ctx context.Context, t target, query string, sink arrowSink) error {
 	rows := &rowsToArrow{out: sink}
 	defer rows.release()
+	if t.session != nil {
+		return sessionRows(ctx, t.session, query, rows)
+	}
 	if t.src == nil {
 		return coreRows(ctx, s.cfg.Core, query, rows)
 	}
@@ -198,6 +212,11 @@ func coreRows(ctx context.Context, db *sql.DB, query string, sink rowSink) error
 		return err
 	}
 	defer rows.Close()
+	return scanRows(rows, sink)
+}
+
+// scanRows hands a result's rows to sink, in batches.
+func scanRows(rows *sql.Rows, sink rowSink) error {
 	cts, err := rows.ColumnTypes()
 	if err != nil {
 		return err

@@ -299,6 +299,8 @@ func (d *Daemon) sessionOp(s *session, op string, body []byte) (any, error) {
 		return out, nil
 	case "graph":
 		return s.s.Plan().Graph(), nil
+	case "query":
+		return d.query(s, body)
 	case "close":
 		d.mu.Lock()
 		if d.sessions[s.id] == s {
