@@ -42,7 +42,7 @@ type SessionDB interface {
 var (
 	// ErrUnknownSession is wrapped by the errors of Sessions.Session for a
 	// session this daemon does not serve.
-	ErrUnknownSession = errors.New("unknown session")
+	ErrUnknownSession = errors.New("no such session on this daemon")
 	// ErrNotQuery is wrapped by the errors of SessionDB.Query for SQL
 	// that is not exactly one query.
 	ErrNotQuery = errors.New("not a query")

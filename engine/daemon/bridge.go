@@ -40,11 +40,11 @@ func (b bridgeSessions) Session(ctx context.Context, id string) (bridge.SessionD
 	owner, err := b.d.ownerOf(ctx, id)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("%w %q: this daemon does not serve it, and listing the sessions of the others failed: %v", bridge.ErrUnknownSession, id, err)
+		return nil, fmt.Errorf("%w: session %q: this daemon does not serve it, and listing the sessions of the others failed: %v", bridge.ErrUnknownSession, id, err)
 	case owner == nil:
-		return nil, fmt.Errorf("%w %q: no daemon on this NATS serves it", bridge.ErrUnknownSession, id)
+		return nil, fmt.Errorf("%w: session %q: no daemon on this NATS serves it", bridge.ErrUnknownSession, id)
 	}
-	return nil, fmt.Errorf("%w %q here: it is served by daemon %s at %s, ask that address",
+	return nil, fmt.Errorf("%w: session %q is served by daemon %s at %s; ask that address",
 		bridge.ErrUnknownSession, id, owner.Name, owner.HTTP)
 }
 
