@@ -86,6 +86,25 @@ func (s *Session) ReadOnly(ctx context.Context, fn func(ctx context.Context, con
 	return err
 }
 
+// Read calls fn with the session's DuckDB, for SQL that only reads and
+// that cellsd writes itself (a page of a result relation, fully
+// qualified): no transaction, no search_path. The context of fn's queries
+// ends with ctx and with Close, which waits for fn to return.
+func (s *Session) Read(ctx context.Context, fn func(ctx context.Context, db *sql.DB) error) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(s.ctx, stop)()
+	return fn(ctx, s.e.db)
+}
+
 // readPath is the search_path of ReadOnly: the artifacts' schemas in
 // notebook order, then the core main. s.mu must be held.
 func (s *Session) readPath() string {

@@ -66,66 +66,85 @@ func (d *Daemon) query(s *session, body []byte) (any, error) {
 		return nil, apiErrorf(CodeBadRequest, "query: offset %d: want 0 or more", req.Offset)
 	}
 	ctx := context.Background()
-	// The page and the total are read by two statements of one read-only
-	// transaction, so they agree. A cell's relation is read as it is; a
-	// query goes through DuckDB's query() table function, as a value,
-	// never pasted into other SQL.
-	from, args := "query(?)", []any{req.SQL}
+	// One statement reads the page and the total, so they agree: the
+	// total is a last column, computed once. A cell's relation is read as
+	// it is; a query goes through DuckDB's query() table function, as a
+	// value, never pasted into other SQL, in a read-only transaction.
+	var err error
+	out := QueryReply{Columns: []QueryColumn{}, Rows: [][]any{}}
 	if req.CellID != "" {
-		ev, rel, err := s.s.Result(req.CellID)
-		if err != nil {
-			return nil, queryError(err)
+		ev, rel, rerr := s.s.Result(req.CellID)
+		if rerr != nil {
+			return nil, queryError(rerr)
 		}
 		if ev.Status != engine.StatusSuccess {
 			return nil, apiErrorf(codeNotReady, "cell %s is %s, not success: it has no result to read yet", req.CellID, ev.Status)
 		}
-		from, args = rel, nil
-	} else if err := s.s.CheckQuery(ctx, req.SQL); err != nil {
-		return nil, queryError(err)
+		err = s.s.Read(ctx, func(ctx context.Context, db *sql.DB) error {
+			return readPage(ctx, db, rel, nil, limit, req.Offset, &out)
+		})
+	} else {
+		if err := s.s.CheckQuery(ctx, req.SQL); err != nil {
+			return nil, queryError(err)
+		}
+		err = s.s.ReadOnly(ctx, func(ctx context.Context, conn *sql.Conn) error {
+			return readPage(ctx, conn, "query(?)", []any{req.SQL}, limit, req.Offset, &out)
+		})
 	}
-	out := QueryReply{Columns: []QueryColumn{}, Rows: [][]any{}}
-	err := s.s.ReadOnly(ctx, func(ctx context.Context, conn *sql.Conn) error {
-		rows, err := conn.QueryContext(ctx, "SELECT * FROM "+from+" LIMIT ? OFFSET ?", append(args, limit, req.Offset)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		cts, err := rows.ColumnTypes()
-		if err != nil {
-			return err
-		}
-		types := make([]string, len(cts))
-		for i, ct := range cts {
-			types[i] = ct.DatabaseTypeName()
-			out.Columns = append(out.Columns, QueryColumn{Name: ct.Name(), Type: types[i]})
-		}
-		vals, dest := make([]any, len(cts)), make([]any, len(cts))
-		for i := range vals {
-			dest[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			row := make([]any, len(vals))
-			for i, v := range vals {
-				row[i] = bridge.JSONValue(types[i], v)
-			}
-			out.Rows = append(out.Rows, row)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if len(out.Rows) < limit && (len(out.Rows) > 0 || req.Offset == 0) {
-			out.Total = int64(req.Offset + len(out.Rows)) // the last page: no need to count
-			return nil
-		}
-		return conn.QueryRowContext(ctx, "SELECT count(*) FROM "+from, args...).Scan(&out.Total)
-	})
 	if err != nil {
 		return nil, queryError(err)
 	}
 	return out, nil
+}
+
+// querier is a *sql.DB or a *sql.Conn.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// readPage reads a page of from (a relation, or query(?) with its
+// argument) and the number of its rows into out.
+func readPage(ctx context.Context, q querier, from string, args []any, limit, offset int, out *QueryReply) error {
+	stmt := "SELECT *, (SELECT count(*) FROM " + from + ") FROM " + from + " LIMIT ? OFFSET ?"
+	rows, err := q.QueryContext(ctx, stmt, append(append(append([]any{}, args...), args...), limit, offset)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return err
+	}
+	n := len(cts) - 1 // the last column is the total
+	types := make([]string, n)
+	for i, ct := range cts[:n] {
+		types[i] = ct.DatabaseTypeName()
+		out.Columns = append(out.Columns, QueryColumn{Name: ct.Name(), Type: types[i]})
+	}
+	vals, dest := make([]any, n), make([]any, n+1)
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	dest[n] = &out.Total
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		row := make([]any, n)
+		for i, v := range vals {
+			row[i] = bridge.JSONValue(types[i], v)
+		}
+		out.Rows = append(out.Rows, row)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if len(out.Rows) > 0 {
+		return nil
+	}
+	// Past the end: the total has no row to come with.
+	return q.QueryRowContext(ctx, "SELECT count(*) FROM "+from, args...).Scan(&out.Total)
 }
 
 // queryError maps the errors of the query op to the job API's codes.
