@@ -16,6 +16,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/internal/sqlroomstest"
 )
 
 // runSession opens the quickstart as session id, runs it to success and
@@ -356,4 +357,42 @@ func streamRows(t testing.TB, body []byte) (rows int64, batches int) {
 			t.Fatalf("frame %+v: %s", h, payload)
 		}
 	}
+}
+
+// TestResults_SQLRoomsClient reads every result of a session with the
+// published @sqlrooms/db client, fetchArrow and fetchArrowStream on
+// "session:<id>": each row count is the cell's rows.
+func TestResults_SQLRoomsClient(t *testing.T) {
+	client := sqlroomstest.NewClient(t)
+	d := startDaemon(t, daemon.Config{})
+	nc := runSession(t, d, "sq")
+	var st daemon.StatusReply
+	request(t, nc, daemon.SessionSubject("sq", "status"), nil, &st)
+	rows := map[string]int64{}
+	var rels []string
+	for _, c := range st.Cells {
+		rows[*c.Relation] = *c.Rows
+		rels = append(rels, *c.Relation)
+	}
+	relJSON, _ := json.Marshal(rels)
+	outJSON := client.RunScript(t, "session.mjs", "BRIDGE_URL=http://"+d.HTTPAddr(), "SESSION_ID=sq", "RELATIONS="+string(relJSON))
+	var out struct {
+		Relations map[string]struct{ Arrow, Stream, Batches int64 }
+		Refused   *string
+	}
+	if err := json.Unmarshal(outJSON, &out); err != nil {
+		t.Fatalf("%v: %s", err, outJSON)
+	}
+	if len(out.Relations) != len(rels) || len(rels) != 7 {
+		t.Errorf("read %d relations of %d: %s", len(out.Relations), len(rels), outJSON)
+	}
+	for rel, got := range out.Relations {
+		if got.Arrow != rows[rel] || got.Stream != rows[rel] || got.Batches != (rows[rel]+999)/1000 {
+			t.Errorf("%s: fetchArrow %d rows, fetchArrowStream %d in %d batches; the cell has %d", rel, got.Arrow, got.Stream, got.Batches, rows[rel])
+		}
+	}
+	if out.Refused == nil || !strings.Contains(*out.Refused, "(400)") || !strings.Contains(*out.Refused, "not a query") {
+		t.Errorf("DROP TABLE through the client: %v", out.Refused)
+	}
+	t.Logf("%s", outJSON)
 }
