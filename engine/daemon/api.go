@@ -300,7 +300,7 @@ func (d *Daemon) sessionOp(s *session, op string, body []byte) (any, error) {
 	case "graph":
 		return s.s.Plan().Graph(), nil
 	case "query":
-		return d.query(s, body)
+		return d.query(s.s, body)
 	case "close":
 		d.mu.Lock()
 		if d.sessions[s.id] == s {

@@ -48,7 +48,7 @@ type QueryReply struct {
 // query answers the query op. A cellId reads the cell's result, once the
 // cell has succeeded; sql must be one query (DuckDB's parser decides) and
 // runs read-only, as on the bridge's session connections.
-func (d *Daemon) query(s *session, body []byte) (any, error) {
+func (d *Daemon) query(es *engine.Session, body []byte) (any, error) {
 	var req QueryRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -73,21 +73,21 @@ func (d *Daemon) query(s *session, body []byte) (any, error) {
 	var err error
 	out := QueryReply{Columns: []QueryColumn{}, Rows: [][]any{}}
 	if req.CellID != "" {
-		ev, rel, rerr := s.s.Result(req.CellID)
+		ev, rel, rerr := es.Result(req.CellID)
 		if rerr != nil {
 			return nil, queryError(rerr)
 		}
 		if ev.Status != engine.StatusSuccess {
 			return nil, apiErrorf(codeNotReady, "cell %s is %s, not success: it has no result to read yet", req.CellID, ev.Status)
 		}
-		err = s.s.Read(ctx, func(ctx context.Context, db *sql.DB) error {
+		err = es.Read(ctx, func(ctx context.Context, db *sql.DB) error {
 			return readPage(ctx, db, rel, nil, limit, req.Offset, &out)
 		})
 	} else {
-		if err := s.s.CheckQuery(ctx, req.SQL); err != nil {
+		if err := es.CheckQuery(ctx, req.SQL); err != nil {
 			return nil, queryError(err)
 		}
-		err = s.s.ReadOnly(ctx, func(ctx context.Context, conn *sql.Conn) error {
+		err = es.ReadOnly(ctx, func(ctx context.Context, conn *sql.Conn) error {
 			return readPage(ctx, conn, "query(?)", []any{req.SQL}, limit, req.Offset, &out)
 		})
 	}

@@ -47,21 +47,23 @@ func BenchmarkQuery_Page(b *testing.B) {
 		return m.Data
 	}
 	call(openSubject, map[string]any{"notebook": json.RawMessage(nb), "sessionId": "bench"})
-	d.mu.Lock()
-	s := d.sessions["bench"]
-	d.mu.Unlock()
-	run, err := s.s.Run(engine.RunRequest{})
+	sdb, err := bridgeSessions{d}.Session(context.Background(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	es := sdb.(sessionDB).s
+	run, err := es.Run(engine.RunRequest{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if err := run.Wait(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	ev, rel, err := s.s.Result("big")
+	ev, rel, err := es.Result("big")
 	if err != nil || ev.Rows == nil || *ev.Rows != 1_000_000 {
 		b.Fatalf("big: %v, %+v", err, ev)
 	}
-	db := s.s.DB()
+	db := es.DB()
 	direct := func(query string) {
 		rows, err := db.QueryContext(context.Background(), query, 100, 0)
 		if err != nil {

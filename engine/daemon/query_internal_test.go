@@ -24,7 +24,7 @@ func TestQuery_ClosedSession(t *testing.T) {
 	es.Close()
 	d := New(Config{})
 	for _, body := range []string{`{"cellId":"c"}`, `{"sql":"SELECT 1"}`} {
-		_, err := d.query(&session{id: "gone", s: es}, []byte(body))
+		_, err := d.query(es, []byte(body))
 		var ae *APIError
 		if !errors.As(err, &ae) || ae.Code != CodeNotFound {
 			t.Errorf("%s on a closed session: %v, want not_found", body, err)

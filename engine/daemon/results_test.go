@@ -396,3 +396,25 @@ func TestResults_SQLRoomsClient(t *testing.T) {
 	}
 	t.Logf("%s", outJSON)
 }
+
+// TestResults_SessionOnOtherDaemon asks one daemon's bridge for a session
+// the other daemon on the same NATS serves: 404, naming the owner's HTTP
+// address from cellsd.v1.api.sessions. (Needs the sessions op of h20-api.)
+func TestResults_SessionOnOtherDaemon(t *testing.T) {
+	a := startDaemon(t, daemon.Config{})
+	b := startDaemon(t, daemon.Config{NATSURL: a.NATSURL()})
+	nc := connect(t, a.NATSURL())
+	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "owned"})
+	owner, other := a, b
+	if len(a.Sessions()) == 0 {
+		owner, other = b, a
+	}
+	code, body := post(t, "http://"+other.HTTPAddr(), "execute-query", bridge.QueryRequest{ConnectionID: "session:owned", SQL: "SELECT 1", QueryType: "json"})
+	if code != http.StatusNotFound || !strings.Contains(string(body), "http://"+owner.HTTPAddr()) {
+		t.Errorf("the other daemon: %d %s, want 404 naming http://%s", code, body, owner.HTTPAddr())
+	}
+	code, body = post(t, "http://"+owner.HTTPAddr(), "execute-query", bridge.QueryRequest{ConnectionID: "session:owned", SQL: "SELECT 1 AS x", QueryType: "json"})
+	if code != http.StatusOK {
+		t.Errorf("the owner: %d %s", code, body)
+	}
+}
