@@ -80,7 +80,6 @@ func fingerprint(t testing.TB, base, conn string) string {
 		"SELECT database_name FROM duckdb_databases() ORDER BY ALL",
 		"SELECT sequence_name FROM duckdb_sequences() ORDER BY ALL",
 		"SELECT current_setting('threads') AS threads, current_setting('search_path') AS path",
-		"SELECT extension_name FROM duckdb_extensions() WHERE installed ORDER BY ALL",
 	} {
 		fmt.Fprintf(&b, "%v\n", jsonQuery(t, base, conn, q))
 	}
