@@ -33,6 +33,9 @@ const EdgeKindManual = "manual"
 type Notebook struct {
 	// Path is the file the notebook was read from, used in messages.
 	Path string
+	// Title is the room's title of a saved UI state ("room.title"), else
+	// empty.
+	Title string
 	// Cells holds every cell by id.
 	Cells map[string]*Cell
 	// Artifacts are sorted by id.
@@ -42,6 +45,12 @@ type Notebook struct {
 	TableDepSchemas []string
 	// Warnings are problems that do not stop a run, such as unknown cell types.
 	Warnings []string
+
+	// The document as read, for Marshal: its top level, whether it is a
+	// whole UI state, and every cell's own JSON.
+	doc      map[string]json.RawMessage
+	uiState  bool
+	rawCells map[string]json.RawMessage
 }
 
 // Cell is one notebook cell. Which fields are set depends on Type.
@@ -70,6 +79,11 @@ type Input struct {
 	VarName string
 	// Value is the current value: a string, a json.Number, a bool or nil.
 	Value any
+	// Min, Max and Step bound a slider; empty when the cell gives none.
+	Min, Max, Step json.Number
+	// Options are a dropdown's choices (strings, json.Numbers, ...); nil
+	// when the cell gives none.
+	Options []any
 }
 
 // Artifact is a notebook or canvas: the cells that form one dependency graph.
@@ -162,10 +176,15 @@ type (
 		Kind    string          `json:"kind"`
 		VarName string          `json:"varName"`
 		Value   json.RawMessage `json:"value"`
+		Min     json.RawMessage `json:"min"`
+		Max     json.RawMessage `json:"max"`
+		Step    json.RawMessage `json:"step"`
+		Options json.RawMessage `json:"options"`
 	}
 	// fileUIState is a whole saved SQLRooms UI state.
 	fileUIState struct {
 		Cells    *fileCellsConfig `json:"cells"`
+		Room     json.RawMessage  `json:"room"`
 		Notebook struct {
 			Artifacts map[string]struct {
 				Meta struct {
@@ -188,6 +207,7 @@ func Parse(path string, data []byte) (*Notebook, error) {
 
 	var cfg fileCellsConfig
 	var cellOrder map[string][]string
+	var title string
 	switch {
 	case top["cells"] != nil:
 		var ui fileUIState
@@ -198,6 +218,12 @@ func Parse(path string, data []byte) (*Notebook, error) {
 			return nil, fail("", fmt.Errorf("%w: key \"cells\" is null", ErrNotNotebook))
 		}
 		cfg = *ui.Cells
+		var room struct {
+			Title string `json:"title"`
+		}
+		if json.Unmarshal(ui.Room, &room) == nil { // a room of another shape has no title
+			title = room.Title
+		}
 		cellOrder = make(map[string][]string)
 		for id, a := range ui.Notebook.Artifacts {
 			cellOrder[id] = a.Meta.CellOrder
@@ -221,8 +247,12 @@ func Parse(path string, data []byte) (*Notebook, error) {
 
 	nb := &Notebook{
 		Path:            path,
+		Title:           title,
 		Cells:           make(map[string]*Cell, len(cfg.Data)),
 		TableDepSchemas: cfg.TableDepSchemas,
+		doc:             top,
+		uiState:         top["cells"] != nil,
+		rawCells:        cfg.Data,
 	}
 	for _, key := range sortedKeys(cfg.Data) {
 		c, warn, err := parseCell(key, cfg.Data[key])
@@ -303,6 +333,24 @@ func parseCell(key string, raw json.RawMessage) (*Cell, string, error) {
 			return nil, "", fmt.Errorf("data.input.value: %v", err)
 		}
 		c.Input = &Input{Kind: d.Input.Kind, VarName: d.Input.VarName, Value: v}
+		for _, b := range []struct {
+			name string
+			raw  json.RawMessage
+			to   *json.Number
+		}{{"min", d.Input.Min, &c.Input.Min}, {"max", d.Input.Max, &c.Input.Max}, {"step", d.Input.Step, &c.Input.Step}} {
+			v, err := decodeValue(b.raw)
+			if err != nil {
+				return nil, "", fmt.Errorf("data.input.%s: %v", b.name, err)
+			}
+			if n, ok := v.(json.Number); ok {
+				*b.to = n
+			}
+		}
+		if opts, err := decodeValue(d.Input.Options); err != nil {
+			return nil, "", fmt.Errorf("data.input.options: %v", err)
+		} else if list, ok := opts.([]any); ok {
+			c.Input.Options = list
+		}
 	}
 	return c, "", nil
 }
@@ -376,32 +424,6 @@ func (nb *Notebook) Artifact(id string) *Artifact {
 		if a.ID == id {
 			return a
 		}
-	}
-	return nil
-}
-
-// SetParam overrides the value of every input cell whose varName is name, as
-// `cellsd run --param name=value` does. A slider takes a number; other kinds
-// take the text as a string.
-func (nb *Notebook) SetParam(name, value string) error {
-	found := false
-	for _, id := range sortedKeys(nb.Cells) {
-		c := nb.Cells[id]
-		if c.Input == nil || c.Input.VarName != name {
-			continue
-		}
-		found = true
-		if c.Input.Kind == "slider" {
-			if _, err := strconv.ParseFloat(value, 64); err != nil || !json.Valid([]byte(value)) {
-				return fmt.Errorf("--param %s=%s: input cell %q is a slider and needs a number", name, value, id)
-			}
-			c.Input.Value = json.Number(value)
-		} else {
-			c.Input.Value = value
-		}
-	}
-	if !found {
-		return fmt.Errorf("--param %s: %s has no input cell with varName %q", name, nb.Path, name)
 	}
 	return nil
 }

@@ -19,6 +19,9 @@ type RunOptions struct {
 	Session string
 	// Artifact limits the run to one artifact; empty runs all.
 	Artifact string
+	// Select limits the run to these cells and their upstream (see
+	// Plan.Select and Plan.Reads); nil runs every cell.
+	Select Selection
 	// Concurrency bounds the cells running at once; 0 means the number of
 	// CPUs.
 	Concurrency int
@@ -27,25 +30,33 @@ type RunOptions struct {
 	// Observe, when set, is called for every status change, one call at a
 	// time, in causal order per cell.
 	Observe func(Event)
+	// FirstSeq is the seq the run's events continue from (see
+	// SessionOptions).
+	FirstSeq int64
 }
 
 // ErrUnknownArtifact is returned for an artifact the notebook lacks.
 var ErrUnknownArtifact = errors.New("unknown artifact")
 
-// Run executes every runnable cell of the plan (or of one artifact) in
-// dependency order, as one run of a session of its own, and returns the
+// Run executes every runnable cell of the plan (or of one artifact, or of
+// a selection with its upstream) in dependency order, as one run of a session of its own, and returns the
 // final state of every SQL cell. A cell whose upstream failed is blocked;
 // independent branches keep running. Cancelling ctx cancels running cells
 // and blocks the cells that wait for them. The error result is for a run
 // that could not start; cell failures are in the report.
 func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report, error) {
-	s, err := e.NewSession(ctx, plan, SessionOptions{ID: opts.Session, Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoCache: true, Observe: opts.Observe})
+	s, err := e.NewSession(ctx, plan, SessionOptions{ID: opts.Session, Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoCache: true, Observe: opts.Observe, FirstSeq: opts.FirstSeq})
 	if err != nil {
 		return nil, err
 	}
 	s.batch = true // nothing can edit it: no run supersedes another
 	defer s.Close()
-	r, err := s.Run(RunRequest{Artifact: opts.Artifact})
+	var r *Run
+	if opts.Select != nil {
+		r, err = s.runSelected(opts.Select, opts.Artifact, 0)
+	} else {
+		r, err = s.Run(RunRequest{Artifact: opts.Artifact})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +99,10 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(contex
 		}
 		conn.Close()
 	}()
+	// Registered after the deferred close, so it stops before the
+	// connection is closed: see interruptOnCancel.
+	stop := interruptOnCancel(ctx, key)
+	defer stop()
 	if path := e.searchPath(spec.schema); !e.searchPathIs(key, path) {
 		if _, err := conn.ExecContext(ctx, `SET search_path = `+quoteString(path)); err != nil {
 			return nil, fmt.Errorf("set search_path: %w", err)
@@ -115,7 +130,11 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(contex
 	}
 	// An expanded query's table and its row count are read by two
 	// statements: one transaction keeps them together.
-	tx, err := conn.BeginTx(ctx, nil)
+	// Not bound to ctx: database/sql would roll back from a goroutine of
+	// its own when ctx ends, racing the deferred Rollback below, which runs
+	// while interruptOnCancel still interrupts. The commit checks ctx
+	// itself (the guard does; without one, the statement before it did).
+	tx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return nil, err
 	}

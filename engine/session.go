@@ -44,6 +44,9 @@ type SessionOptions struct {
 	Timeout time.Duration
 	// NoCache executes every cell even if its fingerprint is unchanged.
 	NoCache bool
+	// FirstSeq is the seq the session's events continue from: its first
+	// event has FirstSeq+1 (an id used before keeps counting).
+	FirstSeq int64
 	// Observe, when set, receives every status change, one call at a time
 	// and in the order they happened, from a goroutine of the session's: a
 	// slow observer delays other observers' events, never the scheduler.
@@ -210,6 +213,7 @@ func (e *Engine) NewSession(ctx context.Context, plan *Plan, opts SessionOptions
 	s := &Session{
 		e: e, opts: opts, ctx: ctx, cancel: cancel,
 		nb: plan.Notebook, plan: plan, states: map[cellRef]*cellState{}, runs: map[string]*Run{},
+		seq: opts.FirstSeq,
 	}
 	s.events = newEventQueue(opts.Observe)
 	for _, ap := range plan.Artifacts {
@@ -791,8 +795,12 @@ func (s *Session) Update(ctx context.Context, p CellPatch) (*Run, error) {
 		if c.Input == nil {
 			return nil, fmt.Errorf("cell %q is not an input cell", p.CellID)
 		}
+		v, err := c.Input.Accept(p.Value)
+		if err != nil {
+			return nil, fmt.Errorf("cell %q: %w", p.CellID, err)
+		}
 		in := *c.Input
-		in.Value = p.Value
+		in.Value = v
 		c.Input = &in
 	}
 	var targets []*cellState

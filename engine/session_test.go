@@ -441,3 +441,26 @@ func TestSession_CloseReleasesEverything(t *testing.T) {
 	}
 	verify()
 }
+
+// TestSession_CancelRacesStatementStart cancels an endless cell at random
+// moments around the start of its statement, hundreds of times. duckdb-go
+// loses the interrupt of a statement cancelled between DuckDB's pending
+// result and its execution, and the connection then hung for good in the
+// next statement (see interruptOnCancel); every cancel must end the cell.
+func TestSession_CancelRacesStatementStart(t *testing.T) {
+	s := openSession(t, parseNotebook(t, art(sqlCell("c1", "endless", endlessSQL))), engine.SessionOptions{})
+	for i := range 1000 {
+		r, err := s.Run(engine.RunRequest{CellID: "c1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.IntN(1500)) * time.Microsecond)
+		s.Cancel("c1")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = r.Wait(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("cancel %d: the cell did not stop within 10 s", i+1)
+		}
+	}
+}

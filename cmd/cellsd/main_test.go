@@ -88,16 +88,19 @@ func TestRun_Quickstart(t *testing.T) {
 
 func TestRun_Param(t *testing.T) {
 	report := filepath.Join(t.TempDir(), "r.json")
-	code, _, stderr := cellsd(t, "run", notebooks+"quickstart.json", "--param", "min_amount=1000", "--report", report, "--artifact", "quickstart")
+	// The slider goes up to 500 (its max): at 500, 334 orders are big.
+	code, _, stderr := cellsd(t, "run", notebooks+"quickstart.json", "--param", "min_amount=500", "--report", report, "--artifact", "quickstart")
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	data, _ := os.ReadFile(report)
-	if !strings.Contains(string(data), `"rows": 0`) {
-		t.Errorf("with min_amount=1000 no order is big, report:\n%s", data)
+	if !strings.Contains(string(data), `"rows": 334`) {
+		t.Errorf("with min_amount=500, 334 orders are big, report:\n%s", data)
 	}
 	for _, args := range [][]string{
 		{"--param", "min_amount=lots"},
+		{"--param", "min_amount=1000"}, // over the slider's max
+		{"--param", "min_amount=-10"},  // under its min
 		{"--param", "nosuchvar=1"},
 		{"--param", "novalue"},
 	} {

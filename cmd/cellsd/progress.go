@@ -13,14 +13,18 @@ import (
 )
 
 // progress shows a run on stderr: a progress bar when stderr is a terminal,
-// else one line per finished cell. Failures are always printed in full.
+// else one line per finished cell (quiet: per cell that did not succeed).
+// Failures are always printed in full.
 type progress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	quiet bool
 }
 
-func newProgress(w io.Writer, plan *engine.Plan, artifact string) *progress {
-	p := &progress{w: w}
+// newProgress shows the run of the SQL cells of sel (nil: all) in the
+// artifact (empty: all).
+func newProgress(w io.Writer, plan *engine.Plan, artifact string, sel engine.Selection, quiet bool) *progress {
+	p := &progress{w: w, quiet: quiet}
 	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 		total := 0
 		for _, ap := range plan.Artifacts {
@@ -28,7 +32,7 @@ func newProgress(w io.Writer, plan *engine.Plan, artifact string) *progress {
 				continue
 			}
 			for _, cp := range ap.Cells {
-				if cp.Cell.Type == cells.TypeSQL {
+				if cp.Cell.Type == cells.TypeSQL && sel.Has(ap.Artifact.ID, cp.Cell.ID) {
 					total++
 				}
 			}
@@ -62,7 +66,9 @@ func (p *progress) observe(ev engine.Event) {
 		p.bar.Add(1)
 		return
 	}
-	fmt.Fprintln(p.w, line(ev))
+	if !p.quiet || ev.Status != engine.StatusSuccess {
+		fmt.Fprintln(p.w, line(ev))
+	}
 }
 
 func (p *progress) done() {

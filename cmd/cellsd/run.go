@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nuid"
 
+	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
 )
 
@@ -26,7 +28,12 @@ type runCmd struct {
 	JUnit           string        `name:"junit" type:"path" placeholder:"FILE.xml" help:"Write a JUnit XML report here."`
 	NATS            string        `name:"nats" placeholder:"URL" help:"Publish status events to this NATS server (JetStream stream CELLSD_EVENTS, KV CELLSD_STATUS)."`
 	Session         string        `placeholder:"ID" help:"Session id of the run's events (default: run-<random>)."`
+	Select          string        `placeholder:"SPEC" help:"Run only a subgraph, with its upstream: c1, c1+, +c1, +c1+ (cell id or result name), as check --select takes."`
+	Show            string        `placeholder:"CELL" help:"Print the first 20 rows of this cell's result (cell id or result name) as a table on stdout."`
 }
+
+// showRows is how many rows --show prints.
+const showRows = 20
 
 func (c *runCmd) Run(e *env) error {
 	if c.Concurrency < 0 {
@@ -36,14 +43,8 @@ func (c *runCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range c.Params {
-		name, value, ok := strings.Cut(p, "=")
-		if !ok || name == "" {
-			return usagef("--param %q: want VAR=VALUE", p)
-		}
-		if err := nb.SetParam(name, value); err != nil {
-			return usageError{err}
-		}
+	if err := applyParams(nb, c.Params); err != nil {
+		return err
 	}
 	if c.Artifact != "" && nb.Artifact(c.Artifact) == nil {
 		return usagef("%s: --artifact %q: no such artifact", nb.Path, c.Artifact)
@@ -62,11 +63,22 @@ func (c *runCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := secretsSet(plan, c.Artifact, c.Connections); err != nil {
+	sel, err := selectCells(plan, c.Select, c.Artifact)
+	if err != nil {
 		return err
 	}
-	prog := newProgress(e.stderr, plan, c.Artifact)
+	var show *showTarget
+	if c.Show != "" {
+		if show, err = findShow(plan, c.Show, c.Artifact, sel); err != nil {
+			return err
+		}
+	}
+	if err := secretsSet(plan, c.Artifact, c.Connections, sel); err != nil {
+		return err
+	}
+	prog := newProgress(e.stderr, plan, c.Artifact, sel, false)
 	observe := prog.observe
+	var firstSeq int64
 	if c.NATS != "" {
 		ev, err := openEvents(e, c.NATS)
 		if err != nil {
@@ -75,6 +87,9 @@ func (c *runCmd) Run(e *env) error {
 		defer ev.close()
 		if c.Session == "" {
 			c.Session = "run-" + strings.ToLower(nuid.Next())
+		}
+		if firstSeq, err = ev.begin(c.Session); err != nil {
+			return err
 		}
 		fmt.Fprintf(e.stderr, "publishing events of session %s to %s\n", c.Session, c.NATS)
 		publish := ev.pub.Observer()
@@ -86,13 +101,23 @@ func (c *runCmd) Run(e *env) error {
 	report, err := eng.Run(e.ctx, plan, engine.RunOptions{
 		Session:     c.Session,
 		Artifact:    c.Artifact,
+		Select:      sel,
 		Concurrency: c.Concurrency,
 		Timeout:     c.Timeout,
 		Observe:     observe,
+		FirstSeq:    firstSeq,
 	})
 	prog.done()
 	if err != nil {
 		return err
+	}
+	if sel != nil {
+		onlyRun(report)
+	}
+	if show != nil {
+		if err := show.print(e, eng, report); err != nil {
+			return err
+		}
 	}
 	if c.Report != "" {
 		if err := writeFile(c.Report, func(f *os.File) error {
@@ -133,12 +158,15 @@ func writeFile(path string, write func(*os.File) error) error {
 // to run uses finds its secret in the environment: a variable left unset
 // is a load error naming the file, the connection and the variable, not a
 // cell failing later.
-func secretsSet(plan *engine.Plan, artifact, path string) error {
+func secretsSet(plan *engine.Plan, artifact, path string, sel engine.Selection) error {
 	for _, ap := range plan.Artifacts {
 		if artifact != "" && ap.Artifact.ID != artifact {
 			continue
 		}
 		for _, cp := range ap.Cells {
+			if !sel.Has(ap.Artifact.ID, cp.Cell.ID) {
+				continue
+			}
 			if v := cp.Connection.UnsetSecretVar(); v != "" && len(cp.Errors) == 0 {
 				return usagef("%s: connector %q: environment variable %s is not set (cell %s/%s uses the connection)",
 					path, cp.Connection.ID, v, ap.Artifact.ID, cp.Cell.ID)
@@ -146,4 +174,166 @@ func secretsSet(plan *engine.Plan, artifact, path string) error {
 		}
 	}
 	return nil
+}
+
+// applyParams sets the --param values on the notebook's input cells.
+func applyParams(nb *cells.Notebook, params []string) error {
+	for _, p := range params {
+		name, value, err := cells.ParseParam(p)
+		if err != nil {
+			return usagef("--param %v", err)
+		}
+		if err := nb.SetParam(name, value); err != nil {
+			return usageError{err}
+		}
+	}
+	return nil
+}
+
+// selectCells resolves --select (in the artifact, when one is given) to
+// the cells a run executes: the selection with its upstream. An empty spec
+// is every cell (nil).
+func selectCells(plan *engine.Plan, spec, artifact string) (engine.Selection, error) {
+	sel, err := plan.Select(spec)
+	if err != nil {
+		return nil, usagef("%s: --select %s: %v", plan.Notebook.Path, spec, err)
+	}
+	if sel == nil {
+		return nil, nil
+	}
+	if artifact != "" {
+		sel = engine.Selection{artifact: sel[artifact]}
+		if len(sel[artifact]) == 0 {
+			return nil, usagef("%s: --select %s: no cell of artifact %q matches", plan.Notebook.Path, spec, artifact)
+		}
+	}
+	sel = plan.WithUpstream(sel)
+	for _, ap := range plan.Artifacts {
+		for _, cp := range ap.Cells {
+			if cp.Cell.Type == cells.TypeSQL && sel.Has(ap.Artifact.ID, cp.Cell.ID) {
+				return sel, nil
+			}
+		}
+	}
+	return nil, usagef("%s: --select %s: selects no SQL cell, so nothing would run", plan.Notebook.Path, spec)
+}
+
+// onlyRun keeps in the report the cells the run executed: a --select run
+// leaves the others idle, and reports only what it ran.
+func onlyRun(r *engine.Report) {
+	for _, ar := range r.Artifacts {
+		ar.Cells = slices.DeleteFunc(ar.Cells, func(c *engine.CellResult) bool { return c.Status == engine.StatusIdle })
+	}
+}
+
+// showTarget is the cell whose result --show prints.
+type showTarget struct {
+	artifact string
+	cp       *engine.CellPlan
+	schema   string
+}
+
+// findShow resolves --show: a cell id, else a result name (case-insensitive),
+// of a cell with a result table that the run executes.
+func findShow(plan *engine.Plan, name, artifact string, sel engine.Selection) (*showTarget, error) {
+	var byID, byName []*showTarget
+	for _, ap := range plan.Artifacts {
+		if artifact != "" && ap.Artifact.ID != artifact {
+			continue
+		}
+		for _, cp := range ap.Cells {
+			t := &showTarget{artifact: ap.Artifact.ID, cp: cp, schema: ap.Schema}
+			switch {
+			case cp.Cell.ID == name:
+				byID = append(byID, t)
+			case cp.HasResult() && strings.EqualFold(cp.Name, name):
+				byName = append(byName, t)
+			}
+		}
+	}
+	path := plan.Notebook.Path
+	found := byID
+	if len(found) == 0 {
+		found = byName
+	}
+	switch {
+	case len(found) == 0:
+		msg := fmt.Sprintf("%s: --show %s: no cell has the id or result name %q", path, name, name)
+		if artifact != "" {
+			msg += " in artifact " + artifact
+		}
+		if s := plan.Closest(name); s != "" {
+			msg += " (did you mean " + s + "?)"
+		}
+		return nil, usagef("%s", msg)
+	case len(found) > 1:
+		var ids []string
+		for _, t := range found {
+			ids = append(ids, t.artifact+"/"+t.cp.Cell.ID)
+		}
+		return nil, usagef("%s: --show %s: cells %s match; give a cell id (and --artifact)", path, name, strings.Join(ids, ", "))
+	}
+	t := found[0]
+	if !t.cp.HasResult() {
+		return nil, usagef("%s: --show %s: cell %s/%s has no result table (%s)", path, name, t.artifact, t.cp.Cell.ID, noResult(t.cp))
+	}
+	if !sel.Has(t.artifact, t.cp.Cell.ID) {
+		return nil, usagef("%s: --show %s: cell %s/%s is not in the --select subgraph", path, name, t.artifact, t.cp.Cell.ID)
+	}
+	return t, nil
+}
+
+// noResult says why a cell has no result table.
+func noResult(cp *engine.CellPlan) string {
+	switch {
+	case cp.Cell.Type != cells.TypeSQL:
+		return "it is a cell of type " + cp.Cell.Type
+	case len(cp.Errors) > 0:
+		return cp.Errors[0].Describe()
+	}
+	return "its last statement is not a query"
+}
+
+// print writes the first rows of the cell's result as a table, or says on
+// stderr why there is none.
+func (t *showTarget) print(e *env, eng *engine.Engine, report *engine.Report) error {
+	var res *engine.CellResult
+	for _, ar := range report.Artifacts {
+		for _, cr := range ar.Cells {
+			if ar.ID == t.artifact && cr.ID == t.cp.Cell.ID {
+				res = cr
+			}
+		}
+	}
+	if res == nil || res.Status != engine.StatusSuccess {
+		status := engine.StatusIdle
+		if res != nil {
+			status = res.Status
+		}
+		fmt.Fprintf(e.stderr, "--show %s/%s: nothing to show, the cell's status is %s\n", t.artifact, t.cp.Cell.ID, status)
+		return nil
+	}
+	conn, err := eng.DB().Conn(e.ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rel := eng.Relation(t.schema, t.cp.Name)
+	cols, err := describe(e.ctx, conn, rel)
+	if err != nil {
+		return fmt.Errorf("--show %s/%s: %w", t.artifact, t.cp.Cell.ID, err)
+	}
+	var rows [][]*string
+	if err := textRows(e.ctx, conn, rel, showRows, func(r []*string) error { rows = append(rows, r); return nil }); err != nil {
+		return fmt.Errorf("--show %s/%s: %w", t.artifact, t.cp.Cell.ID, err)
+	}
+	total := int64(len(rows))
+	if res.Rows != nil {
+		total = *res.Rows
+	}
+	footer := fmt.Sprintf("%s/%s: %s", t.artifact, t.cp.Cell.ID, rowCount(total))
+	if total > int64(len(rows)) {
+		footer = fmt.Sprintf("%s/%s: first %d of %d rows", t.artifact, t.cp.Cell.ID, len(rows), total)
+	}
+	return writeTable(e.stdout, cols, rows, footer)
 }

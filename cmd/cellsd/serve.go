@@ -19,6 +19,7 @@ type serveCmd struct {
 	AuthToken     string   `name:"auth-token" env:"CELLSD_AUTH_TOKEN" placeholder:"TOKEN" help:"Require Authorization: Bearer TOKEN on every HTTP request."`
 	AllowOrigin   []string `name:"allow-origin" sep:"none" placeholder:"ORIGIN" help:"Let web pages of ORIGIN (http://localhost:5173; * for any) call the HTTP API and open the NATS WebSocket. Repeatable."`
 	Concurrency   int      `placeholder:"N" help:"Cells each session runs at once (default: number of CPUs)."`
+	Name          string   `placeholder:"NAME" help:"The daemon's name in session claims and the sessions list; started again under it (or the same --data), it closes the sessions it left when killed (default: from --data, else random)."`
 }
 
 // shutdownGrace bounds a graceful stop: cancel, flush, release; SIGTERM
@@ -37,7 +38,7 @@ func (c *serveCmd) Run(e *env) error {
 	d := daemon.New(daemon.Config{
 		NATSURL: c.NATS, NATSListen: c.NATSListen, NATSWebsocket: c.NATSWebsocket, DataDir: c.Data,
 		HTTPAddr: c.HTTP, Connections: reg, DBPath: c.DB, AuthToken: c.AuthToken, AllowOrigins: c.AllowOrigin, Concurrency: c.Concurrency,
-		Logger: log,
+		Name: c.Name, Logger: log,
 	})
 	openCtx, cancel := context.WithTimeout(e.ctx, time.Minute)
 	defer cancel()

@@ -50,16 +50,23 @@ type served struct {
 // still running, when the test ends.
 func startServe(t *testing.T, extra ...string) *served {
 	t.Helper()
+	return startServeEnv(t, nil, append([]string{"--data", t.TempDir()}, extra...)...)
+}
+
+// startServeEnv is startServe with more environment variables and no
+// --data of its own.
+func startServeEnv(t *testing.T, env []string, extra ...string) *served {
+	t.Helper()
 	natsPort, httpPort := natstest.FreePort(t), natstest.FreePort(t)
 	args := append([]string{"serve", "--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort),
-		"--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--data", t.TempDir()}, extra...)
+		"--http", fmt.Sprintf("127.0.0.1:%d", httpPort)}, extra...)
 	s := &served{
 		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort),
 		HTTPURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		stderr:  &syncBuffer{}, exited: make(chan struct{}),
 	}
 	s.cmd = exec.Command(os.Args[0], args...)
-	s.cmd.Env = append(os.Environ(), asCellsd+"=1")
+	s.cmd.Env = append(append(os.Environ(), asCellsd+"=1"), env...)
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

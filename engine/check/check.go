@@ -235,11 +235,11 @@ func (f *fixture) applyParams() error {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, value, ok := strings.Cut(line, "=")
-		if !ok {
-			return fmt.Errorf("%s:%d: want VAR=VALUE", filepath.Join(f.dir, ParamsFile), n)
+		name, value, err := cells.ParseParam(line)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", filepath.Join(f.dir, ParamsFile), n, err)
 		}
-		if err := f.nb.SetParam(strings.TrimSpace(name), value); err != nil {
+		if err := f.nb.SetParam(name, value); err != nil {
 			return fmt.Errorf("%s:%d: %w", filepath.Join(f.dir, ParamsFile), n, err)
 		}
 	}

@@ -13,43 +13,14 @@ import (
 
 // selected is a --select subgraph: artifact id -> cell ids. nil selects
 // everything.
-type selected map[string]map[string]bool
-
-func (s selected) has(artifact, cell string) bool {
-	return s == nil || s[artifact][cell]
-}
+type selected = engine.Selection
 
 // selection resolves a dbt-style selector ("c1", "c1+", "+c1", "+c1+") whose
 // name is a cell id or a result name, in every artifact that has it.
 func selection(plan *engine.Plan, spec string) (selected, error) {
-	if spec == "" {
-		return nil, nil
-	}
-	up, down := strings.HasPrefix(spec, "+"), strings.HasSuffix(spec, "+")
-	name := strings.TrimSuffix(strings.TrimPrefix(spec, "+"), "+")
-	sel := selected{}
-	for _, ap := range plan.Artifacts {
-		for _, cp := range ap.Cells {
-			if cp.Cell.ID != name && !strings.EqualFold(cp.Name, name) {
-				continue
-			}
-			ids := []string{cp.Cell.ID}
-			if up {
-				ids = append(ids, ap.Graph.Upstream(cp.Cell.ID)...)
-			}
-			if down {
-				ids = append(ids, ap.Graph.Downstream(cp.Cell.ID)...)
-			}
-			if sel[ap.Artifact.ID] == nil {
-				sel[ap.Artifact.ID] = map[string]bool{}
-			}
-			for _, id := range ids {
-				sel[ap.Artifact.ID][id] = true
-			}
-		}
-	}
-	if len(sel) == 0 {
-		return nil, fmt.Errorf("--select %s: no cell has the id or result name %q", spec, name)
+	sel, err := plan.Select(spec)
+	if err != nil {
+		return nil, fmt.Errorf("--select %s: %w", spec, err)
 	}
 	return sel, nil
 }
@@ -65,9 +36,9 @@ func graphGolden(plan *engine.Plan, sel selected) ([]byte, error) {
 func selectGraph(g *engine.Graph, sel selected) {
 	for i := range g.Artifacts {
 		a := &g.Artifacts[i]
-		a.Cells = filter(a.Cells, func(c engine.GraphCell) bool { return sel.has(a.ID, c.ID) })
-		a.Order = filter(a.Order, func(id string) bool { return sel.has(a.ID, id) })
-		a.Errors = filter(a.Errors, func(e engine.GraphError) bool { return sel.has(a.ID, e.CellID) })
+		a.Cells = filter(a.Cells, func(c engine.GraphCell) bool { return sel.Has(a.ID, c.ID) })
+		a.Order = filter(a.Order, func(id string) bool { return sel.Has(a.ID, id) })
+		a.Errors = filter(a.Errors, func(e engine.GraphError) bool { return sel.Has(a.ID, e.CellID) })
 	}
 }
 
@@ -139,7 +110,7 @@ func runGolden(ctx context.Context, s *engine.Session, sel selected) ([]byte, er
 	for _, ar := range report.Artifacts {
 		a := runArtifact{ID: ar.ID, Cells: []runCell{}}
 		for _, c := range ar.Cells {
-			if !sel.has(ar.ID, c.ID) {
+			if !sel.Has(ar.ID, c.ID) {
 				continue
 			}
 			rc := runCell{ID: c.ID, Status: string(c.Status), Cached: c.Cached}
@@ -206,7 +177,7 @@ func eventsGolden(plan *engine.Plan, events []engine.Event, sel selected) []byte
 	for _, ap := range plan.Artifacts {
 		for _, cp := range ap.Cells {
 			evs := byCell[ap.Artifact.ID+"/"+cp.Cell.ID]
-			if len(evs) == 0 || !sel.has(ap.Artifact.ID, cp.Cell.ID) {
+			if len(evs) == 0 || !sel.Has(ap.Artifact.ID, cp.Cell.ID) {
 				continue
 			}
 			fmt.Fprintf(&b, "%s/%s\n", ap.Artifact.ID, cp.Cell.ID)
@@ -243,7 +214,7 @@ func selectGolden(name string, golden []byte, sel selected) ([]byte, error) {
 		}
 		for i := range doc.Artifacts {
 			a := &doc.Artifacts[i]
-			a.Cells = filter(a.Cells, func(c runCell) bool { return sel.has(a.ID, c.ID) })
+			a.Cells = filter(a.Cells, func(c runCell) bool { return sel.Has(a.ID, c.ID) })
 		}
 		return marshal(doc)
 	}
@@ -253,7 +224,7 @@ func selectGolden(name string, golden []byte, sel selected) ([]byte, error) {
 	for _, line := range strings.SplitAfter(string(golden), "\n") {
 		if line != "" && !strings.HasPrefix(line, " ") {
 			a, c, _ := strings.Cut(strings.TrimSpace(line), "/")
-			keep = sel.has(a, c)
+			keep = sel.Has(a, c)
 		}
 		if keep {
 			b.WriteString(line)

@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,13 +23,13 @@ import (
 )
 
 const (
-	openSubject    = "cellsd.v1.api.open"
-	sessionSubject = "cellsd.v1.session"
+	openSubject     = "cellsd.v1.api.open"
+	sessionsSubject = "cellsd.v1.api.sessions"
 )
 
 // SessionSubject is the subject of an operation on a session.
 func SessionSubject(id, op string) string {
-	return sessionSubject + "." + natsbus.Token(id) + "." + op
+	return natsbus.APISubject(id) + "." + op
 }
 
 // Error codes of the job API.
@@ -50,6 +54,16 @@ func apiErrorf(code, format string, args ...any) *APIError {
 	return &APIError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// validID checks a session id (natsbus.CheckID) before anything uses it
+// in a subject: a subject longer than the server's control line would get
+// the daemon's connection closed.
+func validID(id string) error {
+	if err := natsbus.CheckID(id); err != nil {
+		return apiErrorf(CodeBadRequest, "%v", err)
+	}
+	return nil
+}
+
 // OpenRequest is the body of cellsd.v1.api.open.
 type OpenRequest struct {
 	// Notebook is a path on the daemon's machine (a JSON string) or the
@@ -62,6 +76,26 @@ type OpenRequest struct {
 	SessionID string `json:"sessionId,omitempty"`
 	// Mode is "autorun" (default) or "lazy".
 	Mode string `json:"mode,omitempty"`
+}
+
+// OpenReply answers open: the session's id and, already escaped, the
+// subjects and the bucket keys a client uses (DESIGN.md "Sessions:
+// identity").
+type OpenReply struct {
+	SessionID string       `json:"sessionId"`
+	Subjects  OpenSubjects `json:"subjects"`
+	KV        string       `json:"kv"`
+}
+
+// OpenSubjects are a session's subjects: the job API's prefix (append
+// ".<op>") and the filter of its events.
+type OpenSubjects struct {
+	API    string `json:"api"`
+	Events string `json:"events"`
+}
+
+func openReply(id string) OpenReply {
+	return OpenReply{SessionID: id, Subjects: OpenSubjects{API: natsbus.APISubject(id), Events: natsbus.SessionSubject(id)}, KV: natsbus.KVPrefix(id)}
 }
 
 // RunRequest is the body of cellsd.v1.session.<id>.run.
@@ -87,27 +121,33 @@ type CancelRequest struct {
 	CellID string `json:"cellId,omitempty"`
 }
 
-// StatusReply answers status: every SQL cell's current state; seq is the
-// session's latest event at the time, so the states include every event
-// up to it.
-type StatusReply struct {
-	SessionID string            `json:"sessionId"`
-	Seq       int64             `json:"seq"`
-	Cells     []natsbus.Payload `json:"cells"`
-}
-
-// session is one open notebook and its subscription.
+// session is one open notebook, its subscription and its claim of the id.
+// s is nil while the session opens: its subjects answer unavailable.
 type session struct {
-	id   string
-	s    *engine.Session
-	sub  *nats.Subscription
-	once sync.Once
+	id       string
+	path     string // the notebook's path, when opened from one
+	title    string
+	openedAt time.Time
+	cells    int // SQL cells
+	s        atomic.Pointer[engine.Session]
+	sub      *nats.Subscription
+	claim    *natsbus.Holder
+	once     sync.Once
 }
 
+// close stops answering, closes the engine session (its last events are
+// queued for publishing) and gives the id up.
 func (s *session) close() {
 	s.once.Do(func() {
-		s.sub.Unsubscribe()
-		s.s.Close()
+		if s.sub != nil {
+			s.sub.Unsubscribe()
+		}
+		if es := s.s.Load(); es != nil {
+			es.Close()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.claim.Release(ctx)
 	})
 }
 
@@ -115,7 +155,7 @@ func (d *Daemon) handleOpen(m *nats.Msg) {
 	d.mu.Lock()
 	if d.closing {
 		d.mu.Unlock()
-		reply(m, nil, apiErrorf(CodeUnavailable, "daemon is shutting down"))
+		d.respond(m, "open", nil, apiErrorf(CodeUnavailable, "daemon is shutting down"))
 		return
 	}
 	d.opens.Add(1) // opening takes a while: don't hold up other requests
@@ -123,12 +163,11 @@ func (d *Daemon) handleOpen(m *nats.Msg) {
 	go func() {
 		defer d.opens.Done()
 		id, err := d.open(m.Data)
-		d.count("open", err)
-		if err != nil {
-			reply(m, nil, err)
-			return
+		var v any
+		if err == nil {
+			v = openReply(id)
 		}
-		reply(m, map[string]string{"sessionId": id}, nil)
+		d.respond(m, "open", v, err)
 	}()
 }
 
@@ -137,112 +176,223 @@ func (d *Daemon) open(body []byte) (string, error) {
 	if err := decode(body, &req); err != nil {
 		return "", err
 	}
-	nb, err := loadNotebook(req)
+	id := req.SessionID
+	if id == "" {
+		id = "s-" + strings.ToLower(nuid.Next())
+	} else if err := validID(id); err != nil {
+		return "", err
+	}
+	nb, path, err := loadNotebook(req)
 	if err != nil {
+		return "", err
+	}
+	if err := checkKeys(nb); err != nil {
 		return "", err
 	}
 	mode, err := parseMode(req.Mode)
 	if err != nil {
 		return "", err
 	}
-	id := req.SessionID
-	if id == "" {
-		id = "s-" + strings.ToLower(nuid.Next())
-	} else if err := d.claim(id); err != nil {
+	s := &session{id: id, path: path, title: notebookTitle(nb, path), openedAt: time.Now().UTC()}
+	for _, c := range nb.Cells {
+		if c.Type == cells.TypeSQL {
+			s.cells++
+		}
+	}
+	if err := d.reserve(s); err != nil {
 		return "", err
 	}
-	obs := d.pub.Observer()
+	ok := false
+	defer func() {
+		if !ok {
+			d.unreserve(s)
+			s.close()
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	if s.claim, err = d.claim(ctx, s); err != nil {
+		return "", err
+	}
+	// Before the first event of this incarnation: the events of an earlier
+	// one in this daemon are stored, then seq continues from the last one
+	// and the bucket forgets the earlier keys.
+	flushCtx, flushCancel := context.WithTimeout(ctx, 10*time.Second)
+	err = d.pub.Flush(flushCtx)
+	flushCancel()
+	if err != nil {
+		return "", apiErrorf(CodeUnavailable, "session %q: events of an earlier incarnation not yet stored: %v", id, err)
+	}
+	first, err := natsbus.Begin(ctx, d.js, id)
+	if err != nil {
+		return "", apiErrorf(CodeUnavailable, "%v", err)
+	}
+	obs := d.pub.Observer()
 	es, err := engine.OpenSession(ctx, engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Logger: d.cfg.Logger},
-		nb, engine.SessionOptions{ID: id, Mode: mode, Concurrency: d.cfg.Concurrency, Observe: func(ev engine.Event) {
+		nb, engine.SessionOptions{ID: id, Mode: mode, Concurrency: d.cfg.Concurrency, FirstSeq: first, Observe: func(ev engine.Event) {
 			d.metrics.observe(ev)
 			obs(ev)
 		}})
 	if err != nil {
 		return "", apiErrorf(CodeLoad, "%v", err)
 	}
-	s := &session{id: id, s: es}
+	s.s.Store(es)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closing {
-		es.Close()
 		return "", apiErrorf(CodeUnavailable, "daemon is shutting down")
 	}
-	if _, dup := d.sessions[id]; dup {
-		es.Close()
-		return "", apiErrorf(CodeConflict, "session %q is open", id)
-	}
-	if s.sub, err = d.nc.Subscribe(SessionSubject(id, "*"), func(m *nats.Msg) { d.handleSession(s, m) }); err != nil {
-		es.Close()
-		return "", apiErrorf(CodeInternal, "subscribe: %v", err)
+	if d.opening[id] == s {
+		delete(d.opening, id)
 	}
 	d.sessions[id] = s
 	d.metrics.sessions.Inc()
+	ok = true
 	return id, nil
 }
 
-// claim refuses a session id that a daemon on this NATS already serves.
-func (d *Daemon) claim(id string) error {
+// reserve refuses an id this daemon serves or is opening, and marks it
+// opening.
+func (d *Daemon) reserve(s *session) error {
 	d.mu.Lock()
-	_, mine := d.sessions[id]
-	d.mu.Unlock()
-	if mine {
-		return apiErrorf(CodeConflict, "session %q is open", id)
+	defer d.mu.Unlock()
+	if d.closing {
+		return apiErrorf(CodeUnavailable, "daemon is shutting down")
 	}
-	_, err := d.nc.Request(SessionSubject(id, "status"), nil, 250*time.Millisecond)
-	switch {
-	case err == nil:
-		return apiErrorf(CodeConflict, "session %q is open on another daemon", id)
-	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrTimeout):
-		return nil
-	default:
-		return apiErrorf(CodeInternal, "check session %q: %v", id, err)
+	if _, mine := d.sessions[s.id]; mine {
+		return apiErrorf(CodeConflict, "session %q is open on this daemon (%s)", s.id, d.name)
+	}
+	if _, mine := d.opening[s.id]; mine {
+		return apiErrorf(CodeConflict, "session %q is being opened on this daemon (%s)", s.id, d.name)
+	}
+	d.opening[s.id] = s
+	return nil
+}
+
+func (d *Daemon) unreserve(s *session) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.opening[s.id] == s {
+		delete(d.opening, s.id)
 	}
 }
 
-func loadNotebook(req OpenRequest) (*cells.Notebook, error) {
+// claim takes the session id on NATS (natsbus.Acquire): while it holds
+// the claim, the session's subjects answer (unavailable until it is
+// open), which is how every other daemon and batch run learns the id is
+// live.
+func (d *Daemon) claim(ctx context.Context, s *session) (*natsbus.Holder, error) {
+	h, err := natsbus.Acquire(ctx, d.js, natsbus.Claim{SessionID: s.id, Owner: d.name, HTTP: d.httpURL(), OpenedAt: s.openedAt},
+		func() error {
+			var err error
+			if s.sub, err = d.nc.Subscribe(SessionSubject(s.id, "*"), func(m *nats.Msg) { d.handleSession(s, m) }); err != nil {
+				return apiErrorf(CodeInternal, "subscribe: %v", err)
+			}
+			if err := d.nc.FlushTimeout(10 * time.Second); err != nil {
+				return apiErrorf(CodeUnavailable, "subscribe: %v", err)
+			}
+			return nil
+		})
+	var ce *natsbus.ConflictError
+	var ae *APIError
+	switch {
+	case errors.As(err, &ce):
+		return nil, apiErrorf(CodeConflict, "%v", ce)
+	case errors.As(err, &ae):
+		return nil, ae
+	case err != nil:
+		return nil, apiErrorf(CodeUnavailable, "%v", err)
+	}
+	return h, nil
+}
+
+// maxKeyBytes bounds a bucket key (the longest part of an event's
+// subject): a subject over the server's control line (4 KiB) would get the
+// daemon's connection closed.
+const maxKeyBytes = 1024
+
+// checkKeys refuses a notebook whose artifact and cell ids make keys
+// longer than maxKeyBytes.
+func checkKeys(nb *cells.Notebook) error {
+	for _, a := range nb.Artifacts {
+		for _, c := range a.CellIDs {
+			if n := len(natsbus.Token(a.ID)) + len(natsbus.Token(c)); n > maxKeyBytes-natsbus.MaxIDBytes*3-2 {
+				return apiErrorf(CodeLoad, "%s: artifact %q, cell %q: ids too long for NATS subjects (%d bytes escaped)", nb.Path, a.ID, c, n)
+			}
+		}
+	}
+	return nil
+}
+
+// notebookTitle is what the sessions list shows: the title a saved UI
+// state gives its room, else the file's name.
+func notebookTitle(nb *cells.Notebook, path string) string {
+	if nb.Title != "" {
+		return nb.Title
+	}
+	if path != "" {
+		return filepath.Base(path)
+	}
+	return ""
+}
+
+func loadNotebook(req OpenRequest) (*cells.Notebook, string, error) {
 	raw := bytes.TrimSpace(req.Notebook)
 	var nb *cells.Notebook
+	var path string
 	var err error
 	switch {
 	case len(raw) == 0:
-		return nil, apiErrorf(CodeBadRequest, "open: missing notebook")
+		return nil, "", apiErrorf(CodeBadRequest, "open: missing notebook")
 	case raw[0] == '"':
-		var path string
 		if err := json.Unmarshal(raw, &path); err != nil {
-			return nil, apiErrorf(CodeBadRequest, "open: notebook: %v", err)
+			return nil, "", apiErrorf(CodeBadRequest, "open: notebook: %v", err)
 		}
 		nb, err = cells.Load(path)
 	default:
 		nb, err = cells.Parse("notebook", raw)
 	}
 	if err != nil {
-		return nil, apiErrorf(CodeLoad, "%v", err)
+		return nil, "", apiErrorf(CodeLoad, "%v", err)
 	}
-	for name, v := range req.Params {
-		value := string(v)
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			value = s
+	for _, name := range slices.Sorted(maps.Keys(req.Params)) {
+		v, err := decodeValue(req.Params[name])
+		if err != nil {
+			return nil, "", apiErrorf(CodeBadRequest, "param %s: %v", name, err)
 		}
-		if err := nb.SetParam(name, value); err != nil {
-			return nil, apiErrorf(CodeBadRequest, "param %s: %v", name, err)
+		if err := nb.SetParam(name, v); err != nil {
+			return nil, "", apiErrorf(CodeBadRequest, "param %s: %v", name, err)
 		}
 	}
-	return nb, nil
+	return nb, path, nil
+}
+
+// decodeValue reads an input value from JSON, numbers kept as written.
+func decodeValue(raw json.RawMessage) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // handleSession answers one operation on a session. A session's requests
 // are answered one at a time, in the order they arrive.
 func (d *Daemon) handleSession(s *session, m *nats.Msg) {
 	op := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
-	v, err := d.sessionOp(s, op, m.Data)
-	d.count(op, err)
-	reply(m, v, err)
+	var v any
+	var err error
+	if es := s.s.Load(); es == nil {
+		err = apiErrorf(CodeUnavailable, "session %q is opening", s.id)
+	} else {
+		v, err = d.sessionOp(s, es, op, m.Data)
+	}
+	d.respond(m, op, v, err)
 }
 
-func (d *Daemon) sessionOp(s *session, op string, body []byte) (any, error) {
+func (d *Daemon) sessionOp(s *session, es *engine.Session, op string, body []byte) (any, error) {
 	switch op {
 	case "run":
 		var req RunRequest
@@ -253,7 +403,7 @@ func (d *Daemon) sessionOp(s *session, op string, body []byte) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		r, err := s.s.Run(engine.RunRequest{CellID: req.CellID, Artifact: req.Artifact, Mode: mode})
+		r, err := es.Run(engine.RunRequest{CellID: req.CellID, Artifact: req.Artifact, Mode: mode})
 		if err != nil {
 			return nil, sessionError(err)
 		}
@@ -265,14 +415,13 @@ func (d *Daemon) sessionOp(s *session, op string, body []byte) (any, error) {
 		}
 		p := engine.CellPatch{CellID: req.CellID, SQL: req.SQL, Title: req.Title, ResultName: req.ResultName, ConnectorID: req.ConnectorID}
 		if len(req.Value) > 0 {
-			dec := json.NewDecoder(bytes.NewReader(req.Value))
-			dec.UseNumber()
-			if err := dec.Decode(&p.Value); err != nil {
+			v, err := decodeValue(req.Value)
+			if err != nil {
 				return nil, apiErrorf(CodeBadRequest, "update: value: %v", err)
 			}
-			p.SetValue = true
+			p.Value, p.SetValue = v, true
 		}
-		r, err := s.s.Update(context.Background(), p)
+		r, err := es.Update(context.Background(), p)
 		if err != nil {
 			return nil, sessionError(err)
 		}
@@ -286,21 +435,33 @@ func (d *Daemon) sessionOp(s *session, op string, body []byte) (any, error) {
 		if err := decode(body, &req); err != nil {
 			return nil, err
 		}
-		if err := s.s.Cancel(req.CellID); err != nil {
+		if err := es.Cancel(req.CellID); err != nil {
 			return nil, sessionError(err)
 		}
 		return map[string]bool{"cancelled": true}, nil
 	case "status":
-		seq, evs := s.s.Snapshot()
-		out := StatusReply{SessionID: s.id, Seq: seq, Cells: make([]natsbus.Payload, len(evs))}
-		for i, ev := range evs {
-			out.Cells[i] = natsbus.PayloadOf(ev)
+		var req PageRequest
+		if err := decodePage(body, &req); err != nil {
+			return nil, err
 		}
-		return out, nil
+		return d.statusPage(s.id, es, req)
 	case "graph":
-		return s.s.Plan().Graph(), nil
+		var req PageRequest
+		if err := decodePage(body, &req); err != nil {
+			return nil, err
+		}
+		return d.graphPage(es, req)
+	case "notebook":
+		if err := decode(body, &struct{}{}); err != nil {
+			return nil, err
+		}
+		data, err := es.Notebook()
+		if err != nil {
+			return nil, apiErrorf(CodeInternal, "%v", err)
+		}
+		return json.RawMessage(data), nil
 	case "query":
-		return d.query(s.s, body)
+		return d.query(es, body)
 	case "close":
 		d.mu.Lock()
 		if d.sessions[s.id] == s {
@@ -313,7 +474,7 @@ func (d *Daemon) sessionOp(s *session, op string, body []byte) (any, error) {
 		s.close()
 		return map[string]bool{"closed": true}, nil
 	}
-	return nil, apiErrorf(CodeNotFound, "unknown operation %q (want run, update, cancel, status, graph or close)", op)
+	return nil, apiErrorf(CodeNotFound, "unknown operation %q (want run, update, cancel, status, graph, notebook, query or close)", op)
 }
 
 // sessionError maps an engine error to the job API's codes.
@@ -324,7 +485,7 @@ func sessionError(err error) *APIError {
 	case errors.Is(err, engine.ErrUnknownArtifact), errors.Is(err, engine.ErrUnknownCell):
 		return apiErrorf(CodeNotFound, "%v", err)
 	}
-	return apiErrorf(CodeBadRequest, "%v", err) // a bad patch: not an input cell, a value of the wrong kind
+	return apiErrorf(CodeBadRequest, "%v", err) // a bad patch: not an input cell, a value the input refuses
 }
 
 func (d *Daemon) count(op string, err error) {
@@ -351,23 +512,39 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-// reply answers a request with v, or with err as {"error":{code,message}}.
-func reply(m *nats.Msg, v any, err error) {
-	if m.Reply == "" {
-		return
+// respond answers a request with v, or with err as
+// {"error":{code,message}}, and counts it. A reply the server would refuse
+// (over its max payload) is answered with an error that says so instead,
+// and counted as one.
+func (d *Daemon) respond(m *nats.Msg, op string, v any, err error) {
+	var data []byte
+	if err == nil {
+		var merr error
+		if data, merr = json.Marshal(v); merr != nil {
+			err = apiErrorf(CodeInternal, "encode reply: %v", merr)
+		} else if max := d.nc.MaxPayload(); max > 0 && int64(len(data)) > max {
+			err = apiErrorf(CodeInternal, "reply of %d bytes exceeds the NATS server's max payload of %d bytes", len(data), max)
+		}
 	}
 	if err != nil {
 		var ae *APIError
 		if !errors.As(err, &ae) {
 			ae = &APIError{Code: CodeInternal, Message: err.Error()}
 		}
-		v = map[string]*APIError{"error": ae}
+		data, _ = json.Marshal(map[string]*APIError{"error": ae})
 	}
-	data, merr := json.Marshal(v)
-	if merr != nil {
-		data, _ = json.Marshal(map[string]*APIError{"error": {Code: CodeInternal, Message: merr.Error()}})
+	if m.Reply != "" {
+		if rerr := m.Respond(data); rerr != nil {
+			d.log.Warn("reply not sent", "op", op, "bytes", len(data), "err", rerr)
+			if err == nil {
+				err = apiErrorf(CodeInternal, "reply: %v", rerr)
+			}
+		}
 	}
-	m.Respond(data)
+	if err != nil && op != "" {
+		d.log.Debug("job api error", "op", op, "err", err)
+	}
+	d.count(op, err)
 }
 
 // parseMode reads a request's mode: autorun, lazy, or empty for the

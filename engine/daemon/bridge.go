@@ -35,7 +35,9 @@ func (b bridgeSessions) Session(ctx context.Context, id string) (bridge.SessionD
 	s := b.d.sessions[id]
 	b.d.mu.Unlock()
 	if s != nil {
-		return sessionDB{s.s}, nil
+		if es := s.s.Load(); es != nil { // nil while it opens
+			return sessionDB{es}, nil
+		}
 	}
 	owner, err := b.d.ownerOf(ctx, id)
 	switch {

@@ -55,6 +55,11 @@ type Config struct {
 	Concurrency int
 	// Queue is the queue group of cellsd.v1.api.open; defaults to "cellsd".
 	Queue string
+	// Name is the daemon's name in session claims and the sessions list.
+	// A daemon started again under the same name (or, without one, the
+	// same DataDir) closes the sessions it left when it was killed.
+	// Without either it gets a random name.
+	Name string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -62,8 +67,10 @@ type Config struct {
 // Daemon serves sessions. New has no side effects; Open starts it; Close
 // stops it.
 type Daemon struct {
-	cfg Config
-	log *slog.Logger
+	cfg        Config
+	log        *slog.Logger
+	name       string
+	stableName bool // from Config.Name or DataDir: the same after a restart
 
 	nats    *embedded // nil with Config.NATSURL
 	nc      *nats.Conn
@@ -75,6 +82,7 @@ type Daemon struct {
 	httpLn  net.Listener
 	metrics *metrics
 	openSub *nats.Subscription
+	listSub *nats.Subscription
 
 	opens sync.WaitGroup // open requests in flight
 	wg    sync.WaitGroup // the HTTP server
@@ -82,6 +90,7 @@ type Daemon struct {
 	mu       sync.Mutex
 	closing  bool
 	sessions map[string]*session
+	opening  map[string]*session // ids being opened
 }
 
 // New returns a daemon; it starts nothing until Open.
@@ -98,7 +107,9 @@ func New(cfg Config) *Daemon {
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = "127.0.0.1:8765"
 	}
-	return &Daemon{cfg: cfg, log: cfg.Logger.With("component", "daemon"), sessions: map[string]*session{}}
+	name, stable := daemonName(cfg)
+	return &Daemon{cfg: cfg, log: cfg.Logger.With("component", "daemon", "daemon", name), name: name, stableName: stable,
+		sessions: map[string]*session{}, opening: map[string]*session{}}
 }
 
 // Open starts the embedded NATS server (unless given one), connects, sets
@@ -118,7 +129,7 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 		url = d.nats.srv.ClientURL()
 	}
 	d.nc, err = nats.Connect(url,
-		nats.Name("cellsd"),
+		nats.Name("cellsd "+d.name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.ReconnectBufSize(-1), // the publisher keeps events while disconnected (natsbus.Publisher)
@@ -146,6 +157,17 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 	if d.core, err = openCore(ctx, d.cfg.DBPath); err != nil {
 		return err
 	}
+	if d.stableName {
+		if err = d.closeAbandoned(ctx); err != nil {
+			return err
+		}
+	}
+	if d.httpLn, err = net.Listen("tcp", d.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	if d.listSub, err = d.nc.Subscribe(sessionsSubject, d.handleSessions); err != nil {
+		return fmt.Errorf("subscribe %s: %w", sessionsSubject, err)
+	}
 	if d.openSub, err = d.nc.QueueSubscribe(openSubject, d.cfg.Queue, d.handleOpen); err != nil {
 		return fmt.Errorf("subscribe %s: %w", openSubject, err)
 	}
@@ -153,9 +175,6 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("subscribe %s: %w", openSubject, err)
 	}
 	d.bridge = bridge.NewServer(bridge.ServerConfig{Connections: d.cfg.Connections, Core: d.core.db, Logger: d.cfg.Logger, Sessions: bridgeSessions{d}})
-	if d.httpLn, err = net.Listen("tcp", d.cfg.HTTPAddr); err != nil {
-		return fmt.Errorf("http: %w", err)
-	}
 	h, err := d.handler()
 	if err != nil {
 		d.httpLn.Close()
@@ -187,6 +206,14 @@ func (d *Daemon) WebsocketURL() string {
 // HTTPAddr is the address the HTTP server listens on.
 func (d *Daemon) HTTPAddr() string { return d.httpLn.Addr().String() }
 
+// httpURL is the HTTP server's URL, as the sessions list gives it.
+func (d *Daemon) httpURL() string {
+	if d.httpLn == nil {
+		return ""
+	}
+	return "http://" + d.HTTPAddr()
+}
+
 // Sessions returns the ids of the sessions this daemon owns.
 func (d *Daemon) Sessions() []string {
 	d.mu.Lock()
@@ -217,6 +244,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 	if d.openSub != nil {
 		d.openSub.Unsubscribe()
 	}
+	if d.listSub != nil {
+		d.listSub.Unsubscribe()
+	}
 	d.opens.Wait() // a session they open now is closed at once
 	var wg sync.WaitGroup
 	for _, s := range sessions {
@@ -246,6 +276,8 @@ func (d *Daemon) Close(ctx context.Context) error {
 		if err := d.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
+	} else if d.httpLn != nil {
+		d.httpLn.Close()
 	}
 	d.wg.Wait()
 	if d.nc != nil {

@@ -193,7 +193,7 @@ func testQuickstartEdit(t *testing.T, nc *nats.Conn) {
 	}
 	first := len(evs.all())
 
-	request(t, nc, daemon.SessionSubject(id, "update"), map[string]any{"cellId": "min_amount", "value": 800}, &r)
+	request(t, nc, daemon.SessionSubject(id, "update"), map[string]any{"cellId": "min_amount", "value": 450}, &r)
 	evs.waitRun(t, r.Run)
 	all := evs.all()
 	var got []string
@@ -232,7 +232,7 @@ func testQuickstartEdit(t *testing.T, nc *nats.Conn) {
 		if c.Status != "success" {
 			t.Errorf("cell %s is %s after the edit", c.Cell, c.Status)
 		}
-		if got, want := string(mustJSON(t, c)), string(mustJSON(t, latest[c.Cell])); got != want {
+		if got, want := string(mustJSON(t, c.Payload)), string(mustJSON(t, latest[c.Cell])); got != want {
 			t.Errorf("status of %s:\n got %s\nwant %s (its latest event)", c.Cell, got, want)
 		}
 	}

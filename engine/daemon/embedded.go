@@ -26,9 +26,9 @@ type embedded struct {
 func startEmbedded(listen, websocket string, origins []string, dataDir string, log *slog.Logger) (*embedded, error) {
 	e := &embedded{}
 	if dataDir == "" {
-		dir, err := os.MkdirTemp("", "cellsd-nats-")
+		dir, err := makeTempStore(log)
 		if err != nil {
-			return nil, fmt.Errorf("embedded nats: %w", err)
+			return nil, err
 		}
 		dataDir, e.tempDir = dir, dir
 	}

@@ -24,6 +24,12 @@ func (d *Daemon) handler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/db/", d.bridge)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		// A daemon cut off from NATS answers nothing of the job API: not
+		// healthy, though the connection keeps trying forever.
+		if !d.nc.IsConnected() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": fmt.Sprintf("nats not connected (%s)", d.nc.Status())})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

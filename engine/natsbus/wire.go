@@ -2,7 +2,11 @@
 // over NATS"): every status change is published on
 // cellsd.v1.events.<session>.<artifact>.<cell>, captured by the JetStream
 // stream CELLSD_EVENTS, and the latest per cell is kept in the KV bucket
-// CELLSD_STATUS.
+// CELLSD_STATUS. It also keeps session ids' identity (DESIGN.md
+// "Sessions: identity"): who holds a live id (the bucket CELLSD_SESSIONS,
+// Acquire), where a new incarnation's seq starts and the purge of the old
+// one's keys (Begin), and the closing of sessions a killed daemon left
+// (CloseAbandoned).
 package natsbus
 
 import (
@@ -155,6 +159,14 @@ func Setup(ctx context.Context, js jetstream.JetStream, retention time.Duration)
 		Duplicates:  2 * time.Minute,
 	}); err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      SessionsBucket,
+		Description: "cellsd: who holds each live session id",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	}); err != nil {
+		return nil, fmt.Errorf("create key-value bucket %s: %w", SessionsBucket, err)
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      BucketName,
