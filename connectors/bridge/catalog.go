@@ -34,6 +34,9 @@ func (s *Server) catalog(ctx context.Context, t target) (CatalogResponse, error)
 	if t.my != nil {
 		return s.mysqlCatalog(ctx, t)
 	}
+	if t.session != nil {
+		return sessionCatalog(ctx, t.session)
+	}
 	dbs, schemas, tables := duckDatabases, duckSchemas, duckTables
 	if t.src != nil {
 		dbs, schemas, tables = pgDatabases, pgSchemas, pgTables

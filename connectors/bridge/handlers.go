@@ -46,7 +46,7 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	switch {
 	case req.ConnectionID != "":
-		t, err := s.target(req.ConnectionID)
+		t, err := s.target(ctx, req.ConnectionID)
 		if err != nil {
 			return err
 		}
@@ -54,6 +54,8 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request) error {
 			if err = t.my.Ping(ctx); err != nil {
 				err = fmt.Errorf("connection %s: %w", req.ConnectionID, err)
 			}
+		} else if t.session != nil {
+			err = sessionRows(ctx, t.session, "SELECT 1", discardRows{})
 		} else if t.src == nil {
 			err = s.cfg.Core.PingContext(ctx)
 		} else {
@@ -143,7 +145,7 @@ func (s *Server) listCatalog(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	t, err := s.target(req.ConnectionID)
+	t, err := s.target(r.Context(), req.ConnectionID)
 	if err != nil {
 		return err
 	}
@@ -169,7 +171,14 @@ func (s *Server) queryRequest(w http.ResponseWriter, r *http.Request) (QueryRequ
 	if strings.TrimSpace(req.SQL) == "" {
 		return req, target{}, errorf(http.StatusBadRequest, "missing sql")
 	}
-	t, err := s.target(req.ConnectionID)
+	t, err := s.target(r.Context(), req.ConnectionID)
+	if err == nil && t.session != nil {
+		// Before anything is sent: fetch-arrow-stream's status line goes
+		// out before its query runs.
+		if err = checkQuery(r.Context(), t.session, req.SQL); err != nil {
+			err = fmt.Errorf("connection %s: %w", t.conn.ID, err)
+		}
+	}
 	return req, t, err
 }
 

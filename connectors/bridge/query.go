@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -24,17 +25,21 @@ import (
 const batchRows = postgres.BatchRows
 
 // target is a connection a request names, ready to query: the core DuckDB
-// (src nil) or a Postgres source.
+// (src and session nil), a Postgres source or a session.
 type target struct {
-	conn connectors.Connection
-	src  *postgres.Source
-	my   *mysql.Source // a MySQL or MariaDB connection's
+	conn    connectors.Connection
+	src     *postgres.Source
+	my      *mysql.Source // a MySQL or MariaDB connection's
+	session SessionDB
 }
 
 // target resolves a connection id, opening its Postgres pool on first use.
-func (s *Server) target(id string) (target, error) {
+func (s *Server) target(ctx context.Context, id string) (target, error) {
 	if id == "" {
 		return target{}, errorf(http.StatusBadRequest, "missing connectionId")
+	}
+	if strings.HasPrefix(id, SessionPrefix) {
+		return s.sessionTarget(ctx, id)
 	}
 	c, ok := s.registry.Lookup(id)
 	if !ok {
@@ -177,6 +182,9 @@ func (s *Server) exec(ctx context.Context, t target, query string) error {
 	if t.my != nil {
 		return t.my.Query(ctx, query, nil, nil)
 	}
+	if t.session != nil {
+		return sessionRows(ctx, t.session, query, discardRows{})
+	}
 	if t.src == nil {
 		_, err := s.cfg.Core.ExecContext(ctx, query)
 		return err
@@ -188,6 +196,9 @@ func (s *Server) exec(ctx context.Context, t target, query string) error {
 func (s *Server) queryRows(ctx context.Context, t target, query string, sink rowSink) error {
 	if t.my != nil {
 		return t.my.Query(ctx, query, nil, &mysqlRows{sink: sink})
+	}
+	if t.session != nil {
+		return sessionRows(ctx, t.session, query, sink)
 	}
 	if t.src == nil {
 		return coreRows(ctx, s.cfg.Core, query, sink)
@@ -205,6 +216,9 @@ func (s *Server) queryArrow(ctx context.Context, t target, query string, sink ar
 	}
 	rows := &rowsToArrow{out: sink}
 	defer rows.release()
+	if t.session != nil {
+		return sessionRows(ctx, t.session, query, rows)
+	}
 	if t.src == nil {
 		return coreRows(ctx, s.cfg.Core, query, rows)
 	}
@@ -218,6 +232,11 @@ func coreRows(ctx context.Context, db *sql.DB, query string, sink rowSink) error
 		return err
 	}
 	defer rows.Close()
+	return scanRows(rows, sink)
+}
+
+// scanRows hands a result's rows to sink, in batches.
+func scanRows(rows *sql.Rows, sink rowSink) error {
 	cts, err := rows.ColumnTypes()
 	if err != nil {
 		return err

@@ -42,6 +42,8 @@ type ServerConfig struct {
 	Connections *connectors.Registry
 	// Core is the daemon's core DuckDB, connection id connectors.CoreID.
 	Core *sql.DB
+	// Sessions serves the connections "session:<id>"; nil serves none.
+	Sessions Sessions
 	// Logger receives one record per failed request; nil discards.
 	Logger *slog.Logger
 	// MaxBody caps request bodies; 0 means DefaultMaxBody.

@@ -477,6 +477,8 @@ func (d *Daemon) sessionOp(s *session, es *engine.Session, op string, body []byt
 			return nil, apiErrorf(CodeInternal, "%v", err)
 		}
 		return json.RawMessage(data), nil
+	case "query":
+		return d.query(es, body)
 	case "close":
 		d.mu.Lock()
 		if d.sessions[s.id] == s {
@@ -489,7 +491,7 @@ func (d *Daemon) sessionOp(s *session, es *engine.Session, op string, body []byt
 		s.close()
 		return map[string]bool{"closed": true}, nil
 	}
-	return nil, apiErrorf(CodeNotFound, "unknown operation %q (want run, update, cancel, status, graph, notebook or close)", op)
+	return nil, apiErrorf(CodeNotFound, "unknown operation %q (want run, update, cancel, status, graph, notebook, query or close)", op)
 }
 
 // sessionError maps an engine error to the job API's codes.

@@ -334,3 +334,31 @@ func normalize(t testing.TB, v any) any {
 	}
 	return out
 }
+
+// RunScript runs a script of the harness's source directory (a sibling of
+// e2e.mjs, importing ./bridge.bundle.mjs) with node and the environment
+// variables env ("NAME=value"), and returns what it prints on stdout.
+func (c *Client) RunScript(t testing.TB, name string, env ...string) []byte {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(SourceDir(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(c.dir, fmt.Sprintf("%s-%d.mjs", strings.TrimSuffix(name, ".mjs"), os.Getpid()))
+	if err := os.WriteFile(script, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(script) })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.node, script)
+	cmd.Dir = c.dir
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node %s: %v\n%s", name, err, stderr.String())
+	}
+	return stdout
+}
