@@ -30,8 +30,11 @@ const interruptEvery = 10 * time.Millisecond
 // interruptEvery. DuckDB's interrupt is safe to call from any goroutine at
 // any time, and an interrupt that arrives while nothing runs is cleared by
 // the next statement. stop waits for the goroutine, so no interrupt
-// reaches the connection after it is handed back to the pool. The caller
-// calls stop only after it has closed (or discarded) the connection.
+// reaches the connection after it is handed back to the pool or closed:
+// the caller calls stop before it closes (or discards) the connection, and
+// begins no transaction bound to ctx on it (database/sql closes the driver
+// connection of such a transaction when ctx ends, and an interrupt of a
+// closed connection is a use after free).
 func interruptOnCancel(ctx context.Context, dc any) (stop func()) {
 	handle, ok := connHandle(dc)
 	if !ok {

@@ -136,10 +136,11 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(contex
 	}
 	// An expanded query's table and its row count are read by two
 	// statements: one transaction keeps them together.
-	// Not bound to ctx: database/sql would roll back from a goroutine of
-	// its own when ctx ends, racing the deferred Rollback below, which runs
-	// while interruptOnCancel still interrupts. The commit checks ctx
-	// itself (the guard does; without one, the statement before it did).
+	// Not bound to ctx: when ctx ends, database/sql would roll back from a
+	// goroutine of its own and then close the driver connection, under
+	// interruptOnCancel's feet. The deferred Rollback below runs while it
+	// still interrupts. The commit checks ctx itself (the guard does;
+	// without one, the statement before it did).
 	tx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return nil, err
@@ -161,7 +162,7 @@ func (e *Engine) runDuckDB(ctx context.Context, spec execSpec, guard func(contex
 
 // runInTx runs stmts in one transaction on conn, committed through guard.
 func runInTx(ctx context.Context, conn *sql.Conn, stmts []string, guard func(context.Context, func() error) error) error {
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(context.WithoutCancel(ctx), nil) // see runDuckDB
 	if err != nil {
 		return err
 	}

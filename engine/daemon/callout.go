@@ -110,8 +110,11 @@ func SessionPermissions(sessionID string) jwt.Permissions {
 		"$JS.API.CONSUMER.CREATE."+kvStream+".*."+kvKeys,
 		"$JS.API.CONSUMER.CREATE."+natsbus.StreamName+".*."+events,
 		"$JS.API.DIRECT.GET."+kvStream+"."+kvKeys,
-		// Pulling from, and deleting when done, consumers by their
-		// (random, unlisted) names; flow control of push consumers.
+		// Pulling from, asking after (nats.js's ordered consumers do) and
+		// deleting when done, consumers by their (random, unlisted) names;
+		// flow control of push consumers.
+		"$JS.API.CONSUMER.INFO."+kvStream+".*",
+		"$JS.API.CONSUMER.INFO."+natsbus.StreamName+".*",
 		"$JS.API.CONSUMER.MSG.NEXT."+kvStream+".*",
 		"$JS.API.CONSUMER.MSG.NEXT."+natsbus.StreamName+".*",
 		"$JS.API.CONSUMER.DELETE."+kvStream+".*",

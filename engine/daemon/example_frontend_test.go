@@ -32,7 +32,7 @@ func TestExample_Frontend(t *testing.T) {
 	dir := installExample(t, npm)
 	d := startDaemon(t, daemon.Config{})
 	report := filepath.Join(t.TempDir(), "report.json")
-	notebook, err := filepath.Abs(quickstart)
+	notebook, err := filepath.Abs(filepath.Join(fixtureNotebooks, quickstart))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,8 +55,12 @@ console.log(`session ${sessionId}: api ${subjects.api}, events ${subjects.events
 
 // With a session token (a daemon whose NATS authenticates clients), the
 // session is followed on a connection of its own that may touch only this
-// session's subjects and keys, as a browser would.
-const sc = token ? await connect({ servers: natsUrl, token, name: `cellsd-frontend-example ${sessionId}` }) : nc;
+// session's subjects and keys, as a browser would. Its replies come to
+// the session's own inboxes, _INBOX.<the session's subject token>.
+const sessionToken = subjects.api.slice('cellsd.v1.session.'.length);
+const sc = token
+  ? await connect({ servers: natsUrl, token, inboxPrefix: `_INBOX.${sessionToken}`, name: `cellsd-frontend-example ${sessionId}` })
+  : nc;
 
 // 2. Start a run, then join it late, on purpose: the run is already going
 // when this frontend starts watching, as when a page is opened mid-run.
@@ -103,7 +107,9 @@ await sc.flush(); // the subscription is on the server before the bucket is read
 
 // (b) Read the bucket: every key of the session, each value an event.
 const kvm = new Kvm(sc);
-const bucket = await kvm.open('CELLSD_STATUS');
+// allow_direct: the bucket allows direct gets (cellsd creates it so), which
+// a session token may make for its own keys; open() alone would not know.
+const bucket = await kvm.open('CELLSD_STATUS', { allow_direct: true });
 for await (const key of await bucket.keys(kvFilter)) {
   const entry = await bucket.get(key);
   if (entry?.value?.length) apply(entry.json(), 'kv');
@@ -174,8 +180,10 @@ if (env.REPORT) {
   }, null, 2));
 }
 
-// 4. Close the session and the connections.
+// 4. Close the session and the connections. The session's token ends
+// with it (the daemon then disconnects its clients), so the session's
+// connection goes first and the one that opened the session closes it.
 sub.unsubscribe();
-await request(sc, `${subjects.api}.close`);
 if (sc !== nc) await sc.drain();
+await request(nc, `${subjects.api}.close`);
 await nc.drain();
