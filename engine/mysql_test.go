@@ -79,7 +79,7 @@ func checkGolden(t testing.TB, path, got string) {
 	}
 }
 
-// TestMySQL_TypesFixture runs fixtures/notebooks/mysql-types.json on a
+// TestMySQL_TypesFixture runs fixtures/mysql/types.json on a
 // database set up with fixtures/mysql/types.sql and compares the DuckDB
 // table it materializes with fixtures/mysql/types.golden.
 func TestMySQL_TypesFixture(t *testing.T) {
@@ -89,7 +89,7 @@ func TestMySQL_TypesFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	setupMySQL(t, db, string(script))
-	nb, err := cells.Load(filepath.Join("..", "fixtures", "notebooks", "mysql-types.json"))
+	nb, err := cells.Load(filepath.Join("..", "fixtures", "mysql", "types.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
