@@ -1,10 +1,8 @@
 package cells
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 )
 
 // MySQLMode is what of a MySQL or MariaDB session's sql_mode changes how
@@ -194,12 +192,9 @@ func RenderMySQL(sql string, values map[string]any, m MySQLMode) (string, error)
 				break
 			}
 		}
-		v, ok := values[p.Var]
-		if !ok {
-			return "", &RenderError{Offset: p.Start, Err: fmt.Errorf("%w {{%s}}", ErrUnknownVariable, p.Var)}
-		}
-		fail := func(format string, args ...any) error {
-			return &RenderError{Offset: p.Start, Err: fmt.Errorf("{{%s}} "+format, append([]any{p.Var}, args...)...)}
+		v, err := p.lookup(values)
+		if err != nil {
+			return "", err
 		}
 		b.WriteString(sql[last:p.Start])
 		last = p.End
@@ -207,23 +202,15 @@ func RenderMySQL(sql string, values map[string]any, m MySQLMode) (string, error)
 			b.WriteString(sql[p.Start:p.End])
 			continue
 		}
-		text := valueText(v)
-		if n, ok := v.(json.Number); ok && !isNumber(string(n)) {
-			return "", fail("has the value %q, which is not a number", text)
+		text, err := p.text(v)
+		if err != nil {
+			return "", err
 		}
-		if !utf8.ValidString(text) {
-			return "", fail("has a value that is not valid UTF-8")
-		}
-		if strings.IndexByte(text, 0) >= 0 {
-			return "", fail("has a value with a NUL byte")
-		}
+		fail := p.fail
 		switch tok.context {
 		case InCode:
-			if _, ok := v.(json.Number); ok {
-				if strings.HasPrefix(text, "-") {
-					text = "(" + text + ")"
-				}
-				b.WriteString(text)
+			if n, ok := numberText(v, text); ok {
+				b.WriteString(n)
 				break
 			}
 			// After a word the quote would start N'...', X'...' or

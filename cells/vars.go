@@ -200,12 +200,9 @@ func Render(sql string, values map[string]any) (string, error) {
 	var b strings.Builder
 	last := 0
 	for i, p := range sites {
-		v, ok := values[p.Var]
-		if !ok {
-			return "", &RenderError{Offset: p.Start, Err: fmt.Errorf("%w {{%s}}", ErrUnknownVariable, p.Var)}
-		}
-		fail := func(format string, args ...any) error {
-			return &RenderError{Offset: p.Start, Err: fmt.Errorf("{{%s}} "+format, append([]any{p.Var}, args...)...)}
+		v, err := p.lookup(values)
+		if err != nil {
+			return "", err
 		}
 		b.WriteString(sql[last:p.Start])
 		last = p.End
@@ -213,23 +210,15 @@ func Render(sql string, values map[string]any) (string, error) {
 			b.WriteString(sql[p.Start:p.End])
 			continue
 		}
-		text := valueText(v)
-		if n, ok := v.(json.Number); ok && !isNumber(string(n)) {
-			return "", fail("has the value %q, which is not a number", text)
+		text, err := p.text(v)
+		if err != nil {
+			return "", err
 		}
-		if !utf8.ValidString(text) {
-			return "", fail("has a value that is not valid UTF-8")
-		}
-		if strings.IndexByte(text, 0) >= 0 {
-			return "", fail("has a value with a NUL byte")
-		}
+		fail := p.fail
 		switch p.Context {
 		case InCode:
-			if _, ok := v.(json.Number); ok {
-				if strings.HasPrefix(text, "-") {
-					text = "(" + text + ")" // "x -{{n}}" must not become a comment
-				}
-				b.WriteString(text)
+			if n, ok := numberText(v, text); ok {
+				b.WriteString(n)
 				break
 			}
 			// After a letter the quote would start E'...', B'...' or
@@ -255,6 +244,51 @@ func Render(sql string, values map[string]any) (string, error) {
 	}
 	b.WriteString(sql[last:])
 	return b.String(), nil
+}
+
+// lookup is the placeholder's value; an unknown variable is an error even
+// inside a comment.
+func (p Placeholder) lookup(values map[string]any) (any, error) {
+	v, ok := values[p.Var]
+	if !ok {
+		return nil, &RenderError{Offset: p.Start, Err: fmt.Errorf("%w {{%s}}", ErrUnknownVariable, p.Var)}
+	}
+	return v, nil
+}
+
+// text is the text of the placeholder's value v, refused where no dialect
+// can render it: a json.Number that is not a number, text that is not
+// valid UTF-8 or holds a NUL byte.
+func (p Placeholder) text(v any) (string, error) {
+	text := valueText(v)
+	if n, ok := v.(json.Number); ok && !isNumber(string(n)) {
+		return "", p.fail("has the value %q, which is not a number", text)
+	}
+	if !utf8.ValidString(text) {
+		return "", p.fail("has a value that is not valid UTF-8")
+	}
+	if strings.IndexByte(text, 0) >= 0 {
+		return "", p.fail("has a value with a NUL byte")
+	}
+	return text, nil
+}
+
+// fail is a render error at the placeholder, its message after "{{var}} ".
+func (p Placeholder) fail(format string, args ...any) error {
+	return &RenderError{Offset: p.Start, Err: fmt.Errorf("{{%s}} "+format, append([]any{p.Var}, args...)...)}
+}
+
+// numberText is how a number is written outside literals: as it is, a
+// negative one in parentheses (so "x -{{n}}" cannot become a comment).
+// ok is false for a value that is not a number.
+func numberText(v any, text string) (_ string, ok bool) {
+	if _, ok := v.(json.Number); !ok {
+		return "", false
+	}
+	if strings.HasPrefix(text, "-") {
+		return "(" + text + ")", true
+	}
+	return text, true
 }
 
 // isNumber reports whether n is a JSON number.

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -133,6 +134,22 @@ func (c Connection) SQLDialect() string {
 }
 
 // String names the connection without any secret.
+// IsReadOnly reports whether the connection's queries run read-only:
+// read_only, true unless the file says false.
+func (c Connection) IsReadOnly() bool { return c.ReadOnly == nil || *c.ReadOnly }
+
+// Timeout is statement_timeout as a duration; zero when unset.
+func (c Connection) Timeout() (time.Duration, error) {
+	if c.StatementTimeout == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.StatementTimeout)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("connection %s: statement_timeout %q: want a duration like 30s", c.ID, c.StatementTimeout)
+	}
+	return d, nil
+}
+
 func (c Connection) String() string {
 	if c.Title != "" {
 		return fmt.Sprintf("%s (%s, %s)", c.ID, c.Title, c.Engine)

@@ -88,19 +88,7 @@ type mysqlSink struct{ scan *scanSink }
 func (s *mysqlSink) Columns(cols []mysql.Column) error {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		q := quoteIdent(c.Name)
-		switch c.DuckDBType {
-		case "JSON":
-			sel[i] = "CAST(" + q + " AS JSON) AS " + q
-		case "DATE":
-			sel[i] = "CAST(DATE '1970-01-01' + " + q + " AS DATE) AS " + q
-		case "TIMESTAMP":
-			sel[i] = "make_timestamp(" + q + ") AS " + q
-		case "TIMESTAMPTZ":
-			sel[i] = "make_timestamptz(" + q + ") AS " + q
-		default:
-			sel[i] = q
-		}
+		sel[i] = loadColumn(c.Name, c.DuckDBType)
 	}
 	s.scan.start(mysql.Schema(cols), sel)
 	return nil

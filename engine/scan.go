@@ -314,24 +314,30 @@ var (
 func (s *scanSink) Columns(cols []postgres.Column) error {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		q := quoteIdent(c.Name)
-		switch c.DuckDBType {
-		case "JSON":
-			sel[i] = "CAST(" + q + " AS JSON) AS " + q
-		case "DATE":
-			sel[i] = "CAST(DATE '1970-01-01' + " + q + " AS DATE) AS " + q
-		case "TIMESTAMP":
-			sel[i] = "make_timestamp(" + q + ") AS " + q
-		case "TIMESTAMPTZ":
-			sel[i] = "make_timestamptz(" + q + ") AS " + q
-		case "TIMETZ":
-			sel[i] = "CAST(" + q + " AS TIMETZ) AS " + q
-		default:
-			sel[i] = q
-		}
+		sel[i] = loadColumn(c.Name, c.DuckDBType)
 	}
 	s.start(postgres.Schema(cols), sel)
 	return nil
+}
+
+// loadColumn is the load's SELECT of a column that arrives in Arrow as
+// its carrier type and lands as duckType: JSON and TIMETZ come as text,
+// dates as days and timestamps as microseconds since the epoch.
+func loadColumn(name, duckType string) string {
+	q := quoteIdent(name)
+	switch duckType {
+	case "JSON":
+		return "CAST(" + q + " AS JSON) AS " + q
+	case "DATE":
+		return "CAST(DATE '1970-01-01' + " + q + " AS DATE) AS " + q
+	case "TIMESTAMP":
+		return "make_timestamp(" + q + ") AS " + q
+	case "TIMESTAMPTZ":
+		return "make_timestamptz(" + q + ") AS " + q
+	case "TIMETZ":
+		return "CAST(" + q + " AS TIMETZ) AS " + q
+	}
+	return q
 }
 
 // start registers the stream of records of schema and starts the CREATE

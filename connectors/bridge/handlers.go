@@ -365,6 +365,6 @@ func publicConfig(c connectors.Connection) map[string]string {
 			m[k] = v
 		}
 	}
-	m["readOnly"] = strconv.FormatBool(c.ReadOnly == nil || *c.ReadOnly)
+	m["readOnly"] = strconv.FormatBool(c.IsReadOnly())
 	return m
 }

@@ -112,15 +112,11 @@ func NewConfig(c connectors.Connection) (*Config, error) {
 	if dc.ConnectionAttributes == "" {
 		dc.ConnectionAttributes = "program_name:cellsd"
 	}
-	cfg := &Config{ID: c.ID, Driver: dc, ReadOnly: c.ReadOnly == nil || *c.ReadOnly, MaxConns: DefaultMaxConns}
-	if c.StatementTimeout != "" {
-		d, err := time.ParseDuration(c.StatementTimeout)
-		if err != nil || d < 0 {
-			return nil, fmt.Errorf("connection %s: statement_timeout %q: want a duration like 30s", c.ID, c.StatementTimeout)
-		}
-		cfg.StatementTimeout = d
+	timeout, err := c.Timeout()
+	if err != nil {
+		return nil, err
 	}
-	return cfg, nil
+	return &Config{ID: c.ID, Driver: dc, ReadOnly: c.IsReadOnly(), MaxConns: DefaultMaxConns, StatementTimeout: timeout}, nil
 }
 
 // Connect opens a Source for a connection: NewConfig, then Open.

@@ -69,15 +69,11 @@ func NewConfig(c connectors.Connection) (*Config, error) {
 		// many cells of one connection wait on the server at once.
 		pc.MaxConns = DefaultMaxConns
 	}
-	cfg := &Config{ID: c.ID, Pool: pc, ReadOnly: c.ReadOnly == nil || *c.ReadOnly}
-	if c.StatementTimeout != "" {
-		d, err := time.ParseDuration(c.StatementTimeout)
-		if err != nil || d < 0 {
-			return nil, fmt.Errorf("connection %s: statement_timeout %q: want a duration like 30s", c.ID, c.StatementTimeout)
-		}
-		cfg.StatementTimeout = d
+	timeout, err := c.Timeout()
+	if err != nil {
+		return nil, err
 	}
-	return cfg, nil
+	return &Config{ID: c.ID, Pool: pc, ReadOnly: c.IsReadOnly(), StatementTimeout: timeout}, nil
 }
 
 // Connect opens a Source for a connection: NewConfig, then Open.
