@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/cellsd/cellsd/sqlparse"
 )
@@ -43,7 +42,7 @@ func (s *Session) ReadOnly(ctx context.Context, fn func(ctx context.Context, con
 		return ErrClosed
 	}
 	s.wg.Add(1)
-	path := s.readPath()
+	path := s.e.NotebookSearchPath(s.plan)
 	s.mu.Unlock()
 	defer s.wg.Done()
 	ctx, stop := context.WithCancel(ctx)
@@ -103,17 +102,6 @@ func (s *Session) Read(ctx context.Context, fn func(ctx context.Context, db *sql
 	defer stop()
 	defer context.AfterFunc(s.ctx, stop)()
 	return fn(ctx, s.e.db)
-}
-
-// readPath is the search_path of ReadOnly: the artifacts' schemas in
-// notebook order, then the core main. s.mu must be held.
-func (s *Session) readPath() string {
-	parts := make([]string, 0, len(s.plan.Artifacts)+1)
-	for _, ap := range s.plan.Artifacts {
-		parts = append(parts, quoteIdent(s.e.ResultDB())+"."+quoteIdent(ap.Schema))
-	}
-	parts = append(parts, quoteIdent(s.e.coreDB)+".main")
-	return strings.Join(parts, ",")
 }
 
 // Schemas returns the catalog results are materialized in and the
