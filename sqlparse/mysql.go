@@ -126,39 +126,12 @@ type myWalker struct {
 
 func (w *myWalker) statement(node sqlparser.SQLNode, sc *scope) {
 	_ = sqlparser.Walk(func(n sqlparser.SQLNode) (bool, error) {
+		if with, rest := splitWith(n); with != nil {
+			w.statement(rest, w.with(with, sc))
+			return false, nil
+		}
 		switch n := n.(type) {
-		case *sqlparser.Select:
-			if n.With != nil {
-				sc2 := w.with(n.With, sc)
-				c := *n
-				c.With = nil
-				w.statement(&c, sc2)
-				return false, nil
-			}
-		case *sqlparser.Union:
-			if n.With != nil {
-				sc2 := w.with(n.With, sc)
-				c := *n
-				c.With = nil
-				w.statement(&c, sc2)
-				return false, nil
-			}
-		case *sqlparser.Update:
-			if n.With != nil {
-				sc2 := w.with(n.With, sc)
-				c := *n
-				c.With = nil
-				w.statement(&c, sc2)
-				return false, nil
-			}
 		case *sqlparser.Delete:
-			if n.With != nil {
-				sc2 := w.with(n.With, sc)
-				c := *n
-				c.With = nil
-				w.statement(&c, sc2)
-				return false, nil
-			}
 			// Targets name the tables (or their aliases) of TableExprs.
 			for _, te := range n.TableExprs {
 				w.statement(te, sc)
@@ -192,6 +165,38 @@ func (w *myWalker) statement(node sqlparser.SQLNode, sc *scope) {
 		}
 		return true, nil
 	}, node)
+}
+
+// splitWith returns a statement's WITH clause and a copy of the statement
+// without it, so that its CTEs scope the rest; nil for a node without one.
+func splitWith(n sqlparser.SQLNode) (*sqlparser.With, sqlparser.SQLNode) {
+	switch n := n.(type) {
+	case *sqlparser.Select:
+		if n.With != nil {
+			c := *n
+			c.With = nil
+			return n.With, &c
+		}
+	case *sqlparser.Union:
+		if n.With != nil {
+			c := *n
+			c.With = nil
+			return n.With, &c
+		}
+	case *sqlparser.Update:
+		if n.With != nil {
+			c := *n
+			c.With = nil
+			return n.With, &c
+		}
+	case *sqlparser.Delete:
+		if n.With != nil {
+			c := *n
+			c.With = nil
+			return n.With, &c
+		}
+	}
+	return nil, nil
 }
 
 func (w *myWalker) with(with *sqlparser.With, sc *scope) *scope {
