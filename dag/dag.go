@@ -65,20 +65,6 @@ func (g *Graph) SetDeps(cell string, deps []string) {
 	}
 }
 
-// AddDep adds the edge dep -> cell: cell depends on dep. It does nothing when
-// either id is not a node or the edge already exists.
-func (g *Graph) AddDep(cell, dep string) {
-	c, ok := g.index[cell]
-	if !ok {
-		return
-	}
-	d, ok := g.index[dep]
-	if !ok {
-		return
-	}
-	g.setEdge(c, d)
-}
-
 func (g *Graph) setEdge(cell, dep int) {
 	if g.deps[cell] == nil {
 		g.deps[cell] = make(map[int]struct{})
@@ -414,33 +400,6 @@ func (g *Graph) closure(adj []map[int]struct{}, ids []string) []string {
 	}
 	slices.Sort(found)
 	return g.names(found)
-}
-
-// Ready returns, in position order, the members of pending none of whose
-// direct dependencies is in pending: the cells a scheduler can start now
-// when pending holds the cells still to run. A cell that depends on itself
-// is never ready. Ids that are not nodes, or whose value is false, are
-// ignored.
-func (g *Graph) Ready(pending map[string]bool) []string {
-	var ready []int
-	for id, p := range pending {
-		i, ok := g.index[id]
-		if !ok || !p {
-			continue
-		}
-		blocked := false
-		for d := range g.deps[i] {
-			if pending[g.ids[d]] {
-				blocked = true
-				break
-			}
-		}
-		if !blocked {
-			ready = append(ready, i)
-		}
-	}
-	slices.Sort(ready)
-	return g.names(ready)
 }
 
 func (g *Graph) names(positions []int) []string {

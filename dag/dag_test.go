@@ -89,8 +89,6 @@ func TestEdges(t *testing.T) {
 
 	t.Run("UnknownDepsIgnored", func(t *testing.T) {
 		g := build(t, ids, edges{"a": {"nope", "z", "other"}})
-		g.AddDep("a", "ghost")
-		g.AddDep("ghost", "z")
 		g.SetDeps("ghost", []string{"z"})
 		equal(t, "Deps(a)", g.Deps("a"), []string{"z"})
 		equal(t, "Dependents(z)", g.Dependents("z"), []string{"a"})
@@ -99,8 +97,7 @@ func TestEdges(t *testing.T) {
 	})
 
 	t.Run("DuplicatesCollapsed", func(t *testing.T) {
-		g := build(t, ids, edges{"a": {"z", "z", "m", "z"}})
-		g.AddDep("a", "m")
+		g := build(t, ids, edges{"a": {"z", "z", "m", "z", "m"}})
 		equal(t, "Deps(a)", g.Deps("a"), []string{"m", "z"})
 		equal(t, "Dependents(z)", g.Dependents("z"), []string{"a"})
 	})
@@ -136,12 +133,6 @@ func TestEdges(t *testing.T) {
 		order, left := g.Order(nil)
 		equal(t, "order", order, []string{"z", "a", "m", "b"})
 		equal(t, "left", left, nil)
-	})
-
-	t.Run("AddDepKeepsOthers", func(t *testing.T) {
-		g := build(t, ids, edges{"b": {"z"}})
-		g.AddDep("b", "a")
-		equal(t, "Deps(b)", g.Deps("b"), []string{"a", "z"})
 	})
 
 	t.Run("SelfDependencyKept", func(t *testing.T) {
@@ -428,36 +419,6 @@ func TestClosure(t *testing.T) {
 	})
 }
 
-func TestReady(t *testing.T) {
-	ids := []string{"z", "a", "m", "b", "s"}
-	deps := edges{"a": {"z"}, "m": {"z"}, "b": {"a", "m"}, "s": {"s"}}
-	tests := []struct {
-		name    string
-		pending []string
-		want    []string
-	}{
-		{"Empty", nil, nil},
-		{"AllPending", []string{"z", "a", "m", "b"}, []string{"z"}},
-		{"RootDone", []string{"a", "m", "b"}, []string{"a", "m"}},
-		{"OneBranchDone", []string{"m", "b"}, []string{"m"}},
-		{"BothBranchesDone", []string{"b"}, []string{"b"}},
-		{"DepsOutsidePendingIgnored", []string{"b", "z"}, []string{"z", "b"}},
-		{"PositionOrder", []string{"b", "m", "z"}, []string{"z"}},
-		{"SelfDependentNeverReady", []string{"s", "a"}, []string{"a"}},
-		{"UnknownIgnored", []string{"ghost", "m"}, []string{"m"}},
-	}
-	g := build(t, ids, deps)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			equal(t, "Ready", g.Ready(set(tt.pending...)), tt.want)
-		})
-	}
-
-	t.Run("FalseValuesNotPending", func(t *testing.T) {
-		equal(t, "Ready", g.Ready(map[string]bool{"z": false, "a": true}), []string{"a"})
-	})
-}
-
 // chain returns ids n0..n(size-1) where each depends on the previous one,
 // with ids in reverse position order so that id order never agrees with
 // position order by accident.
@@ -529,7 +490,7 @@ func TestLarge(t *testing.T) {
 
 	t.Run("ChainClosedIntoCycle", func(t *testing.T) {
 		g, ids := chain(t, size)
-		g.AddDep(ids[0], ids[size-1])
+		g.SetDeps(ids[0], []string{ids[size-1]})
 		var cycles [][]string
 		timed(t, "Cycles", func() { cycles = g.Cycles() })
 		if len(cycles) != 1 {
@@ -555,9 +516,9 @@ func TestLarge(t *testing.T) {
 			ids[i] = fmt.Sprintf("leaf%05d", size-i)
 		}
 		g := dag.New(ids)
-		timed(t, "AddDep", func() {
+		timed(t, "SetDeps", func() {
 			for _, id := range ids[1:] {
-				g.AddDep(id, "root")
+				g.SetDeps(id, []string{"root"})
 			}
 		})
 		var order []string
@@ -574,12 +535,6 @@ func TestLarge(t *testing.T) {
 		equal(t, "Upstream", g.Upstream(ids[size]), []string{"root"})
 		if n := len(g.Dependents("root")); n != size {
 			t.Errorf("len(Dependents(root)) = %d, want %d", n, size)
-		}
-		pending := set(ids...)
-		equal(t, "Ready(all)", g.Ready(pending), []string{"root"})
-		delete(pending, "root")
-		if n := len(g.Ready(pending)); n != size {
-			t.Errorf("len(Ready(leaves)) = %d, want %d", n, size)
 		}
 	})
 

@@ -9,9 +9,11 @@
 // The graph answers the questions the engine asks of a notebook: which cells
 // are on a cycle and along which path ([Graph.Cycles], [Graph.OnCycle]), in
 // what order cells can run ([Graph.Order]), what an edit affects
-// ([Graph.Downstream], [Graph.Upstream]) and which pending cells can start
-// now ([Graph.Ready]). Edges of one cell are replaced with [Graph.SetDeps]
-// when that cell is edited.
+// ([Graph.Downstream], [Graph.Upstream]). Edges of one cell are replaced
+// with [Graph.SetDeps] when that cell is edited. [Graph.Walk] runs a
+// callback for every node as its dependencies finish, with a concurrency
+// limit and cancellation, from one loop and without recursion; a failure is
+// recorded at its root and its downstream is skipped.
 //
 // Every result is deterministic: lists of nodes are in position order, except
 // [Graph.Deps] and [Graph.Dependents], which are sorted by id, and ties in
@@ -19,9 +21,10 @@
 // iteration order or id spelling. The algorithms are iterative, so deep
 // graphs cannot overflow the stack, and run in O(V+E log V) or better.
 //
-// The package does no I/O and imports only the standard library.
+// The package does no I/O and imports only the standard library; the
+// goroutines Walk starts have all ended when it returns.
 //
 // A Graph is not safe for concurrent use: callers that share one between
 // goroutines must synchronise access themselves. Methods that only read
-// (everything but SetDeps and AddDep) may run concurrently with each other.
+// (everything but SetDeps) may run concurrently with each other.
 package dag
