@@ -12,7 +12,7 @@ type eventQueue struct {
 	pushed    int64
 	delivered int64
 	closed    bool
-	wg        sync.WaitGroup
+	spawn     spawner // the delivering goroutine
 }
 
 func newEventQueue(deliver func(Event)) *eventQueue {
@@ -21,9 +21,7 @@ func newEventQueue(deliver func(Event)) *eventQueue {
 	if deliver == nil {
 		return q
 	}
-	q.wg.Add(1)
-	go func() {
-		defer q.wg.Done()
+	q.spawn.Go(func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
 		for {
@@ -43,7 +41,7 @@ func newEventQueue(deliver func(Event)) *eventQueue {
 			q.delivered += int64(len(batch))
 			q.cond.Broadcast()
 		}
-	}()
+	})
 	return q
 }
 
@@ -73,5 +71,6 @@ func (q *eventQueue) close() {
 	q.closed = true
 	q.mu.Unlock()
 	q.cond.Broadcast()
-	q.wg.Wait()
+	q.spawn.close()
+	q.spawn.wait()
 }

@@ -41,10 +41,13 @@ func (s *Session) ReadOnly(ctx context.Context, fn func(ctx context.Context, con
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	s.wg.Add(1)
+	release, ok := s.spawn.hold()
 	path := s.e.NotebookSearchPath(s.plan)
 	s.mu.Unlock()
-	defer s.wg.Done()
+	if !ok {
+		return ErrClosed
+	}
+	defer release()
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer context.AfterFunc(s.ctx, stop)()
@@ -95,9 +98,12 @@ func (s *Session) Read(ctx context.Context, fn func(ctx context.Context, db *sql
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	s.wg.Add(1)
+	release, ok := s.spawn.hold()
 	s.mu.Unlock()
-	defer s.wg.Done()
+	if !ok {
+		return ErrClosed
+	}
+	defer release()
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer context.AfterFunc(s.ctx, stop)()

@@ -171,7 +171,7 @@ func editDistance(a, b string) int {
 // their stale or idle upstream, and nothing downstream, as one run.
 func (s *Session) runSelected(sel Selection, artifact string, timeout time.Duration) (*Run, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}

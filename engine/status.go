@@ -58,3 +58,67 @@ type Event struct {
 
 // SessionLevel reports whether the event is the session's, not a cell's.
 func (ev Event) SessionLevel() bool { return ev.Cell == "" }
+
+// Status returns the latest state of every SQL cell, in artifact and cell
+// order.
+func (s *scheduler) Status() []Event {
+	_, evs := s.Snapshot()
+	return evs
+}
+
+// Snapshot is Status with the seq of the latest event: the states include
+// every event up to it and none after. Each cell's state is its latest
+// event (seq, time and prev included), or for a cell that never changed,
+// its idle state with seq 0 and no time.
+func (s *scheduler) Snapshot() (seq int64, cells []Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.sortedStates() {
+		if st.last.Seq != 0 {
+			cells = append(cells, st.last)
+			continue
+		}
+		ev := s.eventOf(st)
+		ev.Seq = 0
+		cells = append(cells, ev)
+	}
+	return s.seq, cells
+}
+
+// Report returns the state of every SQL cell of the artifact (or of all) in
+// the report shape.
+func (s *scheduler) Report(artifact string) *Report {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &Report{}
+	for _, ap := range s.plan.Artifacts {
+		if artifact != "" && ap.Artifact.ID != artifact {
+			continue
+		}
+		ar := &ArtifactReport{ID: ap.Artifact.ID, Cells: []*CellResult{}}
+		for _, cp := range ap.Cells {
+			st := s.states[cellRef{ap.Artifact.ID, cp.Cell.ID}]
+			if st == nil {
+				continue
+			}
+			res := &CellResult{ID: cp.Cell.ID, Status: st.status, Cached: st.cached, Reason: st.reason}
+			if cp.HasResult() {
+				res.Relation = s.e.relationName(ap.Schema, cp.Name)
+			}
+			if st.status == StatusSuccess {
+				res.Rows = st.rows
+			}
+			if st.status.Final() && st.status != StatusBlocked {
+				res.Duration = st.duration
+			}
+			if st.status == StatusError {
+				msg := st.err
+				res.Err = &msg
+			}
+			ar.Cells = append(ar.Cells, res)
+			r.Summary.add(st.status)
+		}
+		r.Artifacts = append(r.Artifacts, ar)
+	}
+	return r
+}
