@@ -412,31 +412,3 @@ func (g *Graph) names(positions []int) []string {
 	}
 	return out
 }
-
-// Clone returns a copy of g that can be changed without changing g.
-func (g *Graph) Clone() *Graph {
-	c := &Graph{
-		ids:   slices.Clone(g.ids),
-		index: make(map[string]int, len(g.index)),
-		deps:  make([]map[int]struct{}, len(g.deps)),
-		rdeps: make([]map[int]struct{}, len(g.rdeps)),
-	}
-	for id, i := range g.index {
-		c.index[id] = i
-	}
-	for i := range g.deps {
-		if g.deps[i] != nil {
-			c.deps[i] = make(map[int]struct{}, len(g.deps[i]))
-			for d := range g.deps[i] {
-				c.deps[i][d] = struct{}{}
-			}
-		}
-		if g.rdeps[i] != nil {
-			c.rdeps[i] = make(map[int]struct{}, len(g.rdeps[i]))
-			for d := range g.rdeps[i] {
-				c.rdeps[i][d] = struct{}{}
-			}
-		}
-	}
-	return c
-}

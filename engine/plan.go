@@ -325,7 +325,7 @@ func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 	case conn.SQLDialect() == connectors.EngineMySQL:
 		cp.Analysis = sqlparse.AnalyzeMySQL(c.SQL)
 	default:
-		a, err := ap.planner.DuckDB.Analyze(ctx, c.SQL)
+		a, err := ap.planner.analyzeDuckDB(ctx, c.SQL) // Session.Update may have parsed it already
 		if err != nil {
 			return fmt.Errorf("cell %s: %w", c.ID, err)
 		}

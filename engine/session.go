@@ -54,8 +54,8 @@ type SessionOptions struct {
 type Session struct {
 	*scheduler
 	ownsEngine bool
-	// updates serialises edits: an edit parses its cell outside the
-	// scheduler's lock (see Update).
+	// updates serialises edits: an edit parses its cell before it takes
+	// the scheduler's lock (see Update).
 	updates sync.Mutex
 }
 

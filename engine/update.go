@@ -3,10 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/sqlparse"
 )
 
 // CellPatch is an edit of one cell; nil fields are left alone.
@@ -25,10 +25,10 @@ type CellPatch struct {
 // mode, reruns it with everything downstream (the returned Run); in lazy
 // mode it marks them stale and returns nil.
 //
-// The cell is parsed (through DuckDB for a DuckDB cell) without the
-// scheduler's lock, on copies of the artifact plans that hold it; the
-// copies replace the plans under the lock. Edits are serialised, so the
-// copies start from the plans as the last edit left them.
+// A DuckDB cell is parsed through DuckDB before the scheduler's lock is
+// taken (preparse); under it, the plan takes that parse and re-resolves
+// the cells the edit concerns, which does no I/O. Edits are serialised, so
+// the cell does not change between the two.
 func (s *Session) Update(ctx context.Context, p CellPatch) (*Run, error) {
 	s.updates.Lock()
 	defer s.updates.Unlock()
@@ -38,25 +38,13 @@ func (s *Session) Update(ctx context.Context, p CellPatch) (*Run, error) {
 		return nil, ErrClosed
 	}
 	c, err := s.patched(p)
-	var edited []int // the artifacts holding the cell
-	for i, ap := range s.plan.Artifacts {
-		if ap.Cell(p.CellID) != nil {
-			edited = append(edited, i)
-		}
-	}
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	// Only Update changes plans, and edits are serialised: reading them
-	// here without mu is safe.
-	fresh := make([]*ArtifactPlan, len(edited))
-	for k, i := range edited {
-		ap := s.plan.Artifacts[i].clone()
-		if err := ap.Update(ctx, c); err != nil {
-			return nil, err
-		}
-		fresh[k] = ap
+	ctx, err = s.e.Planner().preparse(ctx, c)
+	if err != nil {
+		return nil, err
 	}
 
 	s.mu.Lock()
@@ -66,13 +54,12 @@ func (s *Session) Update(ctx context.Context, p CellPatch) (*Run, error) {
 	}
 	var targets []*cellState
 	reasons := map[*cellState]string{}
-	for k, i := range edited {
-		ap := fresh[k]
-		s.plan.Artifacts[i] = ap
-		for _, st := range s.states {
-			if st.ref.artifact == ap.Artifact.ID {
-				st.ap = ap
-			}
+	for _, ap := range s.plan.Artifacts {
+		if ap.Cell(c.ID) == nil {
+			continue
+		}
+		if err := ap.Update(ctx, c); err != nil {
+			return nil, err
 		}
 		if s.opts.Mode == Lazy {
 			s.markStale(ap, c.ID)
@@ -125,36 +112,42 @@ func (s *scheduler) patched(p CellPatch) (*cells.Cell, error) {
 	return &c, nil
 }
 
-// clone returns a copy of ap that ArtifactPlan.Update can change while
-// ap is read: the cell plans, the graph and every index Update writes to
-// are copied; what it only reads or replaces whole is shared. It goes
-// once the plans are immutable (issue 14, engine/plan).
-func (ap *ArtifactPlan) clone() *ArtifactPlan {
-	c := *ap
-	c.Graph = ap.Graph.Clone()
-	c.Cells = make([]*CellPlan, len(ap.Cells))
-	c.byID = make(map[string]*CellPlan, len(ap.byID))
-	for i, cp := range ap.Cells {
-		n := *cp
-		n.Errors = slices.Clone(cp.Errors)
-		n.writeKeys = slices.Clone(cp.writeKeys)
-		c.Cells[i], c.byID[cp.Cell.ID] = &n, &n
-	}
-	c.Order = slices.Clone(ap.Order)
-	c.Errors = slices.Clone(ap.Errors)
-	c.definers = cloneLists(ap.definers)
-	c.writers = cloneLists(ap.writers)
-	c.readers = make(map[string]map[string]bool, len(ap.readers))
-	for k, ids := range ap.readers {
-		c.readers[k] = maps.Clone(ids)
-	}
-	return &c
+// preparsedKey carries, in the context of ArtifactPlan.Update, the parse
+// Session.Update made of the edited cell before it took the lock.
+type preparsedKey struct{}
+
+type preparsed struct {
+	text string
+	a    *sqlparse.Analysis
 }
 
-func cloneLists(m map[string][]string) map[string][]string {
-	out := make(map[string][]string, len(m))
-	for k, ids := range m {
-		out[k] = slices.Clone(ids)
+// preparse parses c through DuckDB when it is a DuckDB cell, and returns
+// ctx carrying the parse for analyzeDuckDB. Other dialects parse without
+// I/O, under the lock. (Temporary: the plans' Analyzer replaces it.)
+func (p *Planner) preparse(ctx context.Context, c *cells.Cell) (context.Context, error) {
+	if c.Type != cells.TypeSQL {
+		return ctx, nil
 	}
-	return out
+	reg := p.Connections
+	if reg == nil {
+		reg, _ = connectors.NewRegistry()
+	}
+	conn, ok := reg.Lookup(c.Connector())
+	if d := conn.SQLDialect(); !ok || d == connectors.EnginePostgres || d == connectors.EngineMySQL {
+		return ctx, nil
+	}
+	a, err := p.DuckDB.Analyze(ctx, c.SQL)
+	if err != nil {
+		return nil, fmt.Errorf("update cell %s: cell %s: %w", c.ID, c.ID, err)
+	}
+	return context.WithValue(ctx, preparsedKey{}, preparsed{c.SQL, a}), nil
+}
+
+// analyzeDuckDB parses a DuckDB cell, or takes the parse preparse made of
+// it.
+func (p *Planner) analyzeDuckDB(ctx context.Context, text string) (*sqlparse.Analysis, error) {
+	if pre, ok := ctx.Value(preparsedKey{}).(preparsed); ok && pre.text == text {
+		return pre.a, nil
+	}
+	return p.DuckDB.Analyze(ctx, text)
 }
