@@ -1,6 +1,8 @@
 package dag_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/cellsd/cellsd/dag"
@@ -35,4 +37,29 @@ func Example() {
 	// cycle: [loopA loopB loopA]
 	// after edit: [orders revenue customers report loopB loopA chart]
 	// cycles: 0
+}
+
+func ExampleGraph_Walk() {
+	g := dag.New([]string{"orders", "revenue", "customers", "report"})
+	g.SetDeps("revenue", []string{"orders"})
+	g.SetDeps("report", []string{"revenue", "customers"})
+
+	// One cell at a time, so the visits print in a fixed order; a failure
+	// is recorded at its root and its downstream is skipped.
+	failed := g.Walk(context.Background(), 1, func(_ context.Context, id string) error {
+		fmt.Println("run", id)
+		if id == "customers" {
+			return errors.New("table missing")
+		}
+		return nil
+	})
+	fmt.Println("customers:", failed["customers"])
+	fmt.Println("report:", failed["report"])
+
+	// Output:
+	// run orders
+	// run revenue
+	// run customers
+	// customers: table missing
+	// report: upstream customers failed
 }

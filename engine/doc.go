@@ -8,6 +8,14 @@
 // reports every status change as an [Event] with a reason. [Engine.Run] is a
 // batch run: one run of a session of its own.
 //
+// Inside, a Session is a facade over its scheduler (scheduler.go: one loop
+// that moves cells on as their dependencies finish, without recursion and
+// without I/O under its lock), the cells' state machine and supersession
+// guard (cellstate.go), the cache's fingerprints (cache.go) and the
+// [Executor] every cell runs through (executor.go: DuckDB in core, or an
+// external source). Every goroutine it starts goes through one spawner
+// (spawn.go), which refuses after Close.
+//
 // An [Engine] owns one DuckDB instance: New has no side effects, Open starts
 // DuckDB, Close releases it and is idempotent. Engines and Sessions are safe
 // for concurrent use. A Session owns every goroutine it starts; its Close

@@ -21,6 +21,8 @@ import (
 // cells on, a cell finishing wakes its dependents there, and nothing
 // recurses. Everything below mu is read and written with mu held; no I/O
 // runs under it (unlock does the provenance writes after releasing it).
+// It is one type of many methods because they share that one lock and the
+// state under it; the cell's own transitions are in cellstate.go.
 type scheduler struct {
 	e    *Engine
 	opts SessionOptions
