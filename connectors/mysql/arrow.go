@@ -500,27 +500,34 @@ func appendBytes(b array.Builder, v driver.Value) error {
 	return nil
 }
 
-// batcher builds Arrow record batches from driver rows. Its builders'
-// buffers come from a pool: a batch's buffers go back to it when the
-// consumer releases the batch, and the next batches reuse them, so a
-// long result does not allocate (and the GC does not collect) ~150 KB per
-// batch.
+// batcher builds Arrow record batches from driver rows. The buffers of
+// its fixed-width columns come from a pool: a batch's buffers go back to
+// it when the consumer releases the batch, and later batches reuse them,
+// so a long result does not allocate (and the GC does not collect) most of
+// ~150 KB per batch. Text and binary columns allocate afresh, because
+// their values (array.String's Value) alias the buffer and consumers keep
+// them; their value bytes are reserved at the size the last batch needed.
 type batcher struct {
-	cols []Column
-	rb   *array.RecordBuilder
-	bs   []array.Builder
-	// data are the builders of variable-width columns, by index in bs;
-	// their value bytes are reserved at the size the last batch needed.
-	data map[int]*array.BinaryBuilder
-	last map[int]int
-	n    int
+	cols   []Column
+	schema *arrow.Schema
+	bs     []array.Builder
+	data   map[int]*array.BinaryBuilder // by index in bs
+	last   map[int]int
+	n      int
 }
 
 func newBatcher(cols []Column) *batcher {
-	rb := array.NewRecordBuilder(newPool(), Schema(cols))
-	b := &batcher{cols: cols, rb: rb, bs: rb.Fields(), data: map[int]*array.BinaryBuilder{}, last: map[int]int{}}
-	for i, f := range b.bs {
-		switch f := f.(type) {
+	schema := Schema(cols)
+	b := &batcher{cols: cols, schema: schema, bs: make([]array.Builder, len(cols)),
+		data: map[int]*array.BinaryBuilder{}, last: map[int]int{}}
+	p := newPool()
+	for i, f := range schema.Fields() {
+		var mem memory.Allocator = p
+		if arrow.IsBaseBinary(f.Type.ID()) {
+			mem = memory.DefaultAllocator
+		}
+		b.bs[i] = array.NewBuilder(mem, f.Type)
+		switch f := b.bs[i].(type) {
 		case *array.StringBuilder:
 			b.data[i] = f.BinaryBuilder
 		case *array.BinaryBuilder:
@@ -532,7 +539,9 @@ func newBatcher(cols []Column) *batcher {
 }
 
 func (b *batcher) reserve() {
-	b.rb.Reserve(BatchRows)
+	for _, f := range b.bs {
+		f.Reserve(BatchRows)
+	}
 	for i, d := range b.data {
 		d.ReserveData(b.last[i])
 	}
@@ -555,17 +564,28 @@ func (b *batcher) append(vals []driver.Value, n int64) error {
 }
 
 func (b *batcher) flush(sink ArrowSink) error {
-	for i, d := range b.data {
-		b.last[i] = d.DataLen()
+	arrs := make([]arrow.Array, len(b.bs))
+	for i, f := range b.bs {
+		if d, ok := b.data[i]; ok {
+			b.last[i] = d.DataLen()
+		}
+		arrs[i] = f.NewArray()
 	}
-	rec := b.rb.NewRecordBatch()
+	rec := array.NewRecordBatch(b.schema, arrs, int64(b.n))
+	for _, a := range arrs {
+		a.Release()
+	}
 	defer rec.Release()
 	b.reserve()
 	b.n = 0
 	return sink.Record(rec)
 }
 
-func (b *batcher) release() { b.rb.Release() }
+func (b *batcher) release() {
+	for _, f := range b.bs {
+		f.Release()
+	}
+}
 
 // pool is an Arrow allocator that keeps freed buffers, by power-of-two
 // capacity, for the next Allocate; it holds at most poolBytes. Buffers

@@ -9,6 +9,10 @@
 //	// start the server, sqlroomstest.People(t, pool, schema)
 //	client.Run(t, sqlroomstest.Target{...})
 //
+// RunMySQL does the same for a MySQL connection (MySQLConnectionID,
+// read-only, on the database MySQLPeople filled) with e2e_mysql.mjs, and
+// checks against MariaDB.
+//
 // The server must serve the bridge under {URL}/api/db/ behind a bearer
 // token, with the core DuckDB (connectors.CoreID, in memory) and a
 // read-only Postgres connection named ConnectionID on the database of the
