@@ -382,10 +382,11 @@ const erUnsupportedPS = 1295
 
 // queryRows runs stmt as a prepared statement, so that its rows come in
 // the binary protocol: integers, floats and temporal values arrive as
-// their bytes, not as text the server formats and the client parses (a
-// third less CPU on both sides for a typical result, and FLOAT exactly
-// as stored). A statement the server cannot prepare runs as text. The
-// returned func closes the prepared statement, after rows.
+// their bytes, not as text the server formats and the client parses
+// (about a quarter less client CPU on the 9-column benchmark table, less
+// work for the server, and FLOAT exactly as stored). A statement the
+// server cannot prepare runs as text. The returned func closes the
+// prepared statement, after rows.
 func queryRows(ctx context.Context, dc any, stmt string) (driver.Rows, func(), error) {
 	noop := func() {}
 	if p, ok := dc.(driver.ConnPrepareContext); ok {
