@@ -208,8 +208,8 @@ func (s *Server) queryRows(ctx context.Context, t target, query string, sink row
 
 // queryArrow runs a query and hands its result to sink as Arrow record
 // batches. Postgres results are decoded from the binary wire format
-// straight into Arrow when every column allows it (postgres.QueryArrow);
-// other results, and the core DuckDB's, are built from Go values.
+// straight into Arrow (postgres.Source.Fetch); the core DuckDB's are built
+// from Go values.
 func (s *Server) queryArrow(ctx context.Context, t target, query string, sink arrowSink) error {
 	if t.my != nil {
 		return t.my.Query(ctx, query, nil, mysqlArrow{sink})
