@@ -21,7 +21,7 @@ func TestCorpusMySQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := openEngine(t, engine.Config{Connections: reg})
+	eng := openEngine(t, engine.Config{Connections: reg, Sources: testSources(t)})
 	seen := map[string]bool{}
 	for _, tc := range mysqlCorpus {
 		if seen[tc.name] {

@@ -75,7 +75,7 @@ func TestCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := openEngine(t, engine.Config{Connections: reg})
+	eng := openEngine(t, engine.Config{Connections: reg, Sources: testSources(t)})
 	seen := map[string]bool{}
 	for _, tc := range corpus {
 		if seen[tc.name] {

@@ -715,14 +715,8 @@ func (s *Session) execute(ctx context.Context, ex *execution, spec execSpec) (ro
 	switch spec.conn.Engine {
 	case connectors.EngineDuckDB:
 		rows, err = s.e.runDuckDB(ctx, spec, guard)
-	case connectors.EnginePostgres:
-		rows, err = s.e.runPostgres(ctx, spec, guard)
-	case connectors.EngineBridge:
-		rows, err = s.e.runBridge(ctx, spec, guard)
-	case connectors.EngineMySQL:
-		rows, err = s.e.runMySQL(ctx, spec, guard)
 	default:
-		return nil, fmt.Errorf("connector %s: %s cells cannot run", spec.conn.ID, spec.conn.Engine)
+		rows, err = s.e.runExternal(ctx, spec, guard)
 	}
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return nil, context.Cause(ctx) // "timed out after ..."

@@ -56,6 +56,9 @@ func loadConnectionsLimit(path string, limit int64, log *slog.Logger) (*connecto
 // openEngine opens an engine, or says which setting stopped it.
 func openEngine(e *env, cfg engine.Config) (*engine.Engine, error) {
 	cfg.Logger = e.log
+	if cfg.Sources == nil {
+		cfg.Sources = e.sources
+	}
 	eng := engine.New(cfg)
 	if err := eng.Open(e.ctx); err != nil {
 		eng.Close()

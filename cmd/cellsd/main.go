@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/cellsd/cellsd/connectors/registry"
 )
 
 // Exit codes (DESIGN.md "CLI contract").
@@ -48,6 +50,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// sources are the external connections' Sources, shared by the
+	// command's engines.
+	sources *registry.Sources
 }
 
 func main() {
@@ -81,7 +86,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cellsd: %v\n", err)
 		return exitUsage
 	}
-	e := &env{ctx: ctx, stdout: stdout, stderr: stderr,
+	// One set of connection pools for the process, closed as it ends.
+	sources := registry.New()
+	defer sources.Close()
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, sources: sources,
 		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	err = kctx.Run(e)
 	var ue usageError

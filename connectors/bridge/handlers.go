@@ -59,7 +59,7 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request) error {
 		} else if t.src == nil {
 			err = s.cfg.Core.PingContext(ctx)
 		} else {
-			if err = t.src.Query(ctx, "SELECT 1", pgRows{discardRows{}}); err != nil {
+			if err = pgFetch(ctx, t.src, "SELECT 1", nil); err != nil {
 				err = fmt.Errorf("connection %s: %w", req.ConnectionID, err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -124,6 +125,22 @@ func goValue(a arrow.Array, r int, dbType string) any {
 	case *array.MonthDayNanoInterval:
 		v := a.Value(r)
 		return duckdb.Interval{Months: v.Months, Days: v.Days, Micros: v.Nanoseconds / 1000}
+	case *array.Boolean:
+		return a.Value(r)
+	case *array.Time64:
+		return time.UnixMicro(int64(a.Value(r))).UTC()
+	case *array.FixedSizeBinary:
+		if v := a.Value(r); len(v) == 16 {
+			return [16]byte(v)
+		}
+	case *array.List:
+		elem, _ := strings.CutSuffix(dbType, "[]")
+		start, end := a.ValueOffsets(r)
+		out := make([]any, end-start)
+		for i := range out {
+			out[i] = goValue(a.ListValues(), int(start)+i, elem)
+		}
+		return out
 	}
 	return a.ValueStr(r)
 }

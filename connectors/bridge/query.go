@@ -189,7 +189,7 @@ func (s *Server) exec(ctx context.Context, t target, query string) error {
 		_, err := s.cfg.Core.ExecContext(ctx, query)
 		return err
 	}
-	return t.src.Query(ctx, query, pgRows{discardRows{}})
+	return pgFetch(ctx, t.src, query, nil)
 }
 
 // queryRows runs a query and hands its rows to sink as Go values.
@@ -203,13 +203,13 @@ func (s *Server) queryRows(ctx context.Context, t target, query string, sink row
 	if t.src == nil {
 		return coreRows(ctx, s.cfg.Core, query, sink)
 	}
-	return t.src.Query(ctx, query, pgRows{sink})
+	return pgFetch(ctx, t.src, query, &pgRows{sink: sink})
 }
 
 // queryArrow runs a query and hands its result to sink as Arrow record
 // batches. Postgres results are decoded from the binary wire format
-// straight into Arrow when every column allows it (postgres.QueryArrow);
-// other results, and the core DuckDB's, are built from Go values.
+// straight into Arrow (postgres.Source.Fetch); the core DuckDB's are built
+// from Go values.
 func (s *Server) queryArrow(ctx context.Context, t target, query string, sink arrowSink) error {
 	if t.my != nil {
 		return t.my.Query(ctx, query, nil, mysqlArrow{sink})
@@ -222,7 +222,7 @@ func (s *Server) queryArrow(ctx context.Context, t target, query string, sink ar
 	if t.src == nil {
 		return coreRows(ctx, s.cfg.Core, query, rows)
 	}
-	return t.src.QueryArrow(ctx, query, pgArrow{sink}, pgRows{rows})
+	return pgFetch(ctx, t.src, query, pgArrow{sink})
 }
 
 // coreRows runs a query on the core DuckDB and hands its rows to sink.
@@ -278,24 +278,56 @@ func scanRows(rows *sql.Rows, sink rowSink) error {
 	return nil
 }
 
-// pgRows adapts a rowSink to the Postgres source's row path.
-type pgRows struct{ sink rowSink }
+// pgFetch runs a query on a Postgres source, its result (when w is not
+// nil) to w. The caller names the connection, as for the other sources.
+func pgFetch(ctx context.Context, src *postgres.Source, query string, w connectors.ResultWriter) error {
+	err := src.Fetch(ctx, connectors.Query{SQL: query, HasResult: w != nil}, w)
+	if ce := (*connectors.Error)(nil); errors.As(err, &ce) {
+		return ce.Err
+	}
+	return err
+}
 
-func (p pgRows) Columns(cols []postgres.Column) error {
+// pgRows adapts a rowSink to the Postgres source's record batches: each
+// batch's values as the Go values the core DuckDB's rows have.
+type pgRows struct {
+	sink  rowSink
+	types []string
+	buf   [][]any
+}
+
+func (p *pgRows) Begin(_ *arrow.Schema, cols []connectors.Column) error {
 	names, types := make([]string, len(cols)), make([]string, len(cols))
 	for i, c := range cols {
 		names[i], types[i] = c.Name, c.DuckDBType
 	}
+	p.types = types
 	return p.sink.columns(names, types)
 }
 
-func (p pgRows) Rows(rows [][]any) error { return p.sink.rows(rows) }
+func (p *pgRows) Write(rec arrow.RecordBatch) error {
+	defer rec.Release()
+	p.buf = p.buf[:0]
+	for r := range int(rec.NumRows()) {
+		row := make([]any, rec.NumCols())
+		for c := range row {
+			row[c] = goValue(rec.Column(c), r, p.types[c])
+		}
+		p.buf = append(p.buf, row)
+	}
+	return p.sink.rows(p.buf)
+}
 
-// pgArrow adapts an arrowSink to the Postgres source's columnar path.
+// pgArrow adapts an arrowSink to the Postgres source's record batches.
 type pgArrow struct{ sink arrowSink }
 
-func (p pgArrow) Columns(cols []postgres.Column) error { return p.sink.schema(postgres.Schema(cols)) }
-func (p pgArrow) Record(rec arrow.RecordBatch) error   { return p.sink.record(rec) }
+func (p pgArrow) Begin(schema *arrow.Schema, _ []connectors.Column) error {
+	return p.sink.schema(schema)
+}
+func (p pgArrow) Write(rec arrow.RecordBatch) error {
+	defer rec.Release()
+	return p.sink.record(rec)
+}
 
 type discardRows struct{}
 

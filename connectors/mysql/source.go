@@ -46,9 +46,8 @@ func Open(cfg *Config) (*Source, error) {
 }
 
 // Close closes the pools.
-func (s *Source) Close() {
-	s.db.Close()
-	s.ctl.Close()
+func (s *Source) Close() error {
+	return errors.Join(s.db.Close(), s.ctl.Close())
 }
 
 // Ping connects (or takes a pooled connection) and pings the server.

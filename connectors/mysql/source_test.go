@@ -36,7 +36,7 @@ func source(t *testing.T, c connectors.Connection) *mysql.Source {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(src.Close)
+	t.Cleanup(func() { src.Close() })
 	return src
 }
 

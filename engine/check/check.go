@@ -21,6 +21,7 @@ import (
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/postgres"
+	"github.com/cellsd/cellsd/connectors/registry"
 	"github.com/cellsd/cellsd/engine"
 )
 
@@ -297,7 +298,9 @@ func render(ctx context.Context, dir string, opts Options) ([][]byte, selected, 
 	}
 	var mu sync.Mutex
 	var events []engine.Event
-	s, err := engine.OpenSession(ctx, engine.Config{Connections: f.conns}, f.nb, engine.SessionOptions{
+	sources := registry.New()
+	defer sources.Close() // after the session's Close below
+	s, err := engine.OpenSession(ctx, engine.Config{Connections: f.conns, Sources: sources}, f.nb, engine.SessionOptions{
 		Mode: f.steps.Mode,
 		Observe: func(ev engine.Event) {
 			mu.Lock()

@@ -240,7 +240,7 @@ func (d *Daemon) open(body []byte) (string, error) {
 		return "", apiErrorf(CodeUnavailable, "%v", err)
 	}
 	obs := d.pub.Observer()
-	es, err := engine.OpenSession(ctx, engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Sandbox: d.sandbox, Logger: d.cfg.Logger},
+	es, err := engine.OpenSession(ctx, engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Sources: d.sources, Sandbox: d.sandbox, Logger: d.cfg.Logger},
 		nb, engine.SessionOptions{ID: id, Mode: mode, Concurrency: d.cfg.Concurrency, FirstSeq: first, Observe: func(ev engine.Event) {
 			d.metrics.observe(ev)
 			obs(ev)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/connectors/registry"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
@@ -103,6 +104,9 @@ type Daemon struct {
 	callout *callout           // nil when the daemon does not answer the auth callout
 	sandbox *engine.Sandbox
 	tokens  *tokens
+	// sources are the external connections' Sources (one pool per
+	// connection), shared by all the sessions; closed last.
+	sources *registry.Sources
 
 	opens sync.WaitGroup // open requests in flight
 	wg    sync.WaitGroup // the HTTP server
@@ -133,7 +137,8 @@ func New(cfg Config) *Daemon {
 		sb.MemoryLimit = engine.FairMemoryLimit()
 	}
 	return &Daemon{cfg: cfg, log: cfg.Logger.With("component", "daemon", "daemon", name), name: name, stableName: stable,
-		sessions: map[string]*session{}, opening: map[string]*session{}, sandbox: &sb, tokens: newTokens()}
+		sessions: map[string]*session{}, opening: map[string]*session{}, sandbox: &sb, tokens: newTokens(),
+		sources: registry.New()}
 }
 
 // Open starts the embedded NATS server (unless given one), connects, sets
@@ -328,6 +333,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 		d.httpLn.Close()
 	}
 	d.wg.Wait()
+	if err := d.sources.Close(); err != nil { // the sessions that used them are closed
+		errs = append(errs, fmt.Errorf("sources: %w", err))
+	}
 	if d.nc != nil {
 		d.nc.Close()
 	}

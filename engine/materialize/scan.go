@@ -1,21 +1,16 @@
-package engine
+package materialize
 
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math/big"
-	"strconv"
-	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
-
-	"github.com/cellsd/cellsd/connectors/postgres"
 )
 
 // scanFunction is the table function through which Arrow record batches
@@ -35,28 +30,43 @@ type scanStream struct {
 	stopped chan struct{}
 }
 
-// registerScan registers cellsd_scan on the engine's database.
-func (e *Engine) registerScan(ctx context.Context) error {
-	conn, err := e.db.Conn(ctx)
+// Materializer loads results into one DuckDB database through the
+// cellsd_scan table function it registers there. It is safe for
+// concurrent use.
+type Materializer struct {
+	db *sql.DB
+	// streams holds the results on their way in through cellsd_scan, by id.
+	streams sync.Map
+}
+
+// Register registers cellsd_scan on db and returns the Materializer that
+// feeds it.
+func Register(ctx context.Context, db *sql.DB) (*Materializer, error) {
+	m := &Materializer{db: db}
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.Close()
 	varchar, err := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return duckdb.RegisterTableUDF(conn, scanFunction, duckdb.ChunkTableFunction{
+	err = duckdb.RegisterTableUDF(conn, scanFunction, duckdb.ChunkTableFunction{
 		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{varchar}},
 		BindArguments: func(_ map[string]any, args ...any) (duckdb.ChunkTableSource, error) {
 			id, _ := args[0].(string)
-			v, ok := e.streams.Load(id)
+			v, ok := m.streams.Load(id)
 			if !ok {
 				return nil, fmt.Errorf("%s: no stream %q", scanFunction, id)
 			}
 			return &scanSource{st: v.(*scanStream)}, nil
 		},
 	})
+	if err != nil {
+		return nil, fmt.Errorf("register %s: %w", scanFunction, err)
+	}
+	return m, nil
 }
 
 // scanSource is the DuckDB side of a scanStream.
@@ -180,6 +190,14 @@ func listElemValue(vals arrow.Array) func(i int) any {
 		if a.DataType().(*arrow.FixedSizeBinaryType).ByteWidth == 16 {
 			return func(i int) any { return duckdb.UUID(a.Value(i)) }
 		}
+	case *array.Time64:
+		unit := a.DataType().(*arrow.Time64Type).Unit
+		return func(i int) any { return a.Value(i).ToTime(unit).UTC() }
+	case *array.MonthDayNanoInterval:
+		return func(i int) any {
+			v := a.Value(i)
+			return duckdb.Interval{Months: v.Months, Days: v.Days, Micros: v.Nanoseconds / 1000}
+		}
 	}
 	return nil
 }
@@ -289,104 +307,6 @@ func fill[T any](chunk duckdb.DataChunk, c int, col arrow.Array, n int, value fu
 		}
 	}
 	return nil
-}
-
-// scanSink receives a Postgres result as Arrow record batches and runs the
-// CREATE TABLE ... AS SELECT FROM cellsd_scan that pulls them into the
-// staging table, the two overlapping: Postgres sends while DuckDB loads.
-type scanSink struct {
-	e          *Engine
-	ctx        context.Context
-	conn       *sql.Conn
-	stagingRel string
-	id         string
-	st         *scanStream
-	ctasErr    chan error
-	rows       int64
-	received   *atomic.Int64 // bytes of the batches, when set
-}
-
-var (
-	errScanStopped = errors.New("the load into DuckDB stopped")
-	scanSeq        atomic.Int64
-)
-
-func (s *scanSink) Columns(cols []postgres.Column) error {
-	sel := make([]string, len(cols))
-	for i, c := range cols {
-		sel[i] = loadColumn(c.Name, c.DuckDBType)
-	}
-	s.start(postgres.Schema(cols), sel)
-	return nil
-}
-
-// loadColumn is the load's SELECT of a column that arrives in Arrow as
-// its carrier type and lands as duckType: JSON and TIMETZ come as text,
-// dates as days and timestamps as microseconds since the epoch.
-func loadColumn(name, duckType string) string {
-	q := quoteIdent(name)
-	switch duckType {
-	case "JSON":
-		return "CAST(" + q + " AS JSON) AS " + q
-	case "DATE":
-		return "CAST(DATE '1970-01-01' + " + q + " AS DATE) AS " + q
-	case "TIMESTAMP":
-		return "make_timestamp(" + q + ") AS " + q
-	case "TIMESTAMPTZ":
-		return "make_timestamptz(" + q + ") AS " + q
-	case "TIMETZ":
-		return "CAST(" + q + " AS TIMETZ) AS " + q
-	}
-	return q
-}
-
-// start registers the stream of records of schema and starts the CREATE
-// TABLE ... AS SELECT sel FROM cellsd_scan that loads it.
-func (s *scanSink) start(schema *arrow.Schema, sel []string) {
-	s.st = &scanStream{schema: schema, records: make(chan arrow.RecordBatch, 4), stopped: make(chan struct{})}
-	s.id = strconv.FormatInt(scanSeq.Add(1), 10)
-	s.e.streams.Store(s.id, s.st)
-	s.ctasErr = make(chan error, 1)
-	go func() {
-		defer close(s.st.stopped)
-		_, err := s.conn.ExecContext(s.ctx, "CREATE TABLE "+s.stagingRel+" AS SELECT "+strings.Join(sel, ", ")+
-			" FROM "+scanFunction+"("+quoteString(s.id)+")")
-		s.ctasErr <- err
-	}()
-}
-
-func (s *scanSink) Record(rec arrow.RecordBatch) error {
-	rec.Retain()
-	select {
-	case s.st.records <- rec:
-		s.rows += rec.NumRows()
-		if s.received != nil {
-			s.received.Add(recordBytes(rec))
-		}
-		return nil
-	case <-s.st.stopped:
-		rec.Release()
-		return errScanStopped
-	}
-}
-
-// finish ends the stream with the producer's error, waits for DuckDB to
-// finish loading and returns the first error of the two.
-func (s *scanSink) finish(produceErr error) error {
-	if s.st == nil {
-		return produceErr
-	}
-	s.st.err = produceErr
-	close(s.st.records)
-	ctasErr := <-s.ctasErr
-	s.e.streams.Delete(s.id)
-	for rec := range s.st.records { // left over after a failed load
-		rec.Release()
-	}
-	if produceErr != nil && !errors.Is(produceErr, errScanStopped) {
-		return produceErr
-	}
-	return ctasErr
 }
 
 // recordBytes is the size of a batch's buffers: what it took on the wire,
