@@ -212,8 +212,12 @@ func (b *batch) prefetch(ctx context.Context, texts []string) error {
 		seen[t] = true
 		todo = append(todo, t)
 	}
-	if len(todo) == 0 {
+	switch len(todo) {
+	case 0:
 		return nil
+	case 1: // one text needs no list
+		_, err := b.serialize(ctx, todo[0])
+		return err
 	}
 	in, err := json.Marshal(todo)
 	if err != nil {
