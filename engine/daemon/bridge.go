@@ -10,8 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 	"github.com/cellsd/cellsd/sqlparse"
 )
 
@@ -30,7 +30,7 @@ type bridgeSessions struct{ d *Daemon }
 // Session returns a session this daemon serves. For any other, it asks
 // every daemon on the NATS for its sessions, so the 404 can name the HTTP
 // address of the one that serves it.
-func (b bridgeSessions) Session(ctx context.Context, id string) (bridge.SessionDB, error) {
+func (b bridgeSessions) Session(ctx context.Context, id string) (bridgeserver.SessionDB, error) {
 	b.d.mu.Lock()
 	s := b.d.sessions[id]
 	b.d.mu.Unlock()
@@ -42,12 +42,12 @@ func (b bridgeSessions) Session(ctx context.Context, id string) (bridge.SessionD
 	owner, err := b.d.ownerOf(ctx, id)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("%w: session %q: this daemon does not serve it, and listing the sessions of the others failed: %v", bridge.ErrUnknownSession, id, err)
+		return nil, fmt.Errorf("%w: session %q: this daemon does not serve it, and listing the sessions of the others failed: %v", bridgeserver.ErrUnknownSession, id, err)
 	case owner == nil:
-		return nil, fmt.Errorf("%w: session %q: no daemon on this NATS serves it", bridge.ErrUnknownSession, id)
+		return nil, fmt.Errorf("%w: session %q: no daemon on this NATS serves it", bridgeserver.ErrUnknownSession, id)
 	}
 	return nil, fmt.Errorf("%w: session %q is served by daemon %s at %s; ask that address",
-		bridge.ErrUnknownSession, id, owner.Name, owner.HTTP)
+		bridgeserver.ErrUnknownSession, id, owner.Name, owner.HTTP)
 }
 
 // sessionDB is an engine session as the bridge reads it.
@@ -77,13 +77,13 @@ func (db sessionDB) Query(ctx context.Context, text string, fn func(*sql.Rows) e
 func (db sessionDB) Schemas() (string, []string) { return db.s.Schemas() }
 
 // bridgeError makes the engine's errors the bridge's: SQL that is not one
-// query is bridge.ErrNotQuery, a closed session bridge.ErrUnknownSession.
+// query is bridgeserver.ErrNotQuery, a closed session bridgeserver.ErrUnknownSession.
 func bridgeError(err error) error {
 	switch {
 	case errors.Is(err, sqlparse.ErrNotQuery):
-		return alsoIs{err, bridge.ErrNotQuery}
+		return alsoIs{err, bridgeserver.ErrNotQuery}
 	case errors.Is(err, engine.ErrClosed):
-		return alsoIs{err, bridge.ErrUnknownSession}
+		return alsoIs{err, bridgeserver.ErrUnknownSession}
 	}
 	return err
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cellsd/cellsd/connectors"
-	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
@@ -93,7 +93,7 @@ type Daemon struct {
 	js      jetstream.JetStream
 	pub     *natsbus.Publisher
 	core    *core // the bridge's duckdb-core
-	bridge  *bridge.Server
+	bridge  *bridgeserver.Server
 	http    *http.Server
 	httpLn  net.Listener
 	metrics *metrics
@@ -214,7 +214,7 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 	if err = d.nc.FlushTimeout(10 * time.Second); err != nil {
 		return fmt.Errorf("subscribe %s: %w", openSubject, err)
 	}
-	d.bridge = bridge.NewServer(bridge.ServerConfig{Connections: d.cfg.Connections, Core: d.core.db, Logger: d.cfg.Logger, Sessions: bridgeSessions{d}})
+	d.bridge = bridgeserver.NewServer(bridgeserver.ServerConfig{Connections: d.cfg.Connections, Core: d.core.db, Logger: d.cfg.Logger, Sessions: bridgeSessions{d}})
 	d.log.Info("sandbox", "allow_dirs", d.sandbox.AllowDirs, "session_memory", d.sandbox.MemoryLimit, "session_threads", d.sandbox.Threads,
 		"notebooks", d.cfg.Notebooks)
 	h, err := d.handler()

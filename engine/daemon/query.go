@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/daemon/sqlvalue"
 	"github.com/cellsd/cellsd/sqlparse"
 )
 
@@ -133,7 +133,7 @@ func readPage(ctx context.Context, q querier, from string, args []any, limit, of
 		}
 		row := make([]any, n)
 		for i, v := range vals {
-			row[i] = bridge.JSONValue(types[i], v)
+			row[i] = sqlvalue.JSON(types[i], v)
 		}
 		out.Rows = append(out.Rows, row)
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 )
 
 // checkExposure refuses settings that would expose the daemon to the
@@ -27,13 +27,13 @@ func (c *Config) checkExposure() error {
 // bridgeAuth is the HTTP auth decision: the daemon's --auth-token reaches
 // everything; a session's token reaches that session's connection,
 // "session:<id>", only.
-func (d *Daemon) bridgeAuth() bridge.Authorizer {
-	return bridge.TokenAuthorizer(d.cfg.AuthToken, func(tok string) (bridge.Access, bool) {
+func (d *Daemon) bridgeAuth() bridgeserver.Authorizer {
+	return bridgeserver.TokenAuthorizer(d.cfg.AuthToken, func(tok string) (bridgeserver.Access, bool) {
 		id, ok := d.tokens.Session(tok)
 		if !ok {
-			return bridge.Access{}, false
+			return bridgeserver.Access{}, false
 		}
-		return bridge.Access{Only: []string{"session:" + id}}, true
+		return bridgeserver.Access{Only: []string{"session:" + id}}, true
 	})
 }
 
