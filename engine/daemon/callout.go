@@ -3,16 +3,12 @@ package daemon
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"fmt"
 	"net"
-	"strings"
 	"sync"
 
 	"github.com/nats-io/jwt/v2"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
@@ -82,7 +78,7 @@ func (d *Daemon) endSession(id string) {
 	clients := d.tokens.revoke(id)
 	if d.nats != nil {
 		for _, c := range clients {
-			d.nats.srv.DisconnectClientByID(c) // gone already: nothing to do
+			d.nats.DisconnectClient(c) // gone already: nothing to do
 		}
 	}
 	d.log.Info("session closed", "session", id, "clients_disconnected", len(clients))
@@ -193,57 +189,4 @@ func (c *callout) handle(m *nats.Msg) {
 		return
 	}
 	m.Respond([]byte(tok))
-}
-
-// authSetup is what the daemon adds to the embedded server's options so
-// that the callout runs: its own user (which bypasses the callout) and
-// the callout itself.
-type authSetup struct {
-	user, password string
-	issuer         nkeys.KeyPair
-	anonymous      bool
-}
-
-// addAuth sets opts up for the callout, keeping the users a --nats-config
-// file names (they bypass the callout, with their own permissions). It
-// returns nil, leaving opts as they are, when the file does its own
-// callout or runs in operator mode.
-func addAuth(opts *server.Options, fromFile bool) (*authSetup, error) {
-	if opts.AuthCallout != nil || len(opts.TrustedOperators) > 0 || len(opts.TrustedKeys) > 0 {
-		return nil, nil
-	}
-	if opts.Authorization != "" || opts.Username != "" {
-		return nil, fmt.Errorf("--nats-config: cellsd needs its clients as a users list (authorization { users = [...] }), not a single token or user: it adds its own user and the session tokens' auth callout")
-	}
-	kp, err := nkeys.CreateAccount()
-	if err != nil {
-		return nil, err
-	}
-	pub, err := kp.PublicKey()
-	if err != nil {
-		return nil, err
-	}
-	pw := make([]byte, 32)
-	rand.Read(pw)
-	a := &authSetup{user: "cellsd-daemon", password: base64.RawURLEncoding.EncodeToString(pw), issuer: kp,
-		anonymous: !fromFile || (len(opts.Users) == 0 && len(opts.Nkeys) == 0)}
-	authUsers := []string{a.user}
-	for _, u := range opts.Users {
-		if strings.EqualFold(u.Username, a.user) {
-			return nil, fmt.Errorf("--nats-config: user %q is cellsd's own", a.user)
-		}
-		authUsers = append(authUsers, u.Username)
-	}
-	for _, u := range opts.Nkeys {
-		authUsers = append(authUsers, u.Nkey)
-	}
-	// Stored hashed, as nats-server wants; the cost is paid once per
-	// connect of the daemon's own connection.
-	hash, err := bcrypt.GenerateFromPassword([]byte(a.password), bcrypt.MinCost)
-	if err != nil {
-		return nil, err
-	}
-	opts.Users = append(opts.Users, &server.User{Username: a.user, Password: string(hash)})
-	opts.AuthCallout = &server.AuthCallout{Issuer: pub, AuthUsers: authUsers}
-	return a, nil
 }

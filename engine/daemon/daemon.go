@@ -88,7 +88,7 @@ type Daemon struct {
 	name       string
 	stableName bool // from Config.Name or DataDir: the same after a restart
 
-	nats    *embedded // nil with Config.NATSURL
+	nats    *natsbus.Server // nil with Config.NATSURL
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	pub     *natsbus.Publisher
@@ -154,39 +154,21 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("http: %w", err)
 	}
 	url := d.cfg.NATSURL
-	var auth []nats.Option
+	co := natsbus.ConnectOptions{Name: "cellsd " + d.name, Logger: d.log}
 	if url == "" {
-		if d.nats, err = startEmbedded(embeddedConfig{listen: d.cfg.NATSListen, websocket: d.cfg.NATSWebsocket, origins: d.websocketOrigins(),
-			dataDir: d.cfg.DataDir, configFile: d.cfg.NATSConfig}, d.cfg.Logger); err != nil {
+		if d.nats, err = natsbus.StartServer(natsbus.ServerConfig{Listen: d.cfg.NATSListen, Websocket: d.cfg.NATSWebsocket, Origins: d.websocketOrigins(),
+			DataDir: d.cfg.DataDir, ConfigFile: d.cfg.NATSConfig}, d.cfg.Logger); err != nil {
 			return err
 		}
-		url = d.nats.srv.ClientURL()
-		if a := d.nats.auth; a != nil {
-			auth = append(auth, nats.UserInfo(a.user, a.password))
+		url = d.nats.ClientURL()
+		if a := d.nats.Auth(); a != nil {
+			co.User, co.Password = a.User, a.Password
 		}
 	}
-	d.nc, err = nats.Connect(url, append(auth,
-		nats.Name("cellsd "+d.name),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.ReconnectBufSize(-1), // the publisher keeps events while disconnected (natsbus.Publisher)
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil { // nil: closed on purpose
-				d.log.Warn("nats disconnected; events are buffered", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { d.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
-	)...)
-	if err != nil {
-		return fmt.Errorf("connect to nats %s: %w", url, err)
-	}
-	if err = d.serveCallout(); err != nil {
+	if d.nc, d.js, err = natsbus.Connect(ctx, url, co); err != nil {
 		return err
 	}
-	if d.js, err = jetstream.New(d.nc, jetstream.WithPublishAsyncTimeout(5*time.Second)); err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	if _, err = natsbus.Setup(ctx, d.js, 0); err != nil {
+	if err = d.serveCallout(); err != nil {
 		return err
 	}
 	d.metrics = newMetrics(func() float64 { return float64(d.pub.Buffered()) })
@@ -242,7 +224,7 @@ func (d *Daemon) WebsocketURL() string {
 	if d.nats == nil {
 		return ""
 	}
-	return d.nats.srv.WebsocketURL()
+	return d.nats.WebsocketURL()
 }
 
 // HTTPAddr is the address the HTTP server listens on.
@@ -335,7 +317,7 @@ func (d *Daemon) Close(ctx context.Context) error {
 		errs = append(errs, d.core.close())
 	}
 	if d.nats != nil {
-		d.nats.stop()
+		d.nats.Stop()
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/cellsd/cellsd/engine/natsbus"
+
 	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 )
 
@@ -18,7 +20,7 @@ func (c *Config) checkExposure() error {
 	if err != nil {
 		return fmt.Errorf("--http %q: %w", c.HTTPAddr, err)
 	}
-	if !isLoopback(host) && c.AuthToken == "" {
+	if !natsbus.IsLoopback(host) && c.AuthToken == "" {
 		return fmt.Errorf("--http %s is not a loopback address and there is no --auth-token: anyone reaching it could query every connection through the bridge; set --auth-token (or CELLSD_AUTH_TOKEN)", c.HTTPAddr)
 	}
 	return nil
@@ -40,11 +42,11 @@ func (d *Daemon) bridgeAuth() bridgeserver.Authorizer {
 // serveCallout answers the embedded server's auth callout, when the
 // daemon set one up.
 func (d *Daemon) serveCallout() error {
-	if d.nats == nil || d.nats.auth == nil {
+	if d.nats == nil || d.nats.Auth() == nil {
 		return nil
 	}
-	a := d.nats.auth
-	d.callout = &callout{d: d, issuer: a.issuer, account: "$G", anonymous: a.anonymous}
+	a := d.nats.Auth()
+	d.callout = &callout{d: d, issuer: a.Issuer, account: "$G", anonymous: a.Anonymous}
 	sub, err := d.nc.Subscribe("$SYS.REQ.USER.AUTH", d.callout.handle)
 	if err != nil {
 		return fmt.Errorf("subscribe auth callout: %w", err)

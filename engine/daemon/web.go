@@ -55,7 +55,7 @@ func (d *Daemon) pageWebsocket() string {
 	if d.nats == nil {
 		return ""
 	}
-	return d.nats.srv.WebsocketURL()
+	return d.nats.WebsocketURL()
 }
 
 // websocketOrigins are the origins whose pages may open the embedded

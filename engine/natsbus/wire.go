@@ -7,6 +7,12 @@
 // Acquire), where a new incarnation's seq starts and the purge of the old
 // one's keys (Begin), and the closing of sessions a killed daemon left
 // (CloseAbandoned).
+//
+// It is also cellsd's one NATS setup: the embedded server a daemon starts
+// when given none (StartServer: JetStream, loopback unless a nats-server
+// config says otherwise, the daemon's user and the auth callout for
+// session tokens) and the connection every cellsd process makes (Connect:
+// reconnect forever, buffer while disconnected, the stream and buckets).
 package natsbus
 
 import (
