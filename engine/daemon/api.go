@@ -373,7 +373,7 @@ func (d *Daemon) loadNotebook(req OpenRequest) (*cells.Notebook, string, error) 
 		return nil, "", apiErrorf(CodeLoad, "%v", err)
 	}
 	for _, name := range slices.Sorted(maps.Keys(req.Params)) {
-		v, err := decodeValue(req.Params[name])
+		v, err := cells.DecodeValue(req.Params[name])
 		if err != nil {
 			return nil, "", apiErrorf(CodeBadRequest, "param %s: %v", name, err)
 		}
@@ -382,17 +382,6 @@ func (d *Daemon) loadNotebook(req OpenRequest) (*cells.Notebook, string, error) 
 		}
 	}
 	return nb, path, nil
-}
-
-// decodeValue reads an input value from JSON, numbers kept as written.
-func decodeValue(raw json.RawMessage) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
 }
 
 // handleSession answers one operation on a session. A session's requests
@@ -432,7 +421,7 @@ func (d *Daemon) sessionOp(s *session, es *engine.Session, op string, body []byt
 		}
 		p := engine.CellPatch{CellID: req.CellID, SQL: req.SQL, Title: req.Title, ResultName: req.ResultName, ConnectorID: req.ConnectorID}
 		if len(req.Value) > 0 {
-			v, err := decodeValue(req.Value)
+			v, err := cells.DecodeValue(req.Value)
 			if err != nil {
 				return nil, apiErrorf(CodeBadRequest, "update: value: %v", err)
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/format"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
@@ -73,7 +74,7 @@ type StatusInput struct {
 // plus its title, its SQL (null unless a SQL cell) and its input (null
 // unless an input cell).
 type GraphCell struct {
-	engine.GraphCell
+	format.GraphCell
 	Title string      `json:"title"`
 	SQL   *string     `json:"sql"`
 	Input *InputValue `json:"input"`
@@ -162,7 +163,7 @@ func (d *Daemon) statusPage(id string, es *engine.Session, req PageRequest) (any
 }
 
 func (d *Daemon) graphPage(es *engine.Session, req PageRequest) (any, error) {
-	g := es.Plan().Graph()
+	g := format.NewGraph(es.Plan())
 	views := map[[2]string]engine.CellView{}
 	total := 0
 	for _, v := range es.Cells() {
@@ -176,7 +177,7 @@ func (d *Daemon) graphPage(es *engine.Session, req PageRequest) (any, error) {
 		Schema string              `json:"schema"`
 		Cells  []json.RawMessage   `json:"cells"`
 		Order  []string            `json:"order"`
-		Errors []engine.GraphError `json:"errors"`
+		Errors []format.GraphError `json:"errors"`
 	}
 	type page struct {
 		Artifacts []*artifact `json:"artifacts"`
@@ -203,7 +204,7 @@ func (d *Daemon) graphPage(es *engine.Session, req PageRequest) (any, error) {
 			pos += n
 			continue
 		}
-		pa := &artifact{ID: a.ID, Schema: a.Schema, Cells: []json.RawMessage{}, Order: []string{}, Errors: []engine.GraphError{}}
+		pa := &artifact{ID: a.ID, Schema: a.Schema, Cells: []json.RawMessage{}, Order: []string{}, Errors: []format.GraphError{}}
 		if pos >= req.Offset {
 			pa.Order, pa.Errors = a.Order, a.Errors
 		}
