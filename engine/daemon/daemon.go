@@ -1,7 +1,8 @@
 // Package daemon is cellsd serve: sessions opened and driven over NATS
-// request/reply (DESIGN.md "Job API over NATS"), their events published
-// through natsbus, and an HTTP server for health, metrics and the SQLRooms
-// DB bridge.
+// request/reply (the job API, package jobapi), their events published
+// through natsbus, and an HTTP server for health, metrics, the SQLRooms DB
+// bridge (package bridgeserver) and the live page (package page). A
+// Daemon is safe for concurrent use.
 package daemon
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
@@ -100,7 +102,6 @@ type Daemon struct {
 	openSub *nats.Subscription
 	listSub *nats.Subscription
 	nbSub   *nats.Subscription // cellsd.v1.api.notebooks
-	callout *callout           // nil when the daemon does not answer the auth callout
 	sandbox *engine.Sandbox
 	tokens  *tokens
 
@@ -184,17 +185,17 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if d.listSub, err = d.nc.Subscribe(sessionsSubject, d.handleSessions); err != nil {
-		return fmt.Errorf("subscribe %s: %w", sessionsSubject, err)
+	if d.listSub, err = d.nc.Subscribe(jobapi.SessionsSubject, d.handleSessions); err != nil {
+		return fmt.Errorf("subscribe %s: %w", jobapi.SessionsSubject, err)
 	}
-	if d.openSub, err = d.nc.QueueSubscribe(openSubject, d.cfg.Queue, d.handleOpen); err != nil {
-		return fmt.Errorf("subscribe %s: %w", openSubject, err)
+	if d.openSub, err = d.nc.QueueSubscribe(jobapi.OpenSubject, d.cfg.Queue, d.handleOpen); err != nil {
+		return fmt.Errorf("subscribe %s: %w", jobapi.OpenSubject, err)
 	}
-	if d.nbSub, err = d.nc.QueueSubscribe(notebooksSubject, d.cfg.Queue, d.handleNotebooks); err != nil {
-		return fmt.Errorf("subscribe %s: %w", notebooksSubject, err)
+	if d.nbSub, err = d.nc.QueueSubscribe(jobapi.NotebooksSubject, d.cfg.Queue, d.handleNotebooks); err != nil {
+		return fmt.Errorf("subscribe %s: %w", jobapi.NotebooksSubject, err)
 	}
 	if err = d.nc.FlushTimeout(10 * time.Second); err != nil {
-		return fmt.Errorf("subscribe %s: %w", openSubject, err)
+		return fmt.Errorf("subscribe %s: %w", jobapi.OpenSubject, err)
 	}
 	d.bridge = bridgeserver.NewServer(bridgeserver.ServerConfig{Connections: d.cfg.Connections, Core: d.core.db, Logger: d.cfg.Logger, Sessions: bridgeSessions{d}})
 	d.log.Info("sandbox", "allow_dirs", d.sandbox.AllowDirs, "session_memory", d.sandbox.MemoryLimit, "session_threads", d.sandbox.Threads,

@@ -46,11 +46,10 @@ func (d *Daemon) serveCallout() error {
 		return nil
 	}
 	a := d.nats.Auth()
-	d.callout = &callout{d: d, issuer: a.Issuer, account: "$G", anonymous: a.Anonymous}
-	sub, err := d.nc.Subscribe("$SYS.REQ.USER.AUTH", d.callout.handle)
-	if err != nil {
+	c := &natsbus.Callout{Issuer: a.Issuer, Account: "$G", Anonymous: a.Anonymous,
+		Session: d.tokens.Session, Admitted: d.tokens.admitted, Log: d.log}
+	if _, err := d.nc.Subscribe(natsbus.CalloutSubject, c.Handle); err != nil {
 		return fmt.Errorf("subscribe auth callout: %w", err)
 	}
-	d.callout.sub = sub
 	return d.nc.Flush()
 }
