@@ -45,12 +45,7 @@ func Register(mux *http.ServeMux, websocket func() string) {
 		if u := websocket(); u != "" {
 			ws = &u
 		}
-		writeJSON(w, http.StatusOK, map[string]*string{"natsWebsocket": ws})
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]*string{"natsWebsocket": ws})
 	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
