@@ -24,6 +24,7 @@ import (
 	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/connectors/postgres"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 	"github.com/cellsd/cellsd/internal/pgtest"
 	"github.com/cellsd/cellsd/internal/poll"
 )
@@ -171,8 +172,8 @@ func newCellsdBridge(t testing.TB, token string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := bridge.NewServer(bridge.ServerConfig{Connections: reg})
-	hs := httptest.NewServer(bridge.RequireToken(token, srv))
+	srv := bridgeserver.NewServer(bridgeserver.ServerConfig{Connections: reg})
+	hs := httptest.NewServer(bridgeserver.RequireToken(token, srv))
 	t.Cleanup(func() { srv.Close(); hs.Close() })
 	return hs
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/format"
 )
 
 // cellWant is what the plan should say about one cell. A nil slice means
@@ -337,7 +338,7 @@ func TestPlan_UnsupportedEngine(t *testing.T) {
 	if !reflect.DeepEqual(ap.Order, []string{"ok"}) {
 		t.Errorf("Order = %q, want [ok]", ap.Order)
 	}
-	for _, gc := range mustPlan(t, eng, nb).Graph().Artifacts[0].Cells {
+	for _, gc := range format.NewGraph(mustPlan(t, eng, nb)).Artifacts[0].Cells {
 		if gc.ID == "sf" && (gc.Engine == nil || *gc.Engine != "snowflake") {
 			t.Errorf("graph engine of cell sf = %v, want snowflake", gc.Engine)
 		}

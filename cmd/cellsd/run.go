@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/format"
 )
 
 type runCmd struct {
@@ -130,16 +130,12 @@ func (c *runCmd) Run(e *env) error {
 		}
 	}
 	if c.Report != "" {
-		if err := writeFile(c.Report, func(f *os.File) error {
-			enc := json.NewEncoder(f)
-			enc.SetIndent("", "  ")
-			return enc.Encode(report)
-		}); err != nil {
+		if err := writeFile(c.Report, func(f *os.File) error { return format.WriteReport(f, report) }); err != nil {
 			return err
 		}
 	}
 	if c.JUnit != "" {
-		if err := writeFile(c.JUnit, func(f *os.File) error { return report.WriteJUnit(f, nb.Path) }); err != nil {
+		if err := writeFile(c.JUnit, func(f *os.File) error { return format.WriteJUnit(f, report, nb.Path) }); err != nil {
 			return err
 		}
 	}
@@ -189,11 +185,7 @@ func secretsSet(plan *engine.Plan, artifact, path string, sel engine.Selection) 
 // applyParams sets the --param values on the notebook's input cells.
 func applyParams(nb *cells.Notebook, params []string) error {
 	for _, p := range params {
-		name, value, err := cells.ParseParam(p)
-		if err != nil {
-			return usagef("--param %v", err)
-		}
-		if err := nb.SetParam(name, value); err != nil {
+		if err := nb.ApplyParam(p); err != nil {
 			return usageError{err}
 		}
 	}

@@ -239,11 +239,7 @@ func (f *fixture) applyParams() error {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, value, err := cells.ParseParam(line)
-		if err != nil {
-			return fmt.Errorf("%s:%d: %w", filepath.Join(f.dir, ParamsFile), n, err)
-		}
-		if err := f.nb.SetParam(name, value); err != nil {
+		if err := f.nb.ApplyParam(line); err != nil {
 			return fmt.Errorf("%s:%d: %w", filepath.Join(f.dir, ParamsFile), n, err)
 		}
 	}

@@ -1,7 +1,7 @@
 // Package sqlroomstest drives a cellsd SQLRooms DB bridge with the real
 // published SQLRooms client, for end-to-end tests: the @sqlrooms/db
 // package's dist/bridge.js, bundled by esbuild and run by node
-// (connectors/bridge/testdata/sqlrooms/e2e.mjs), calls every method of
+// (engine/daemon/bridgeserver/testdata/sqlrooms/e2e.mjs), calls every method of
 // createHttpDbBridge against a server, and Run checks what the client
 // decoded against the rows in Postgres:
 //

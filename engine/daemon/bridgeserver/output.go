@@ -1,4 +1,4 @@
-package bridge
+package bridgeserver
 
 import (
 	"bytes"
@@ -9,6 +9,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+
+	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/engine/daemon/sqlvalue"
 )
 
 // ArrowStreamType is the content type of fetch-arrow's answer.
@@ -147,7 +150,7 @@ func (f *frameWriter) send() error {
 		return fmt.Errorf("encode batch: %w", err)
 	}
 	f.iw, f.rows = nil, 0
-	err := WriteFrame(f.w, FrameHeader{Type: FrameBatch, QueryID: f.queryID}, f.buf.Bytes())
+	err := bridge.WriteFrame(f.w, bridge.FrameHeader{Type: bridge.FrameBatch, QueryID: f.queryID}, f.buf.Bytes())
 	f.buf.Reset()
 	if err != nil {
 		return fmt.Errorf("send batch: %w", err)
@@ -171,7 +174,7 @@ func (f *frameWriter) end() error {
 			return err
 		}
 	}
-	if err := WriteFrame(f.w, FrameHeader{Type: FrameEnd, QueryID: f.queryID}, nil); err != nil {
+	if err := bridge.WriteFrame(f.w, bridge.FrameHeader{Type: bridge.FrameEnd, QueryID: f.queryID}, nil); err != nil {
 		return fmt.Errorf("send end: %w", err)
 	}
 	return f.flush()
@@ -184,7 +187,7 @@ func (f *frameWriter) fail(err error) error {
 		f.iw = nil
 		f.buf.Reset()
 	}
-	if werr := WriteFrame(f.w, FrameHeader{Type: FrameError, QueryID: f.queryID, Error: err.Error()}, nil); werr != nil {
+	if werr := bridge.WriteFrame(f.w, bridge.FrameHeader{Type: bridge.FrameError, QueryID: f.queryID, Error: err.Error()}, nil); werr != nil {
 		return werr
 	}
 	return f.flush()
@@ -226,7 +229,7 @@ func (j *jsonRows) rows(rows [][]any) error {
 				j.buf.WriteByte(',')
 			}
 			j.buf.Write(j.keys[i])
-			b, err := json.Marshal(jsonValue(j.types[i], v))
+			b, err := json.Marshal(sqlvalue.JSON(j.types[i], v))
 			if err != nil {
 				return fmt.Errorf("column %s: %w", j.keys[i], err)
 			}

@@ -1,4 +1,4 @@
-package bridge
+package bridgeserver
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/cellsd/cellsd/connectors/bridge"
 )
 
 // Access is what a request may reach: every connection (All), or only
@@ -76,12 +78,12 @@ func RequireAuth(auth Authorizer, next http.Handler) http.Handler {
 		a, ok := auth(got)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cellsd"`)
-			writeJSON(w, http.StatusUnauthorized, ErrorResponse{Error: "missing or wrong bearer token"})
+			writeJSON(w, http.StatusUnauthorized, bridge.ErrorResponse{Error: "missing or wrong bearer token"})
 			return
 		}
 		if !a.All {
 			if err := scoped(r, a); err != "" {
-				writeJSON(w, http.StatusForbidden, ErrorResponse{Error: err})
+				writeJSON(w, http.StatusForbidden, bridge.ErrorResponse{Error: err})
 				return
 			}
 		}

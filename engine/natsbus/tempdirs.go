@@ -1,4 +1,4 @@
-package daemon
+package natsbus
 
 import (
 	"errors"

@@ -1,12 +1,14 @@
-package engine
+package format
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 
 	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/engine"
 )
 
 // Graph is the `cellsd graph --format json` document (DESIGN.md "CLI
@@ -51,8 +53,8 @@ type GraphError struct {
 	Column  int    `json:"column"`
 }
 
-// Graph returns the plan as the graph document.
-func (p *Plan) Graph() *Graph {
+// NewGraph returns the plan as the graph document.
+func NewGraph(p *engine.Plan) *Graph {
 	g := &Graph{Artifacts: []GraphArtifact{}}
 	for _, ap := range p.Artifacts {
 		ga := GraphArtifact{ID: ap.Artifact.ID, Schema: ap.Schema, Cells: []GraphCell{}, Order: nonNil(ap.Order), Errors: []GraphError{}}
@@ -123,6 +125,14 @@ func (ga *GraphArtifact) nodes() []graphNode {
 		out = append(out, n)
 	}
 	return out
+}
+
+// WriteJSON writes the graph document as `cellsd graph --format json`
+// does: indented by two spaces, with a final newline.
+func (g *Graph) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(g)
 }
 
 // WriteDOT writes the graph in Graphviz DOT: a cluster per artifact, an

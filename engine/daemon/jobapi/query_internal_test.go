@@ -1,4 +1,4 @@
-package daemon
+package jobapi
 
 import (
 	"context"
@@ -22,10 +22,9 @@ func TestQuery_ClosedSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	es.Close()
-	d := New(Config{})
 	for _, body := range []string{`{"cellId":"c"}`, `{"sql":"SELECT 1"}`} {
-		_, err := d.query(es, []byte(body))
-		var ae *APIError
+		_, err := Query(es, []byte(body))
+		var ae *Error
 		if !errors.As(err, &ae) || ae.Code != CodeNotFound {
 			t.Errorf("%s on a closed session: %v, want not_found", body, err)
 		}

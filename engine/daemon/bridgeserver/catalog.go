@@ -1,8 +1,10 @@
-package bridge
+package bridgeserver
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/cellsd/cellsd/connectors/bridge"
 )
 
 // Catalog queries. Postgres lists the connected database, its schemas but
@@ -30,7 +32,7 @@ const (
 )
 
 // catalog lists what a connection holds.
-func (s *Server) catalog(ctx context.Context, t target) (CatalogResponse, error) {
+func (s *Server) catalog(ctx context.Context, t target) (bridge.CatalogResponse, error) {
 	if t.my != nil {
 		return s.mysqlCatalog(ctx, t)
 	}
@@ -41,21 +43,21 @@ func (s *Server) catalog(ctx context.Context, t target) (CatalogResponse, error)
 	if t.src != nil {
 		dbs, schemas, tables = pgDatabases, pgSchemas, pgTables
 	}
-	out := CatalogResponse{Databases: []CatalogDatabase{}, Schemas: []CatalogSchema{}, Tables: []CatalogTable{}}
+	out := bridge.CatalogResponse{Databases: []bridge.CatalogDatabase{}, Schemas: []bridge.CatalogSchema{}, Tables: []bridge.CatalogTable{}}
 	err := s.collect(ctx, t, dbs, func(row []any) error {
-		out.Databases = append(out.Databases, CatalogDatabase{Database: str(row[0])})
+		out.Databases = append(out.Databases, bridge.CatalogDatabase{Database: str(row[0])})
 		return nil
 	})
 	if err == nil {
 		err = s.collect(ctx, t, schemas, func(row []any) error {
-			out.Schemas = append(out.Schemas, CatalogSchema{Database: str(row[0]), Schema: str(row[1])})
+			out.Schemas = append(out.Schemas, bridge.CatalogSchema{Database: str(row[0]), Schema: str(row[1])})
 			return nil
 		})
 	}
 	if err == nil {
 		err = s.collect(ctx, t, tables, func(row []any) error {
 			isView, _ := row[3].(bool)
-			out.Tables = append(out.Tables, CatalogTable{Database: str(row[0]), Schema: str(row[1]), Table: str(row[2]), IsView: isView})
+			out.Tables = append(out.Tables, bridge.CatalogTable{Database: str(row[0]), Schema: str(row[1]), Table: str(row[2]), IsView: isView})
 			return nil
 		})
 	}

@@ -1,4 +1,4 @@
-package bridge
+package bridgeserver
 
 import (
 	"cmp"
@@ -15,13 +15,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/connectors/postgres"
 )
 
 // testTimeout bounds a test-connection.
 const testTimeout = 10 * time.Second
 
-// testConnectionRequest is ConnectionRequest with an ad hoc config whose
+// testConnectionRequest is bridge.ConnectionRequest with an ad hoc config whose
 // values may be JSON numbers or booleans too (a port as 5432).
 type testConnectionRequest struct {
 	ConnectionID string         `json:"connectionId"`
@@ -90,11 +91,11 @@ func (s *Server) testConnection(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func testResult(err error) TestConnectionResponse {
+func testResult(err error) bridge.TestConnectionResponse {
 	if err != nil {
-		return TestConnectionResponse{Error: err.Error()}
+		return bridge.TestConnectionResponse{Error: err.Error()}
 	}
-	return TestConnectionResponse{OK: true}
+	return bridge.TestConnectionResponse{OK: true}
 }
 
 // adHocConnection builds a Postgres connection from an ad hoc config: the
@@ -141,7 +142,7 @@ func pingPostgres(ctx context.Context, c connectors.Connection) error {
 }
 
 func (s *Server) listCatalog(w http.ResponseWriter, r *http.Request) error {
-	var req ConnectionRequest
+	var req bridge.ConnectionRequest
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
@@ -162,9 +163,9 @@ func (s *Server) listCatalog(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// queryRequest decodes and checks a QueryRequest.
-func (s *Server) queryRequest(w http.ResponseWriter, r *http.Request) (QueryRequest, target, error) {
-	var req QueryRequest
+// queryRequest decodes and checks a bridge.QueryRequest.
+func (s *Server) queryRequest(w http.ResponseWriter, r *http.Request) (bridge.QueryRequest, target, error) {
+	var req bridge.QueryRequest
 	if err := s.decode(w, r, &req); err != nil {
 		return req, target{}, err
 	}
@@ -201,7 +202,7 @@ func (s *Server) executeQuery(w http.ResponseWriter, r *http.Request) error {
 		if err := s.exec(ctx, t, req.SQL); err != nil {
 			return queryFailed(ctx, t, err)
 		}
-		writeJSON(w, http.StatusOK, ExecuteQueryResponse{OK: true})
+		writeJSON(w, http.StatusOK, bridge.ExecuteQueryResponse{OK: true})
 		return nil
 	}
 	out := &pendingResponse{w: w, contentType: "application/json"}
@@ -296,7 +297,7 @@ func (s *Server) fetchArrowStream(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) cancelQuery(w http.ResponseWriter, r *http.Request) error {
-	var req CancelRequest
+	var req bridge.CancelRequest
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
@@ -307,7 +308,7 @@ func (s *Server) cancelQuery(w http.ResponseWriter, r *http.Request) error {
 	if cancelled {
 		s.log.Info("query cancelled", "queryId", req.QueryID)
 	}
-	writeJSON(w, http.StatusOK, CancelResponse{Cancelled: cancelled})
+	writeJSON(w, http.StatusOK, bridge.CancelResponse{Cancelled: cancelled})
 	return nil
 }
 
@@ -315,13 +316,13 @@ func (s *Server) cancelQuery(w http.ResponseWriter, r *http.Request) error {
 // shape. config carries where a connection points, never a password.
 func (s *Server) listConnections(w http.ResponseWriter, r *http.Request) error {
 	ids := s.registry.IDs()
-	out := ListConnectionsResponse{Connections: make([]DbConnection, 0, len(ids))}
+	out := bridge.ListConnectionsResponse{Connections: make([]bridge.DbConnection, 0, len(ids))}
 	for _, id := range ids {
 		c, _ := s.registry.Lookup(id)
 		if !served(c) {
 			continue // its queries would get 501
 		}
-		out.Connections = append(out.Connections, DbConnection{
+		out.Connections = append(out.Connections, bridge.DbConnection{
 			ID:             c.ID,
 			EngineID:       c.Engine,
 			Title:          cmp.Or(c.Title, c.ID),

@@ -1,4 +1,4 @@
-package bridge_test
+package bridgeserver_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 	"github.com/cellsd/cellsd/internal/leaktest"
 	"github.com/cellsd/cellsd/internal/poll"
 	"github.com/cellsd/cellsd/internal/sqlroomstest"
@@ -221,7 +222,7 @@ func TestServer_FetchArrow(t *testing.T) {
 	fetch := func(t *testing.T, body any) [][]any {
 		res := env.post(t, "/api/db/fetch-arrow", body)
 		payload, _ := io.ReadAll(res.Body)
-		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != bridge.ArrowStreamType {
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != bridgeserver.ArrowStreamType {
 			t.Fatalf("status %d, %s: %s", res.StatusCode, res.Header.Get("Content-Type"), payload)
 		}
 		_, rows := decodeIPC(t, payload)
@@ -352,7 +353,7 @@ func TestServer_FetchArrowStream(t *testing.T) {
 	}
 	t.Run("Concurrent", func(t *testing.T) {
 		// Fresh server: the first requests race to open the pool.
-		url, _ := serveBridge(t, bridge.ServerConfig{Connections: mustRegistry(t, env.DSN), Core: env.Core})
+		url, _ := serveBridge(t, bridgeserver.ServerConfig{Connections: mustRegistry(t, env.DSN), Core: env.Core})
 		mine := &bridgeEnv{URL: url}
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
@@ -397,7 +398,7 @@ func TestServer_FetchArrowStream(t *testing.T) {
 	})
 	t.Run("DefaultChunk", func(t *testing.T) {
 		frames := stream(t, map[string]any{"connectionId": "pg", "sql": "SELECT g FROM generate_series(1, 25000) g"})
-		if len(frames) != 4 || len(frames[0].rows) != bridge.DefaultChunkRows || len(frames[2].rows) != 5000 {
+		if len(frames) != 4 || len(frames[0].rows) != bridgeserver.DefaultChunkRows || len(frames[2].rows) != 5000 {
 			t.Fatalf("%d frames", len(frames))
 		}
 	})
@@ -514,7 +515,7 @@ func TestServer_ListConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, _ := serveBridge(t, bridge.ServerConfig{Connections: reg, Core: openCore(t), BridgeID: "srv"})
+	url, _ := serveBridge(t, bridgeserver.ServerConfig{Connections: reg, Core: openCore(t), BridgeID: "srv"})
 	env := &bridgeEnv{URL: url}
 	want := []bridge.DbConnection{
 		{ID: connectors.CoreID, EngineID: "duckdb", Title: "Core DuckDB", RuntimeSupport: "server", RequiresBridge: true, BridgeID: "srv", IsCore: true},
@@ -547,7 +548,7 @@ func TestServer_ListConnections(t *testing.T) {
 }
 
 func TestServer_Auth(t *testing.T) {
-	url, _ := serveBridge(t, bridge.ServerConfig{Core: openCore(t)})
+	url, _ := serveBridge(t, bridgeserver.ServerConfig{Core: openCore(t)})
 	env := &bridgeEnv{URL: url}
 	for _, c := range []struct {
 		name, token string
@@ -563,7 +564,7 @@ func TestServer_Auth(t *testing.T) {
 		})
 	}
 	t.Run("NoTokenConfigured", func(t *testing.T) {
-		h := bridge.RequireToken("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+		h := bridgeserver.RequireToken("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/db/list-connections", nil))
 		if rec.Code != http.StatusTeapot {
@@ -573,7 +574,7 @@ func TestServer_Auth(t *testing.T) {
 }
 
 func TestServer_Limits(t *testing.T) {
-	url, _ := serveBridge(t, bridge.ServerConfig{Core: openCore(t)})
+	url, _ := serveBridge(t, bridgeserver.ServerConfig{Core: openCore(t)})
 	env := &bridgeEnv{URL: url}
 	big := `{"connectionId":"duckdb-core","queryType":"json","sql":"SELECT '` + strings.Repeat("x", 16<<20) + `'"}`
 	t.Run("BodyTooLarge", func(t *testing.T) {
@@ -604,7 +605,7 @@ func TestServer_Close(t *testing.T) {
 	env := startBridge(t) // for the pool and schema only
 	http.DefaultClient.CloseIdleConnections()
 	verify := leaktest.Start(t)
-	srv := bridge.NewServer(bridge.ServerConfig{Connections: mustRegistry(t, env.DSN), Core: env.Core})
+	srv := bridgeserver.NewServer(bridgeserver.ServerConfig{Connections: mustRegistry(t, env.DSN), Core: env.Core})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	mine := &bridgeEnv{URL: ts.URL, Pool: env.Pool}
@@ -625,7 +626,7 @@ func TestServer_Close(t *testing.T) {
 		t.Fatal("Close did not return")
 	}
 	frames := readFrames(t, res.Body)
-	if len(frames) != 1 || frames[0].Type != bridge.FrameError || !strings.Contains(frames[0].Error, bridge.ErrServerClosed.Error()) {
+	if len(frames) != 1 || frames[0].Type != bridge.FrameError || !strings.Contains(frames[0].Error, bridgeserver.ErrServerClosed.Error()) {
 		t.Fatalf("frames %+v", frames)
 	}
 	env.waitGone(t, marker)

@@ -1,4 +1,4 @@
-package daemon
+package jobapi
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/format"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
@@ -16,12 +17,13 @@ type PageRequest struct {
 	Limit  int `json:"limit"`
 }
 
-func decodePage(body []byte, req *PageRequest) error {
-	if err := decode(body, req); err != nil {
+// DecodePage reads the body of status and graph.
+func DecodePage(body []byte, req *PageRequest) error {
+	if err := Decode(body, req); err != nil {
 		return err
 	}
 	if req.Offset < 0 || req.Limit < 0 {
-		return apiErrorf(CodeBadRequest, "offset %d, limit %d: want numbers of 0 or more", req.Offset, req.Limit)
+		return Errorf(CodeBadRequest, "offset %d, limit %d: want numbers of 0 or more", req.Offset, req.Limit)
 	}
 	return nil
 }
@@ -73,7 +75,7 @@ type StatusInput struct {
 // plus its title, its SQL (null unless a SQL cell) and its input (null
 // unless an input cell).
 type GraphCell struct {
-	engine.GraphCell
+	format.GraphCell
 	Title string      `json:"title"`
 	SQL   *string     `json:"sql"`
 	Input *InputValue `json:"input"`
@@ -87,14 +89,14 @@ func inputValue(in *cells.Input) InputValue {
 // headers do not count against the max payload, but rounding does.
 const replyMargin = 256
 
-// budget is the room left for a page's items once its envelope is
+// room is the room left for a page's items once its envelope is
 // encoded.
-func (d *Daemon) budget(envelope any) (int, error) {
+func room(maxPayload int64, envelope any) (int, error) {
 	data, err := json.Marshal(envelope)
 	if err != nil {
-		return 0, apiErrorf(CodeInternal, "encode reply: %v", err)
+		return 0, Errorf(CodeInternal, "encode reply: %v", err)
 	}
-	max := int(d.nc.MaxPayload())
+	max := int(maxPayload)
 	if max <= 0 {
 		max = 1 << 20
 	}
@@ -103,10 +105,12 @@ func (d *Daemon) budget(envelope any) (int, error) {
 
 // tooBig is the error for one item larger than a whole reply.
 func tooBig(what string, n, budget int) error {
-	return apiErrorf(CodeInternal, "%s alone is %d bytes: no reply within the NATS server's max payload (room for %d) can hold it", what, n, budget)
+	return Errorf(CodeInternal, "%s alone is %d bytes: no reply within the NATS server's max payload (room for %d) can hold it", what, n, budget)
 }
 
-func (d *Daemon) statusPage(id string, es *engine.Session, req PageRequest) (any, error) {
+// Status answers the status op of session id: a page of its cells that
+// fits, with the room left in a reply of maxPayload bytes.
+func Status(id string, es *engine.Session, req PageRequest, maxPayload int64) (any, error) {
 	seq, evs := es.Snapshot()
 	views := map[[2]string]engine.CellView{}
 	var inputs []StatusInput
@@ -128,7 +132,7 @@ func (d *Daemon) statusPage(id string, es *engine.Session, req PageRequest) (any
 	}
 	n := len(evs)
 	out := page{SessionID: id, Seq: seq, Cells: []json.RawMessage{}, Inputs: inputs, Next: &n}
-	budget, err := d.budget(out)
+	budget, err := room(maxPayload, out)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +147,7 @@ func (d *Daemon) statusPage(id string, es *engine.Session, req PageRequest) (any
 		data, err := json.Marshal(StatusCell{Payload: natsbus.PayloadOf(ev), Title: v.Cell.Title, Type: v.Cell.Type,
 			SQL: v.Cell.SQL, ResultName: v.ResultName, ConnectorID: v.Cell.Connector()})
 		if err != nil {
-			return nil, apiErrorf(CodeInternal, "encode cell %s: %v", ev.Cell, err)
+			return nil, Errorf(CodeInternal, "encode cell %s: %v", ev.Cell, err)
 		}
 		if len(data)+1 > budget {
 			if len(out.Cells) == 0 {
@@ -161,8 +165,10 @@ func (d *Daemon) statusPage(id string, es *engine.Session, req PageRequest) (any
 	return out, nil
 }
 
-func (d *Daemon) graphPage(es *engine.Session, req PageRequest) (any, error) {
-	g := es.Plan().Graph()
+// Graph answers the graph op: a page of the graph document's cells that
+// fits in a reply of maxPayload bytes.
+func Graph(es *engine.Session, req PageRequest, maxPayload int64) (any, error) {
+	g := format.NewGraph(es.Plan())
 	views := map[[2]string]engine.CellView{}
 	total := 0
 	for _, v := range es.Cells() {
@@ -176,14 +182,14 @@ func (d *Daemon) graphPage(es *engine.Session, req PageRequest) (any, error) {
 		Schema string              `json:"schema"`
 		Cells  []json.RawMessage   `json:"cells"`
 		Order  []string            `json:"order"`
-		Errors []engine.GraphError `json:"errors"`
+		Errors []format.GraphError `json:"errors"`
 	}
 	type page struct {
 		Artifacts []*artifact `json:"artifacts"`
 		Next      *int        `json:"next"`
 	}
 	out := page{Artifacts: []*artifact{}, Next: &total}
-	budget, err := d.budget(out)
+	budget, err := room(maxPayload, out)
 	if err != nil {
 		return nil, err
 	}
@@ -203,13 +209,13 @@ func (d *Daemon) graphPage(es *engine.Session, req PageRequest) (any, error) {
 			pos += n
 			continue
 		}
-		pa := &artifact{ID: a.ID, Schema: a.Schema, Cells: []json.RawMessage{}, Order: []string{}, Errors: []engine.GraphError{}}
+		pa := &artifact{ID: a.ID, Schema: a.Schema, Cells: []json.RawMessage{}, Order: []string{}, Errors: []format.GraphError{}}
 		if pos >= req.Offset {
 			pa.Order, pa.Errors = a.Order, a.Errors
 		}
 		head, err := json.Marshal(pa)
 		if err != nil {
-			return nil, apiErrorf(CodeInternal, "encode artifact %s: %v", a.ID, err)
+			return nil, Errorf(CodeInternal, "encode artifact %s: %v", a.ID, err)
 		}
 		if len(head)+1 > budget {
 			if len(out.Artifacts) == 0 {
@@ -234,7 +240,7 @@ func (d *Daemon) graphPage(es *engine.Session, req PageRequest) (any, error) {
 			}
 			data, err := json.Marshal(c)
 			if err != nil {
-				return nil, apiErrorf(CodeInternal, "encode cell %s: %v", gc.ID, err)
+				return nil, Errorf(CodeInternal, "encode cell %s: %v", gc.ID, err)
 			}
 			if len(data)+1 > budget {
 				if k == req.Offset {

@@ -1,4 +1,4 @@
-package daemon
+package jobapi
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/daemon/sqlvalue"
 	"github.com/cellsd/cellsd/sqlparse"
 )
 
@@ -45,12 +45,12 @@ type QueryReply struct {
 	Total   int64         `json:"total"`
 }
 
-// query answers the query op. A cellId reads the cell's result, once the
+// Query answers the query op. A cellId reads the cell's result, once the
 // cell has succeeded; sql must be one query (DuckDB's parser decides) and
 // runs read-only, as on the bridge's session connections.
-func (d *Daemon) query(es *engine.Session, body []byte) (any, error) {
+func Query(es *engine.Session, body []byte) (any, error) {
 	var req QueryRequest
-	if err := decode(body, &req); err != nil {
+	if err := Decode(body, &req); err != nil {
 		return nil, err
 	}
 	limit := DefaultQueryLimit
@@ -59,11 +59,11 @@ func (d *Daemon) query(es *engine.Session, body []byte) (any, error) {
 	}
 	switch {
 	case (req.CellID == "") == (req.SQL == ""):
-		return nil, apiErrorf(CodeBadRequest, "query: want cellId or sql, one of them")
+		return nil, Errorf(CodeBadRequest, "query: want cellId or sql, one of them")
 	case limit <= 0 || limit > MaxQueryLimit:
-		return nil, apiErrorf(CodeBadRequest, "query: limit %d: want 1 to %d", limit, MaxQueryLimit)
+		return nil, Errorf(CodeBadRequest, "query: limit %d: want 1 to %d", limit, MaxQueryLimit)
 	case req.Offset < 0:
-		return nil, apiErrorf(CodeBadRequest, "query: offset %d: want 0 or more", req.Offset)
+		return nil, Errorf(CodeBadRequest, "query: offset %d: want 0 or more", req.Offset)
 	}
 	ctx := context.Background()
 	// One statement reads the page and the total, so they agree: the
@@ -78,7 +78,7 @@ func (d *Daemon) query(es *engine.Session, body []byte) (any, error) {
 			return nil, queryError(rerr)
 		}
 		if ev.Status != engine.StatusSuccess {
-			return nil, apiErrorf(codeNotReady, "cell %s is %s, not success: it has no result to read yet", req.CellID, ev.Status)
+			return nil, Errorf(codeNotReady, "cell %s is %s, not success: it has no result to read yet", req.CellID, ev.Status)
 		}
 		err = es.Read(ctx, func(ctx context.Context, db *sql.DB) error {
 			return readPage(ctx, db, rel, nil, limit, req.Offset, &out)
@@ -133,7 +133,7 @@ func readPage(ctx context.Context, q querier, from string, args []any, limit, of
 		}
 		row := make([]any, n)
 		for i, v := range vals {
-			row[i] = bridge.JSONValue(types[i], v)
+			row[i] = sqlvalue.JSON(types[i], v)
 		}
 		out.Rows = append(out.Rows, row)
 	}
@@ -148,17 +148,17 @@ func readPage(ctx context.Context, q querier, from string, args []any, limit, of
 }
 
 // queryError maps the errors of the query op to the job API's codes.
-func queryError(err error) *APIError {
-	var ae *APIError
+func queryError(err error) *Error {
+	var ae *Error
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.Is(err, sqlparse.ErrNotQuery):
-		return apiErrorf(CodeBadRequest, "query: sql: %v", err)
+		return Errorf(CodeBadRequest, "query: sql: %v", err)
 	case errors.Is(err, engine.ErrClosed):
-		return apiErrorf(CodeNotFound, "%v", err)
+		return Errorf(CodeNotFound, "%v", err)
 	case errors.Is(err, engine.ErrUnknownCell), errors.Is(err, engine.ErrNoResult):
-		return apiErrorf(CodeNotFound, "query: %v", err)
+		return Errorf(CodeNotFound, "query: %v", err)
 	}
-	return apiErrorf(CodeBadRequest, "query: %v", fmt.Sprint(err)) // the SQL failed: a missing table, a type error
+	return Errorf(CodeBadRequest, "query: %v", fmt.Sprint(err)) // the SQL failed: a missing table, a type error
 }

@@ -1,4 +1,4 @@
-package bridge_test
+package bridgeserver_test
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package bridge_test
+package bridgeserver_test
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 	"github.com/cellsd/cellsd/internal/pgtest"
 	"github.com/cellsd/cellsd/internal/poll"
 	"github.com/cellsd/cellsd/internal/sqlroomstest"
@@ -35,7 +36,7 @@ const testToken = "s3cret-token"
 // schema, and an in-memory core DuckDB.
 type bridgeEnv struct {
 	URL    string
-	Server *bridge.Server
+	Server *bridgeserver.Server
 	Pool   *pgxpool.Pool // the tests' own pool on the same database
 	Schema string
 	Core   *sql.DB
@@ -55,19 +56,19 @@ func startBridge(t testing.TB) *bridgeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.URL, env.Server = serveBridge(t, bridge.ServerConfig{Connections: reg, Core: env.Core})
+	env.URL, env.Server = serveBridge(t, bridgeserver.ServerConfig{Connections: reg, Core: env.Core})
 	return env
 }
 
 // serveBridge serves a bridge Server the way the daemon does (mounted at
 // /api/db/ behind RequireToken) on a loopback port, and returns its base
 // URL. It is the one place that starts the server under test.
-func serveBridge(t testing.TB, cfg bridge.ServerConfig) (string, *bridge.Server) {
+func serveBridge(t testing.TB, cfg bridgeserver.ServerConfig) (string, *bridgeserver.Server) {
 	t.Helper()
-	srv := bridge.NewServer(cfg)
+	srv := bridgeserver.NewServer(cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/api/db/", srv)
-	ts := httptest.NewServer(bridge.RequireToken(testToken, mux))
+	ts := httptest.NewServer(bridgeserver.RequireToken(testToken, mux))
 	t.Cleanup(func() {
 		if err := srv.Close(); err != nil {
 			t.Errorf("close bridge: %v", err)

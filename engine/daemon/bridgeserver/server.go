@@ -1,4 +1,4 @@
-package bridge
+package bridgeserver
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/connectors/mysql"
 	"github.com/cellsd/cellsd/connectors/postgres"
 )
@@ -205,14 +206,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		level = slog.LevelWarn
 	}
 	s.log.Log(r.Context(), level, "request failed", "path", r.URL.Path, "status", status, "err", err)
-	writeJSON(w, status, ErrorResponse{Error: err.Error()})
+	writeJSON(w, status, bridge.ErrorResponse{Error: err.Error()})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		body, _ = json.Marshal(ErrorResponse{Error: "encode response: " + err.Error()})
+		body, _ = json.Marshal(bridge.ErrorResponse{Error: "encode response: " + err.Error()})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -1,4 +1,4 @@
-package bridge
+package bridgeserver
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/mysql"
 	"github.com/cellsd/cellsd/connectors/postgres"
+	"github.com/cellsd/cellsd/engine/daemon/sqlvalue"
 )
 
 // batchRows is the size of the record batches built from Go values, the
@@ -311,7 +312,7 @@ func (p *pgRows) Write(rec arrow.RecordBatch) error {
 	for r := range int(rec.NumRows()) {
 		row := make([]any, rec.NumCols())
 		for c := range row {
-			row[c] = goValue(rec.Column(c), r, p.types[c])
+			row[c] = sqlvalue.FromArrow(rec.Column(c), r, p.types[c])
 		}
 		p.buf = append(p.buf, row)
 	}
@@ -337,16 +338,16 @@ func (discardRows) rows([][]any) error               { return nil }
 // rowsToArrow builds a record batch from each batch of Go values.
 type rowsToArrow struct {
 	out  arrowSink
-	cols []valueColumn
+	cols []sqlvalue.Column
 	rb   *array.RecordBuilder
 }
 
 func (r *rowsToArrow) columns(names, dbTypes []string) error {
-	r.cols = make([]valueColumn, len(names))
+	r.cols = make([]sqlvalue.Column, len(names))
 	fields := make([]arrow.Field, len(names))
 	for i := range names {
-		r.cols[i] = valueColumnOf(names[i], dbTypes[i])
-		fields[i] = arrow.Field{Name: names[i], Type: r.cols[i].typ, Nullable: true}
+		r.cols[i] = sqlvalue.ColumnOf(names[i], dbTypes[i])
+		fields[i] = arrow.Field{Name: names[i], Type: r.cols[i].Type, Nullable: true}
 	}
 	schema := arrow.NewSchema(fields, nil)
 	r.rb = array.NewRecordBuilder(memory.DefaultAllocator, schema)
@@ -362,8 +363,8 @@ func (r *rowsToArrow) rows(rows [][]any) error {
 				b.AppendNull()
 				continue
 			}
-			if err := r.cols[i].append(b, v); err != nil {
-				return fmt.Errorf("column %s (%s): %w", r.cols[i].name, r.cols[i].dbType, err)
+			if err := r.cols[i].Append(b, v); err != nil {
+				return fmt.Errorf("column %s (%s): %w", r.cols[i].Name, r.cols[i].DBType, err)
 			}
 		}
 	}

@@ -1,21 +1,18 @@
-package bridge
+package bridgeserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/duckdb/duckdb-go/v2"
 	mysqldriver "github.com/go-sql-driver/mysql"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/connectors/mysql"
+	"github.com/cellsd/cellsd/engine/daemon/sqlvalue"
 )
 
 // MySQL and MariaDB connections are served like Postgres ones: queries run
@@ -75,74 +72,11 @@ func (m *mysqlRows) Record(rec arrow.RecordBatch) error {
 	for r := range n {
 		row := make([]any, rec.NumCols())
 		for c := range row {
-			row[c] = goValue(rec.Column(c), r, m.cols[c].DuckDBType)
+			row[c] = sqlvalue.FromArrow(rec.Column(c), r, m.cols[c].DuckDBType)
 		}
 		m.buf = append(m.buf, row)
 	}
 	return m.sink.rows(m.buf)
-}
-
-// goValue is value r of an Arrow column as a Go value.
-func goValue(a arrow.Array, r int, dbType string) any {
-	if a.IsNull(r) {
-		return nil
-	}
-	switch a := a.(type) {
-	case *array.Int8:
-		return a.Value(r)
-	case *array.Int16:
-		return a.Value(r)
-	case *array.Int32:
-		return a.Value(r)
-	case *array.Int64:
-		return a.Value(r)
-	case *array.Uint8:
-		return a.Value(r)
-	case *array.Uint16:
-		return a.Value(r)
-	case *array.Uint32:
-		return a.Value(r)
-	case *array.Uint64:
-		return a.Value(r)
-	case *array.Float32:
-		return a.Value(r)
-	case *array.Float64:
-		return a.Value(r)
-	case *array.Decimal128:
-		t := a.DataType().(*arrow.Decimal128Type)
-		return duckdb.Decimal{Width: uint8(t.Precision), Scale: uint8(t.Scale), Value: a.Value(r).BigInt()}
-	case *array.String:
-		if dbType == "JSON" {
-			return json.RawMessage(a.Value(r))
-		}
-		return a.Value(r)
-	case *array.Binary:
-		return a.Value(r)
-	case *array.Date32:
-		return a.Value(r).ToTime()
-	case *array.Timestamp:
-		return time.UnixMicro(int64(a.Value(r))).UTC()
-	case *array.MonthDayNanoInterval:
-		v := a.Value(r)
-		return duckdb.Interval{Months: v.Months, Days: v.Days, Micros: v.Nanoseconds / 1000}
-	case *array.Boolean:
-		return a.Value(r)
-	case *array.Time64:
-		return time.UnixMicro(int64(a.Value(r))).UTC()
-	case *array.FixedSizeBinary:
-		if v := a.Value(r); len(v) == 16 {
-			return [16]byte(v)
-		}
-	case *array.List:
-		elem, _ := strings.CutSuffix(dbType, "[]")
-		start, end := a.ValueOffsets(r)
-		out := make([]any, end-start)
-		for i := range out {
-			out[i] = goValue(a.ListValues(), int(start)+i, elem)
-		}
-		return out
-	}
-	return a.ValueStr(r)
 }
 
 // MySQL's catalog: a MySQL database is a schema of the catalog "def" (as
@@ -155,21 +89,21 @@ const (
 		WHERE table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 2, 3`
 )
 
-func (s *Server) mysqlCatalog(ctx context.Context, t target) (CatalogResponse, error) {
-	out := CatalogResponse{Databases: []CatalogDatabase{}, Schemas: []CatalogSchema{}, Tables: []CatalogTable{}}
+func (s *Server) mysqlCatalog(ctx context.Context, t target) (bridge.CatalogResponse, error) {
+	out := bridge.CatalogResponse{Databases: []bridge.CatalogDatabase{}, Schemas: []bridge.CatalogSchema{}, Tables: []bridge.CatalogTable{}}
 	err := s.collect(ctx, t, myDatabases, func(row []any) error {
-		out.Databases = append(out.Databases, CatalogDatabase{Database: str(row[0])})
+		out.Databases = append(out.Databases, bridge.CatalogDatabase{Database: str(row[0])})
 		return nil
 	})
 	if err == nil {
 		err = s.collect(ctx, t, mySchemas, func(row []any) error {
-			out.Schemas = append(out.Schemas, CatalogSchema{Database: str(row[0]), Schema: str(row[1])})
+			out.Schemas = append(out.Schemas, bridge.CatalogSchema{Database: str(row[0]), Schema: str(row[1])})
 			return nil
 		})
 	}
 	if err == nil {
 		err = s.collect(ctx, t, myTables, func(row []any) error {
-			out.Tables = append(out.Tables, CatalogTable{Database: str(row[0]), Schema: str(row[1]), Table: str(row[2]), IsView: fmt.Sprint(row[3]) == "1"})
+			out.Tables = append(out.Tables, bridge.CatalogTable{Database: str(row[0]), Schema: str(row[1]), Table: str(row[2]), IsView: fmt.Sprint(row[3]) == "1"})
 			return nil
 		})
 	}

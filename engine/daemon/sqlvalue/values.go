@@ -1,4 +1,4 @@
-package bridge
+package sqlvalue
 
 import (
 	"encoding/hex"
@@ -22,22 +22,26 @@ import (
 // "TIMESTAMPTZ", "VARCHAR[]". The names are type names, not SQL: they are
 // taken apart with plain string functions.
 
-// valueColumn turns one column's Go values into Arrow.
-type valueColumn struct {
-	name   string
-	dbType string
-	typ    arrow.DataType
+// Column turns one column's Go values into Arrow.
+type Column struct {
+	Name   string
+	DBType string
+	// Type is the Arrow type of the column's values.
+	Type   arrow.DataType
 	append func(b array.Builder, v any) error
 }
 
-// valueColumnOf returns the Arrow mapping of a DuckDB type. Types without
+// ColumnOf returns the Arrow mapping of a DuckDB type. Types without
 // one (STRUCT, MAP, UNION, fixed-size ARRAY, HUGEINT, ...) travel as text:
 // their JSON rendering.
-func valueColumnOf(name, dbType string) valueColumn {
-	c := valueColumn{name: name, dbType: dbType}
-	c.typ, c.append = arrowOfValue(dbType)
+func ColumnOf(name, dbType string) Column {
+	c := Column{Name: name, DBType: dbType}
+	c.Type, c.append = arrowOfValue(dbType)
 	return c
 }
+
+// Append appends v, which is not nil, to b, a builder of c.Type.
+func (c Column) Append(b array.Builder, v any) error { return c.append(b, v) }
 
 func arrowOfValue(dbType string) (arrow.DataType, func(array.Builder, any) error) {
 	if elem, ok := strings.CutSuffix(dbType, "[]"); ok {
@@ -307,7 +311,7 @@ func textOf(dbType string, v any) (string, error) {
 	case []byte:
 		return string(x), nil
 	}
-	j := jsonValue(dbType, v)
+	j := JSON(dbType, v)
 	if s, ok := j.(string); ok {
 		return s, nil // times, UUIDs
 	}
@@ -318,13 +322,13 @@ func textOf(dbType string, v any) (string, error) {
 	return string(b), nil
 }
 
-// jsonValue returns v as execute-query's jsonData carries it: numbers as
+// JSON returns v as execute-query's jsonData carries it: numbers as
 // numbers (DECIMAL and HUGEINT exactly, as JSON number text; NaN and the
 // infinities as the strings "NaN", "Infinity", "-Infinity"), dates and
 // times as ISO 8601 text, UUIDs in their usual form, INTERVAL as {months,
 // days, micros}, BLOB as base64, JSON values as written, lists and structs
 // as arrays and objects.
-func jsonValue(dbType string, v any) any {
+func JSON(dbType string, v any) any {
 	switch x := v.(type) {
 	case nil, bool, string, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64:
 		return v
@@ -361,24 +365,24 @@ func jsonValue(dbType string, v any) any {
 		elem, _ := strings.CutSuffix(dbType, "[]")
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = jsonValue(elem, e)
+			out[i] = JSON(elem, e)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = jsonValue("", e)
+			out[k] = JSON("", e)
 		}
 		return out
 	case duckdb.OrderedMap:
 		keys, vals := x.Keys(), x.Values()
 		out := make(map[string]any, len(keys))
 		for i, k := range keys {
-			out[fmt.Sprint(jsonValue("", k))] = jsonValue("", vals[i])
+			out[fmt.Sprint(JSON("", k))] = JSON("", vals[i])
 		}
 		return out
 	case duckdb.Union:
-		return jsonValue("", x.Value)
+		return JSON("", x.Value)
 	}
 	return fmt.Sprint(v)
 }

@@ -1,4 +1,4 @@
-package bridge
+package bridgeserver
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/bridge"
 )
 
 // SessionPrefix starts the connectionId of a daemon session:
@@ -87,15 +88,15 @@ func sessionRows(ctx context.Context, db SessionDB, query string, sink rowSink) 
 
 // sessionCatalog lists the session's artifact schemas in its results
 // catalog and the tables and views in them.
-func sessionCatalog(ctx context.Context, db SessionDB) (CatalogResponse, error) {
+func sessionCatalog(ctx context.Context, db SessionDB) (bridge.CatalogResponse, error) {
 	catalog, schemas := db.Schemas()
-	out := CatalogResponse{Databases: []CatalogDatabase{{Database: catalog}}, Schemas: []CatalogSchema{}, Tables: []CatalogTable{}}
+	out := bridge.CatalogResponse{Databases: []bridge.CatalogDatabase{{Database: catalog}}, Schemas: []bridge.CatalogSchema{}, Tables: []bridge.CatalogTable{}}
 	if len(schemas) == 0 {
 		return out, nil
 	}
 	in := make([]string, len(schemas))
 	for i, sc := range schemas {
-		out.Schemas = append(out.Schemas, CatalogSchema{Database: catalog, Schema: sc})
+		out.Schemas = append(out.Schemas, bridge.CatalogSchema{Database: catalog, Schema: sc})
 		in[i] = quoteLiteral(sc)
 	}
 	where := `database_name = ` + quoteLiteral(catalog) + ` AND schema_name IN (` + strings.Join(in, ", ") + `)`
@@ -109,7 +110,7 @@ func sessionCatalog(ctx context.Context, db SessionDB) (CatalogResponse, error) 
 	}
 	err := sessionRows(ctx, db, query, rowFunc(func(row []any) error {
 		isView, _ := row[3].(bool)
-		out.Tables = append(out.Tables, CatalogTable{Database: str(row[0]), Schema: str(row[1]), Table: str(row[2]), IsView: isView})
+		out.Tables = append(out.Tables, bridge.CatalogTable{Database: str(row[0]), Schema: str(row[1]), Table: str(row[2]), IsView: isView})
 		return nil
 	}))
 	// Schemas in notebook order, then tables by name.
@@ -118,7 +119,3 @@ func sessionCatalog(ctx context.Context, db SessionDB) (CatalogResponse, error) 
 }
 
 func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
-
-// JSONValue returns a value scanned from DuckDB (database/sql, with the
-// column's DatabaseTypeName) as execute-query's jsonData carries it.
-func JSONValue(dbType string, v any) any { return jsonValue(dbType, v) }

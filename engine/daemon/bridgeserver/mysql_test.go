@@ -1,4 +1,4 @@
-package bridge_test
+package bridgeserver_test
 
 import (
 	"database/sql"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 	"github.com/cellsd/cellsd/internal/mysqltest"
 	"github.com/cellsd/cellsd/internal/poll"
 )
@@ -34,7 +35,7 @@ func startMySQLBridge(t *testing.T) (*bridgeEnv, string, *sql.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, srv := serveBridge(t, bridge.ServerConfig{Connections: reg, Core: openCore(t)})
+	url, srv := serveBridge(t, bridgeserver.ServerConfig{Connections: reg, Core: openCore(t)})
 	return &bridgeEnv{URL: url, Server: srv}, name, db
 }
 
