@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"strings"
 
 	"github.com/cellsd/cellsd/engine/check"
@@ -11,7 +11,7 @@ import (
 type checkCmd struct {
 	Dirs   []string `arg:"" name:"fixture_dir" help:"Directories holding fixtures (a fixture is a directory with a notebook.json)." type:"path"`
 	Update bool     `help:"Rewrite the goldens instead of comparing."`
-	JUnit  string   `name:"junit" type:"path" placeholder:"FILE.xml" help:"Write a JUnit XML report here."`
+	JUnit  string   `name:"junit" type:"path" placeholder:"FILE.xml" help:"Write a JUnit XML report here (- for stdout)."`
 	Select string   `placeholder:"SPEC" help:"Check only a subgraph: c1, c1+, +c1, +c1+ (cell id or result name)."`
 }
 
@@ -50,7 +50,7 @@ func (c *checkCmd) Run(e *env) error {
 		}
 	}
 	if c.JUnit != "" {
-		if err := writeFile(c.JUnit, func(f *os.File) error { return check.WriteJUnit(f, results) }); err != nil {
+		if err := writeFile(e, c.JUnit, func(f io.Writer) error { return check.WriteJUnit(f, results) }); err != nil {
 			return err
 		}
 	}

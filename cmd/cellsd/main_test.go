@@ -315,7 +315,7 @@ func TestRun_SQLRoomsUI(t *testing.T) {
 		"sheet-1/Pq7Lm  __sqlrooms_ephemeral.artifact_sheet_1.result_2  12 rows",
 		"sheet-1/Hh3Ee  __sqlrooms_ephemeral.artifact_sheet_1._2024_sales  4 rows",
 		"sheet-2/Bb5Ff  __sqlrooms_ephemeral.artifact_sheet_2.daily_orders  31 rows",
-		"sheet-2/Cc6Gg  __sqlrooms_ephemeral.artifact_sheet_2.result_2  1 rows",
+		"sheet-2/Cc6Gg  __sqlrooms_ephemeral.artifact_sheet_2.result_2  1 row ",
 		"5 succeeded, 0 failed",
 	} {
 		if !strings.Contains(stderr, s) {

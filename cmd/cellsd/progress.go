@@ -84,7 +84,7 @@ func line(ev engine.Event) string {
 	case ev.Status == engine.StatusSuccess && ev.Rows == nil: // a DDL cell: no result of its own
 		return fmt.Sprintf("%-8s %s  %.1f ms", ev.Status, id, engine.Milliseconds(ev.Duration))
 	case ev.Status == engine.StatusSuccess:
-		return fmt.Sprintf("%-8s %s  %s  %d rows  %.1f ms", ev.Status, id, ev.Relation, *ev.Rows, engine.Milliseconds(ev.Duration))
+		return fmt.Sprintf("%-8s %s  %s  %s  %.1f ms", ev.Status, id, ev.Relation, rowsText(*ev.Rows), engine.Milliseconds(ev.Duration))
 	case ev.Status == engine.StatusError:
 		return fmt.Sprintf("%-8s %s  %s", ev.Status, id, ev.Err)
 	default:

@@ -189,7 +189,7 @@ func (c *queryCmd) write(e *env, conn *sql.Conn, from string) error {
 			return err
 		}
 		n, _ := res.RowsAffected()
-		fmt.Fprintf(e.stderr, "%d rows written to %s\n", n, c.Output)
+		fmt.Fprintf(e.stderr, "%s written to %s\n", rowsText(n), c.Output)
 		return nil
 	}
 	cols, err := describe(ctx, conn, from)
@@ -230,7 +230,7 @@ func (c *queryCmd) write(e *env, conn *sql.Conn, from string) error {
 		if err != nil {
 			os.Remove(c.Output) // no half-written result
 		} else {
-			fmt.Fprintf(e.stderr, "%d rows written to %s\n", n, c.Output)
+			fmt.Fprintf(e.stderr, "%s written to %s\n", rowsText(n), c.Output)
 		}
 	}
 	return err
@@ -272,11 +272,14 @@ func writeJSON(ctx context.Context, w io.Writer, conn *sql.Conn, from string) (i
 	return n, err
 }
 
-func rowCount(n int64) string {
+func rowCount(n int64) string { return "(" + rowsText(n) + ")" }
+
+// rowsText is "1 row", "2 rows".
+func rowsText(n int64) string {
 	if n == 1 {
-		return "(1 row)"
+		return "1 row"
 	}
-	return fmt.Sprintf("(%d rows)", n)
+	return fmt.Sprintf("%d rows", n)
 }
 
 // statement is the one statement of text without the semicolon that ends

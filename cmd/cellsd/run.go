@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -19,13 +20,13 @@ type runCmd struct {
 	notebookFlags
 	Params          []string      `name:"param" sep:"none" placeholder:"VAR=VALUE" help:"Override an input cell's value (repeatable)."`
 	Artifact        string        `placeholder:"ID" help:"Run only this artifact."`
-	Concurrency     int           `placeholder:"N" help:"Cells run at once (default: number of CPUs)."`
+	Concurrency     int           `default:"${cpus}" placeholder:"N" help:"Cells run at once (default: the number of CPUs, ${default})."`
 	Timeout         time.Duration `placeholder:"DUR" help:"Per-cell timeout, e.g. 30s (default: none)."`
 	NoCache         bool          `help:"Execute every cell even if its inputs are unchanged."`
 	DB              string        `name:"db" type:"path" placeholder:"PATH" help:"Core DuckDB database file (default: in memory)."`
 	Materialization string        `enum:"attached_ephemeral,schema" default:"attached_ephemeral" help:"Where results live: ${enum}."`
-	Report          string        `type:"path" placeholder:"FILE.json" help:"Write the run report here."`
-	JUnit           string        `name:"junit" type:"path" placeholder:"FILE.xml" help:"Write a JUnit XML report here."`
+	Report          string        `type:"path" placeholder:"FILE.json" predictor:"file" help:"Write the run report here (- for stdout)."`
+	JUnit           string        `name:"junit" type:"path" placeholder:"FILE.xml" predictor:"file" help:"Write a JUnit XML report here (- for stdout)."`
 	NATS            string        `name:"nats" placeholder:"URL" help:"Publish status events to this NATS server (JetStream stream CELLSD_EVENTS, KV CELLSD_STATUS)."`
 	Session         string        `placeholder:"ID" help:"Session id of the run's events (default: run-<random>)."`
 	Select          string        `placeholder:"SPEC" help:"Run only a subgraph, with its upstream: c1, c1+, +c1, +c1+ (cell id or result name), as check --select takes."`
@@ -38,8 +39,8 @@ type runCmd struct {
 const showRows = 20
 
 func (c *runCmd) Run(e *env) error {
-	if c.Concurrency < 0 {
-		return usagef("--concurrency must be positive, got %d", c.Concurrency)
+	if c.Concurrency < 1 {
+		return usagef("--concurrency must be at least 1, got %d", c.Concurrency)
 	}
 	nb, reg, err := c.load(e)
 	if err != nil {
@@ -130,7 +131,7 @@ func (c *runCmd) Run(e *env) error {
 		}
 	}
 	if c.Report != "" {
-		if err := writeFile(c.Report, func(f *os.File) error {
+		if err := writeFile(e, c.Report, func(f io.Writer) error {
 			enc := json.NewEncoder(f)
 			enc.SetIndent("", "  ")
 			return enc.Encode(report)
@@ -139,7 +140,7 @@ func (c *runCmd) Run(e *env) error {
 		}
 	}
 	if c.JUnit != "" {
-		if err := writeFile(c.JUnit, func(f *os.File) error { return report.WriteJUnit(f, nb.Path) }); err != nil {
+		if err := writeFile(e, c.JUnit, func(f io.Writer) error { return report.WriteJUnit(f, nb.Path) }); err != nil {
 			return err
 		}
 	}
@@ -152,8 +153,11 @@ func (c *runCmd) Run(e *env) error {
 }
 
 // writeFile writes a file through write and reports any failure with the
-// file's name.
-func writeFile(path string, write func(*os.File) error) error {
+// file's name; "-" is stdout.
+func writeFile(e *env, path string, write func(io.Writer) error) error {
+	if path == "-" {
+		return write(e.stdout)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
