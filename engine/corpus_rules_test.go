@@ -1255,26 +1255,36 @@ func rulesErrorCases() []corpusCase {
 			deps: []string{"c2: c1"},
 		},
 		{
-			name: "Rule8/InvalidNameEmptyTitle",
+			// Neither resultName nor title: named from the id by the
+			// title rule (rule 8, revised).
+			name: "Rule8/EmptyTitleNamedFromID",
 			arts: []nbArtifact{art(
 				rulesCell("c1", "", "", "SELECT 1 AS x"),
+				sqlCell("c2", "n", "SELECT x FROM c1"),
+			)},
+			deps: []string{"c2: c1"},
+		},
+		{
+			name: "Rule8/InvalidNameEmptyTitleAndID",
+			arts: []nbArtifact{art(
+				rulesCell(".c1", "", "", "SELECT 1 AS x"),
 				rulesOrders("c2"),
 			)},
-			errors: []string{"c1 invalid-name"},
+			errors: []string{".c1 invalid-name"},
 		},
 		{
-			name: "Rule8/InvalidNameExtensionOnlyTitle",
+			name: "Rule8/InvalidNameExtensionOnlyTitleAndID",
 			arts: []nbArtifact{art(
-				rulesCell("c1", ".csv", "", "SELECT 1 AS x"),
+				rulesCell(".c1", ".csv", "", "SELECT 1 AS x"),
 			)},
-			errors: []string{"c1 invalid-name"},
+			errors: []string{".c1 invalid-name"},
 		},
 		{
-			name: "Rule8/InvalidNameBadResultNameAndEmptyTitle",
+			name: "Rule8/InvalidNameBadResultNameEmptyTitleAndID",
 			arts: []nbArtifact{art(
-				rulesCell("c1", "", "1st orders", "SELECT 1 AS x"),
+				rulesCell(".c1", "", "1st orders", "SELECT 1 AS x"),
 			)},
-			errors: []string{"c1 invalid-name"},
+			errors: []string{".c1 invalid-name"},
 		},
 		{
 			name: "Rule8/BadResultNameFallsBackToTitle",
@@ -1290,9 +1300,9 @@ func rulesErrorCases() []corpusCase {
 				onConnector("c1", "x1", "mysql", "SELECT 1"),
 				sqlCell("c2", "x2", "SELECT {{missing}} AS v"),
 				sqlCell("c3", "x3", "SELEC 3"),
-				rulesCell("c4", "", "", "SELECT 4"),
+				rulesCell(".c4", "", "", "SELECT 4"),
 			)},
-			errors: []string{"c1 unknown-connector", "c2 unknown-variable", "c3 parse 1:1", "c4 invalid-name"},
+			errors: []string{"c1 unknown-connector", "c2 unknown-variable", "c3 parse 1:1", ".c4 invalid-name"},
 		},
 	}
 }
