@@ -100,7 +100,10 @@ func postgresError(spec execSpec, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Position > 0 {
 		line, col := cells.LineColumn(spec.sql, cells.ByteOffset(spec.sql, int(pe.Position)-1))
-		return fmt.Errorf("connection %s: %w (at line %d, column %d)", spec.conn.ID, err, line, col)
+		return fmt.Errorf("connection %s: %w (at line %d, column %d)%s", spec.conn.ID, err, line, col, postgresDetail(pe))
+	}
+	if pe != nil {
+		return fmt.Errorf("connection %s: %w%s", spec.conn.ID, err, postgresDetail(pe))
 	}
 	return fmt.Errorf("connection %s: %w", spec.conn.ID, err)
 }

@@ -36,6 +36,14 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // were already printed.
 var errFailed = errors.New("some cells did not succeed")
 
+// errInterrupted reports a run stopped by Ctrl-C (or SIGTERM): what
+// finished was printed; the exit code is 130, as a shell gives a process
+// killed by SIGINT.
+var errInterrupted = errors.New("interrupted")
+
+// exitInterrupted is the exit code of an interrupted run.
+const exitInterrupted = 130
+
 type cli struct {
 	Version    versionFlag   `help:"Print cellsd's version, commit and DuckDB version, and exit."`
 	Quiet      bool          `short:"q" help:"Print only what failed and the summary."`
@@ -135,6 +143,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, errFailed):
 		return exitFailed
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintln(stderr, "cellsd: interrupted")
+		return exitInterrupted
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "cellsd: %v\n", err)
 		return exitUsage

@@ -55,9 +55,9 @@ func (c *queryCmd) Run(e *env) error {
 	}
 	// Only the cells the SQL needs run; a run of none still opens the
 	// artifact schemas the search path names.
-	prog := newProgress(e.stderr, plan, "", sel, true)
+	prog := newProgress(e.stderr, plan, "", sel, true).forEnv(e)
 	report, err := eng.Run(e.ctx, plan, engine.RunOptions{Select: sel, Observe: prog.observe})
-	prog.done()
+	prog.stopLive()
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func (c *runCmd) Run(e *env) error {
 	if err := secretsSet(plan, c.Artifact, c.Connections, sel); err != nil {
 		return err
 	}
-	prog := newProgress(e.stderr, plan, c.Artifact, sel, false)
+	prog := newProgress(e.stderr, plan, c.Artifact, sel, false).forEnv(e)
 	observe := prog.observe
 	var firstSeq int64
 	if c.NATS != "" {
@@ -118,10 +118,11 @@ func (c *runCmd) Run(e *env) error {
 		Observe:     observe,
 		FirstSeq:    firstSeq,
 	})
-	prog.done()
 	if err != nil {
+		prog.done(engine.Summary{})
 		return err
 	}
+	prog.done(report.Summary)
 	if sel != nil {
 		onlyRun(report)
 	}
@@ -144,9 +145,10 @@ func (c *runCmd) Run(e *env) error {
 			return err
 		}
 	}
-	s := report.Summary
-	fmt.Fprintf(e.stderr, "%d succeeded, %d failed, %d blocked, %d cancelled\n", s.Success, s.Error, s.Blocked, s.Cancel)
-	if !s.OK() {
+	if e.ctx.Err() != nil {
+		return errInterrupted
+	}
+	if !report.Summary.OK() {
 		return errFailed
 	}
 	return nil
