@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine"
 )
 
@@ -76,6 +77,9 @@ func (c *runCmd) Run(e *env) error {
 	}
 	sel, err := selectCells(plan, c.Select, c.Artifact)
 	if err != nil {
+		return err
+	}
+	if err := connectionsGiven(plan, c.Connections, c.Artifact, sel); err != nil {
 		return err
 	}
 	var show *showTarget
@@ -192,6 +196,29 @@ func secretsSet(plan *engine.Plan, artifact, path string, sel engine.Selection) 
 	return nil
 }
 
+// connectionsGiven refuses, before anything runs, a notebook whose cells
+// name a connector when no --connections file was given: the run could
+// only fail them.
+func connectionsGiven(plan *engine.Plan, path, artifact string, sel engine.Selection) error {
+	if path != "" {
+		return nil
+	}
+	for _, ap := range plan.Artifacts {
+		if artifact != "" && ap.Artifact.ID != artifact {
+			continue
+		}
+		for _, cp := range ap.Cells {
+			id := cp.Cell.ConnectorID
+			if cp.Cell.Type != cells.TypeSQL || id == "" || id == connectors.CoreID || !sel.Has(ap.Artifact.ID, cp.Cell.ID) {
+				continue
+			}
+			return usagef("%s: artifact %s, cell %s uses connector %q, and no connections config names it: pass --connections FILE (TOML, [[db.connectors]] with id = %q)",
+				plan.Notebook.Path, ap.Artifact.ID, cells.Label(cp.Cell), id, id)
+		}
+	}
+	return nil
+}
+
 // applyParams sets the --param values on the notebook's input cells.
 func applyParams(nb *cells.Notebook, params []string) error {
 	for _, p := range params {
@@ -200,7 +227,7 @@ func applyParams(nb *cells.Notebook, params []string) error {
 			return usagef("--param %v", err)
 		}
 		if err := nb.SetParam(name, value); err != nil {
-			return usageError{err}
+			return usagef("--param %v", err)
 		}
 	}
 	return nil
