@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"strings"
 	"unicode/utf8"
 
@@ -62,3 +63,13 @@ func postgresDetail(pe *pgconn.PgError) string {
 	}
 	return b.String()
 }
+
+// ErrNoMatch is a selection (Plan.Select) that matches no cell.
+var ErrNoMatch = errors.New("no cell matches the selection")
+
+// noMatchError is ErrNoMatch with its message: what was looked for and a
+// did-you-mean.
+type noMatchError string
+
+func (e noMatchError) Error() string      { return string(e) }
+func (noMatchError) Is(target error) bool { return target == ErrNoMatch }

@@ -24,11 +24,14 @@ func (c *checkCmd) Run(e *env) error {
 		return usageError{err}
 	}
 	var results []check.Result
-	failed := 0
+	failed, skipped := 0, 0
 	for _, dir := range dirs {
 		r := check.Run(e.ctx, dir, check.Options{Update: c.Update, Select: c.Select})
 		results = append(results, r)
 		switch {
+		case r.Skipped != "":
+			skipped++
+			fmt.Fprintf(e.stdout, "skip %s\n  %s\n", dir, r.Skipped)
 		case r.Err != nil:
 			failed++
 			fmt.Fprintf(e.stdout, "FAIL %s\n  %v\n", dir, r.Err)
@@ -54,7 +57,11 @@ func (c *checkCmd) Run(e *env) error {
 			return err
 		}
 	}
-	fmt.Fprintf(e.stderr, "%d fixtures, %d failed\n", len(dirs), failed)
+	if skipped > 0 {
+		fmt.Fprintf(e.stderr, "%d fixtures, %d failed, %d skipped (no cell matches --select)\n", len(dirs), failed, skipped)
+	} else {
+		fmt.Fprintf(e.stderr, "%d fixtures, %d failed\n", len(dirs), failed)
+	}
 	if failed > 0 {
 		return errFailed
 	}

@@ -85,3 +85,28 @@ func checkTextGolden(t *testing.T, path, got string) {
 		t.Errorf("output differs from %s:\n%s", path, diff)
 	}
 }
+
+// TestCheck_SelectSkipsAndNoGolden: --select skips (and says so) a fixture
+// with no matching cell; a fixture without goldens says how to make them.
+func TestCheck_SelectSkipsAndNoGolden(t *testing.T) {
+	code, stdout, stderr := cellsd(t, "check", "../../fixtures/check/quickstart", "../../fixtures/check/ddl", "--select", "summary")
+	if code != exitOK || !strings.Contains(stdout, "skip ") || !strings.Contains(stdout, `no cell has the id or result name "summary"`) ||
+		!strings.Contains(stderr, "2 fixtures, 0 failed, 1 skipped") {
+		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	dir := filepath.Join(t.TempDir(), "new")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(notebooks + "quickstart.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notebook.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = cellsd(t, "check", dir)
+	if code != exitFailed || !strings.Contains(stdout, filepath.Join(dir, "run.json")+": no golden yet: run with --update\n") || strings.Contains(stdout, "+++") {
+		t.Errorf("exit %d, stdout:\n%s", code, stdout)
+	}
+}
