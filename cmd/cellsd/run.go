@@ -33,6 +33,7 @@ type runCmd struct {
 	Select          string        `placeholder:"SPEC" help:"Run only a subgraph, with its upstream: c1, c1+, +c1, +c1+ (cell id or result name), as check --select takes."`
 	Show            string        `placeholder:"CELL" help:"Print the first 20 rows of this cell's result (cell id or result name) as a table on stdout."`
 	Sandbox         bool          `help:"Run SQL sandboxed, as cellsd serve does: no host files but under --allow-dir, no ATTACH, no extensions, no network."`
+	Watch           bool          `help:"Rerun on every save of the notebook: only the changed cells and their downstream."`
 	AllowDir        []string      `name:"allow-dir" sep:"none" type:"existingdir" placeholder:"DIR" help:"With --sandbox, let SQL read files under DIR. Repeatable."`
 }
 
@@ -90,6 +91,9 @@ func (c *runCmd) Run(e *env) error {
 	}
 	if err := secretsSet(plan, c.Artifact, c.Connections, sel); err != nil {
 		return err
+	}
+	if c.Watch {
+		return c.watch(e, eng, plan)
 	}
 	prog := newProgress(e.stderr, plan, c.Artifact, sel, false).forEnv(e)
 	observe := prog.observe
