@@ -69,7 +69,7 @@ func newProgress(w io.Writer, plan *engine.Plan, artifact string, sel engine.Sel
 		)
 		p.stop = make(chan struct{})
 		p.wg.Add(1)
-		go p.tick()
+		go p.tick(p.stop)
 	}
 	return p
 }
@@ -81,13 +81,13 @@ func (p *progress) forEnv(e *env) *progress {
 	return p
 }
 
-func (p *progress) tick() {
+func (p *progress) tick(stop <-chan struct{}) {
 	defer p.wg.Done()
 	t := time.NewTicker(tickEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-p.stop:
+		case <-stop:
 			return
 		case <-t.C:
 			p.mu.Lock()
@@ -157,6 +157,26 @@ func (p *progress) redraw() {
 	fmt.Fprintf(&b, "%s\n", strings.TrimSpace(p.bar.String()))
 	p.drawn = len(keys) + 1
 	fmt.Fprint(p.w, b.String())
+}
+
+// summary counts the cells finished so far by state.
+func (p *progress) summary() engine.Summary {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var sum engine.Summary
+	for _, ev := range p.finished {
+		switch ev.Status {
+		case engine.StatusSuccess:
+			sum.Success++
+		case engine.StatusError:
+			sum.Error++
+		case engine.StatusBlocked:
+			sum.Blocked++
+		case engine.StatusCancel:
+			sum.Cancel++
+		}
+	}
+	return sum
 }
 
 // stopLive stops redrawing the live area and erases it.

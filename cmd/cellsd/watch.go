@@ -52,28 +52,15 @@ func (c *runCmd) watch(e *env, eng *engine.Engine, plan *engine.Plan) error {
 	if err != nil {
 		return err
 	}
-	wait := func(runs []*engine.Run, p *progress, start time.Time) {
-		var sum engine.Summary
+	wait := func(runs []*engine.Run, p *progress) {
 		for _, r := range runs {
 			r.Wait(e.ctx)
 		}
-		for _, ev := range p.finished {
-			switch ev.Status {
-			case engine.StatusSuccess:
-				sum.Success++
-			case engine.StatusError:
-				sum.Error++
-			case engine.StatusBlocked:
-				sum.Blocked++
-			case engine.StatusCancel:
-				sum.Cancel++
-			}
-		}
-		p.start = start
-		p.done(sum)
+		s.Flush() // every event of the runs observed
+		p.done(p.summary())
 		fmt.Fprintf(e.stderr, "watching %s for changes (Ctrl-C stops)\n", c.Notebook)
 	}
-	wait([]*engine.Run{r}, current.Load(), time.Now())
+	wait([]*engine.Run{r}, current.Load())
 	tty := false
 	if f, ok := e.stderr.(*os.File); ok {
 		tty = isatty.IsTerminal(f.Fd())
@@ -105,7 +92,6 @@ func (c *runCmd) watch(e *env, eng *engine.Engine, plan *engine.Plan) error {
 			}
 			p := newProgress(e.stderr, s.Plan(), c.Artifact, nil, false).forEnv(e)
 			current.Store(p)
-			start := time.Now()
 			var runs []*engine.Run
 			for _, patch := range changes(nb, next) {
 				r, err := s.Update(e.ctx, patch)
@@ -121,7 +107,7 @@ func (c *runCmd) watch(e *env, eng *engine.Engine, plan *engine.Plan) error {
 			if len(runs) == 0 {
 				fmt.Fprintln(e.stderr, "no cell changed")
 			}
-			wait(runs, p, start)
+			wait(runs, p)
 		}
 	}
 }
