@@ -17,7 +17,10 @@ func (nb *Notebook) ApplyParam(s string) error {
 	if err != nil {
 		return fmt.Errorf("--param %w", err)
 	}
-	return nb.SetParam(name, value)
+	if err := nb.SetParam(name, value); err != nil {
+		return fmt.Errorf("--param %w", err)
+	}
+	return nil
 }
 
 // DecodeValue reads an input value from JSON as a notebook's values are

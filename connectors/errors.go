@@ -11,6 +11,10 @@ type Error struct {
 	// Offset is a byte offset into Query.SQL, or -1 when the database
 	// gave no position.
 	Offset int
+	// Detail is what the database said beyond its message (Postgres's
+	// DETAIL and HINT), one "\nDETAIL: ..." line each; the caller shows it
+	// after the position. It is not part of Error.
+	Detail string
 	Err    error
 }
 

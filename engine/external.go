@@ -62,9 +62,15 @@ func (e *Engine) runExternal(ctx context.Context, spec execSpec, guard func(cont
 // reachable.
 func sourceError(spec execSpec, err error) error {
 	var ce *connectors.Error
-	if errors.As(err, &ce) && ce.Offset >= 0 {
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if ce.Offset >= 0 {
 		line, col := cells.LineColumn(spec.sql, ce.Offset)
-		return fmt.Errorf("%w (at line %d, column %d)", err, line, col)
+		return fmt.Errorf("%w (at line %d, column %d)%s", err, line, col, ce.Detail)
+	}
+	if ce.Detail != "" {
+		return fmt.Errorf("%w%s", err, ce.Detail)
 	}
 	return err
 }

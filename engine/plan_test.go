@@ -128,7 +128,7 @@ func TestPlan_Errors(t *testing.T) {
 		sqlCell("d2", "Dup", "SELECT 2 AS x"),
 		sqlCell("readsdup", "readsdup", "SELECT * FROM dup"),
 		{"id": "pg", "type": "sql", "data": map[string]any{"title": "Remote", "sql": "SELECT 1", "resultName": "remote", "connectorId": "pg"}},
-		{"id": "noname", "type": "sql", "data": map[string]any{"title": "", "sql": "SELECT 1"}},
+		{"id": ".noname", "type": "sql", "data": map[string]any{"title": "", "sql": "SELECT 1"}},
 		sqlCell("a", "a", "SELECT * FROM b"),
 		sqlCell("b", "b", "SELECT * FROM a"),
 		sqlCell("aftercycle", "aftercycle", "SELECT * FROM a"),
@@ -149,7 +149,7 @@ func TestPlan_Errors(t *testing.T) {
 		{"DuplicateName/Second", "d2", cellWant{defines: []string{"Dup"}, errKinds: []string{engine.KindDuplicateName}}},
 		{"DuplicateName/Reader", "readsdup", cellWant{deps: []string{"d1", "d2"}, defines: []string{"readsdup"}}},
 		{"UnknownConnector", "pg", cellWant{defines: []string{"remote"}, errKinds: []string{engine.KindUnknownConnector}}},
-		{"InvalidName", "noname", cellWant{errKinds: []string{engine.KindInvalidName}}},
+		{"InvalidName", ".noname", cellWant{errKinds: []string{engine.KindInvalidName}}},
 		{"CycleOfTwo/A", "a", cellWant{deps: []string{"b"}, defines: []string{"a"}, errKinds: []string{engine.KindCycle}}},
 		{"CycleOfTwo/B", "b", cellWant{deps: []string{"a"}, defines: []string{"b"}, errKinds: []string{engine.KindCycle}}},
 		{"CycleOfTwo/Downstream", "aftercycle", cellWant{deps: []string{"a"}, defines: []string{"aftercycle"}}},
@@ -198,7 +198,7 @@ func TestPlan_Errors(t *testing.T) {
 		for _, e := range ap.Errors {
 			got = append(got, e.CellID+":"+e.Kind)
 		}
-		want := []string{"d1:duplicate-name", "d2:duplicate-name", "pg:unknown-connector", "noname:invalid-name",
+		want := []string{"d1:duplicate-name", "d2:duplicate-name", "pg:unknown-connector", ".noname:invalid-name",
 			"a:cycle", "b:cycle", "s:cycle", "bad:parse"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("Errors = %q, want %q", got, want)

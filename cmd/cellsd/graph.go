@@ -7,7 +7,7 @@ import (
 
 type graphCmd struct {
 	notebookFlags
-	Format string `required:"" enum:"json,dot,mermaid" help:"Output format: ${enum}." placeholder:"json|dot|mermaid"`
+	Format string `enum:"json,dot,mermaid" default:"json" help:"Output format: ${enum} (default: ${default})." placeholder:"json|dot|mermaid"`
 }
 
 func (c *graphCmd) Run(e *env) error {

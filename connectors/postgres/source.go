@@ -90,7 +90,23 @@ func (s *Source) Fetch(ctx context.Context, q connectors.Query, w connectors.Res
 	if errors.As(err, &pe) && pe.Position > 0 {
 		off = cells.ByteOffset(q.SQL, int(pe.Position)-1)
 	}
-	return &connectors.Error{Connection: s.cfg.ID, Offset: off, Err: redact(s.cfg, err)}
+	return &connectors.Error{Connection: s.cfg.ID, Offset: off, Detail: detail(pe), Err: redact(s.cfg, err)}
+}
+
+// detail is what Postgres said beyond its message: its DETAIL and HINT
+// lines (the SQLSTATE is in the message).
+func detail(pe *pgconn.PgError) string {
+	if pe == nil {
+		return ""
+	}
+	var b strings.Builder
+	if pe.Detail != "" {
+		b.WriteString("\nDETAIL: " + pe.Detail)
+	}
+	if pe.Hint != "" {
+		b.WriteString("\nHINT: " + pe.Hint)
+	}
+	return b.String()
 }
 
 // inTx runs fn in a transaction of its own on a pooled connection: READ

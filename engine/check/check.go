@@ -57,6 +57,9 @@ type Result struct {
 	// Err is a fixture that could not run at all (a bad notebook, steps
 	// that fail, a missing Postgres).
 	Err error
+	// Skipped says why a fixture was not checked: no cell of it matches
+	// --select.
+	Skipped string
 }
 
 // OK reports whether every golden matched.
@@ -117,6 +120,10 @@ func Run(ctx context.Context, dir string, opts Options) Result {
 		return res
 	}
 	got, sel, err := render(ctx, dir, opts)
+	if opts.Select != "" && errors.Is(err, engine.ErrNoMatch) {
+		res.Skipped = err.Error()
+		return res
+	}
 	if err != nil {
 		res.Err = err
 		return res
@@ -134,7 +141,12 @@ func Run(ctx context.Context, dir string, opts Options) Result {
 			continue
 		}
 		want, err := os.ReadFile(path)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) {
+			g.Diff = path + ": no golden yet: run with --update\n"
+			res.Goldens = append(res.Goldens, g)
+			continue
+		}
+		if err != nil {
 			res.Err = err
 			return res
 		}

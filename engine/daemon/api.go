@@ -310,6 +310,7 @@ func (d *Daemon) sessionOp(s *session, es *engine.Session, op string, body []byt
 		if err != nil {
 			return nil, jobapi.SessionError(err)
 		}
+		d.log.Info("run started", "session", s.id, "run", r.ID, "cell", req.CellID, "artifact", req.Artifact, "mode", req.Mode)
 		return map[string]string{"run": r.ID}, nil
 	case "update":
 		var req jobapi.UpdateRequest
