@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -154,13 +155,13 @@ func (nb *Notebook) SetParam(name string, value any) error {
 		}
 	}
 	if len(targets) == 0 {
-		return fmt.Errorf("--param %s: %s has no input cell with varName %q", name, nb.Path, name)
+		return fmt.Errorf("%s: %s has no input cell with varName %q (%s)", name, nb.Path, name, nb.describeVars())
 	}
 	values := make([]any, len(targets))
 	for i, c := range targets {
 		v, err := c.Input.Accept(value)
 		if err != nil {
-			return fmt.Errorf("--param %s=%s: input cell %q (%s): %w", name, describeParam(value), c.ID, c.Input.Kind, err)
+			return fmt.Errorf("%s=%s: input cell %q (%s): %w", name, describeParam(value), c.ID, c.Input.Kind, err)
 		}
 		values[i] = v
 	}
@@ -168,6 +169,24 @@ func (nb *Notebook) SetParam(name string, value any) error {
 		c.Input.Value = values[i]
 	}
 	return nil
+}
+
+// describeVars lists the notebook's input variables, for a message about
+// one it lacks.
+func (nb *Notebook) describeVars() string {
+	seen := map[string]bool{}
+	var vars []string
+	for _, id := range sortedKeys(nb.Cells) {
+		if c := nb.Cells[id]; c.Input != nil && c.Input.VarName != "" && !seen[c.Input.VarName] {
+			seen[c.Input.VarName] = true
+			vars = append(vars, c.Input.VarName)
+		}
+	}
+	if len(vars) == 0 {
+		return "it has no input variables"
+	}
+	sort.Strings(vars)
+	return "its variables: " + strings.Join(vars, ", ")
 }
 
 func describeParam(v any) string {

@@ -11,12 +11,22 @@ const maxNameLen = 63
 // ResultName returns the effective result name of a SQL cell: its resultName
 // when that is a valid identifier, else a name derived from the title the
 // way SQLRooms derives it ("Daily Orders" → daily_orders, "SQL 2" →
-// result_2). It is empty when nothing usable is left (an invalid-name error).
+// result_2). A cell whose title leaves nothing is named from its id by the
+// same rule (DESIGN.md rule 8). It is empty when nothing usable is left
+// even then (an invalid-name error).
 func ResultName(c *Cell) string {
 	if isIdentifier(c.ResultName) {
 		return c.ResultName
 	}
-	name := strings.ToLower(titleToName(c.Title))
+	if name := nameFromTitle(c.Title); name != "" {
+		return name
+	}
+	return nameFromTitle(c.ID)
+}
+
+// nameFromTitle is the result name SQLRooms derives from a title.
+func nameFromTitle(title string) string {
+	name := strings.ToLower(titleToName(title))
 	if n, ok := defaultSQLTitle(name); ok {
 		return n
 	}

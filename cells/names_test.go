@@ -39,8 +39,9 @@ func TestResultName(t *testing.T) {
 		{"Slash", "dir/file", "", "dir_file"},
 		{"DotInDirectory", "my.dir/file", "", "my_dir_file"},
 		{"TrailingDot", "file.", "", "file_"},
-		{"OnlyExtension", ".csv", "", ""},
-		{"EmptyTitle", "", "", ""},
+		// A title that leaves nothing: the id, by the title rule (rule 8).
+		{"OnlyExtension", ".csv", "", "c1"},
+		{"EmptyTitle", "", "", "c1"},
 
 		// resultName, when valid, wins over the title.
 		{"ValidResultName", "Daily Orders", "orders", "orders"},
@@ -51,7 +52,7 @@ func TestResultName(t *testing.T) {
 		{"ResultNameSpace", "Daily Orders", "a b", "daily_orders"},
 		{"ResultNameEmpty", "Daily Orders", "", "daily_orders"},
 		{"ResultNameNonASCII", "SQL 4", "tabellé", "result_4"},
-		{"InvalidResultNameEmptyTitle", "", "my-table", ""},
+		{"InvalidResultNameEmptyTitle", "", "my-table", "c1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +85,28 @@ func TestArtifactSchema(t *testing.T) {
 			a := &cells.Artifact{ID: tt.id, SchemaName: tt.schemaName}
 			if got := cells.ArtifactSchema(a); got != tt.want {
 				t.Errorf("ArtifactSchema(id %q, schemaName %q) = %q, want %q", tt.id, tt.schemaName, got, tt.want)
+			}
+		})
+	}
+}
+
+// Rule 8: a cell with neither a valid resultName nor a usable title is
+// named from its id by the title rule; an id that leaves nothing too is
+// an invalid-name (empty).
+func TestResultName_FromID(t *testing.T) {
+	tests := []struct{ id, title, want string }{
+		{"c1", "", "c1"},
+		{"Cc6Gg", "", "cc6gg"},
+		{"2f-9a", "", "_2f_9a"},
+		{"SQL 3", "", "result_3"},
+		{"k9", ".csv", "k9"},
+		{".csv", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			c := &cells.Cell{ID: tt.id, Type: cells.TypeSQL, Title: tt.title}
+			if got := cells.ResultName(c); got != tt.want {
+				t.Errorf("ResultName(id %q, title %q) = %q, want %q", tt.id, tt.title, got, tt.want)
 			}
 		})
 	}

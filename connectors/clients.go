@@ -13,7 +13,7 @@ var ErrClientsClosed = errors.New("connection clients closed")
 // concurrent use.
 type Clients[T any] struct {
 	open  func(Connection) (T, error)
-	close func(T)
+	close func(T) error
 
 	mu     sync.Mutex
 	byID   map[string]T
@@ -22,7 +22,7 @@ type Clients[T any] struct {
 
 // NewClients returns a Clients that makes a client with open and releases
 // it with close.
-func NewClients[T any](open func(Connection) (T, error), close func(T)) *Clients[T] {
+func NewClients[T any](open func(Connection) (T, error), close func(T) error) *Clients[T] {
 	return &Clients[T]{open: open, close: close, byID: map[string]T{}}
 }
 
@@ -47,12 +47,14 @@ func (cs *Clients[T]) Get(c Connection) (T, error) {
 
 // Close closes every client made and refuses to make more. It is safe to
 // call more than once.
-func (cs *Clients[T]) Close() {
+func (cs *Clients[T]) Close() error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	cs.closed = true
+	var errs []error
 	for id, cl := range cs.byID {
-		cs.close(cl)
+		errs = append(errs, cs.close(cl))
 		delete(cs.byID, id)
 	}
+	return errors.Join(errs...)
 }

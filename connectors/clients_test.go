@@ -15,7 +15,7 @@ func TestClients(t *testing.T) {
 		}
 		opened[c.ID]++
 		return "client of " + c.ID, nil
-	}, func(cl string) { closed[cl]++ })
+	}, func(cl string) error { closed[cl]++; return nil })
 
 	for range 3 {
 		cl, err := cs.Get(connectors.Connection{ID: "pg"})

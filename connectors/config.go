@@ -361,6 +361,9 @@ func LoadFileLimit(path string, limit int64) (*Registry, error) {
 	conns := make([]Connection, 0, len(cfg.DB.Connectors))
 	for i, t := range cfg.DB.Connectors {
 		c, err := decodeEntry(i, t)
+		if uk, ok := err.(*unknownKeysError); ok {
+			return nil, fmt.Errorf("%s: %w%s", path, err, uk.hints(data, i))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -415,7 +418,7 @@ func decodeEntry(i int, t map[string]any) (Connection, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return c, fmt.Errorf("%s: unknown keys: %s", entry, strings.Join(unknown, ", "))
+		return c, &unknownKeysError{entry: entry, keys: unknown}
 	}
 	return c, nil
 }

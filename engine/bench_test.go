@@ -239,7 +239,7 @@ func BenchmarkParallelism(b *testing.B) {
 	}
 	cs = append(cs, sqlCell("all", "everything", strings.Join(parts, " UNION ALL ")))
 	nb := parseNotebook(b, art(cs...))
-	eng := openEngine(b, engine.Config{Connections: pgRegistry(b, nil)})
+	eng := openEngine(b, engine.Config{Connections: pgRegistry(b, nil), Sources: testSources(b)})
 	plan := mustPlan(b, eng, nb)
 	runAt := func(concurrency int) time.Duration {
 		start := time.Now()

@@ -24,6 +24,7 @@ import (
 	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/connectors/postgres"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 	"github.com/cellsd/cellsd/internal/pgtest"
 	"github.com/cellsd/cellsd/internal/poll"
 )
@@ -57,7 +58,7 @@ func ipcPayload(t testing.TB, schema *arrow.Schema, recs ...arrow.RecordBatch) [
 
 // pgBridge is a minimal bridge in front of the test Postgres, for the
 // tests that need a real remote query: fetch-arrow-stream through
-// postgres.Source (columnar results only), cancel-query, and a bearer
+// postgres.Source, cancel-query, and a bearer
 // token.
 type pgBridge struct {
 	t       testing.TB
@@ -112,7 +113,7 @@ func (b *pgBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { b.mu.Lock(); delete(b.cancels, req.QueryID); b.mu.Unlock() }()
 		w.Header().Set("Content-Type", "application/octet-stream")
 		s := &frameSink{w: w}
-		err := b.src.QueryArrow(ctx, req.SQL, s, rowSinkRefused{})
+		err := b.src.Fetch(ctx, connectors.Query{SQL: req.SQL, HasResult: true}, s)
 		if err == nil && !s.sent && s.schema != nil {
 			err = bridge.WriteFrame(w, bridge.FrameHeader{Type: bridge.FrameBatch, QueryID: req.QueryID}, ipcPayload(b.t, s.schema))
 		}
@@ -135,12 +136,13 @@ type frameSink struct {
 	sent   bool
 }
 
-func (s *frameSink) Columns(cols []postgres.Column) error {
-	s.schema = postgres.Schema(cols)
+func (s *frameSink) Begin(schema *arrow.Schema, _ []connectors.Column) error {
+	s.schema = schema
 	return nil
 }
 
-func (s *frameSink) Record(rec arrow.RecordBatch) error {
+func (s *frameSink) Write(rec arrow.RecordBatch) error {
+	defer rec.Release()
 	var buf bytes.Buffer
 	w := ipc.NewWriter(&buf, ipc.WithSchema(s.schema))
 	if err := w.Write(rec); err != nil {
@@ -154,13 +156,6 @@ func (s *frameSink) Record(rec arrow.RecordBatch) error {
 	s.w.(http.Flusher).Flush()
 	return nil
 }
-
-type rowSinkRefused struct{}
-
-func (rowSinkRefused) Columns([]postgres.Column) error {
-	return errors.New("test bridge: only columnar results")
-}
-func (rowSinkRefused) Rows([][]any) error { return nil }
 
 // remotes are the bridges the end-to-end tests run against: cellsd's own
 // bridge server, and the minimal one above.
@@ -177,8 +172,8 @@ func newCellsdBridge(t testing.TB, token string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := bridge.NewServer(bridge.ServerConfig{Connections: reg})
-	hs := httptest.NewServer(bridge.RequireToken(token, srv))
+	srv := bridgeserver.NewServer(bridgeserver.ServerConfig{Connections: reg})
+	hs := httptest.NewServer(bridgeserver.RequireToken(token, srv))
 	t.Cleanup(func() { srv.Close(); hs.Close() })
 	return hs
 }

@@ -12,13 +12,15 @@ import (
 
 // The dependency corpus: small notebooks, each with its exact expected edges
 // and errors, covering every rule of DESIGN.md "Dependency rules" with
-// positive and negative cases. Cases are added by the corpus_*_test.go files.
-var corpus []corpusCase
+// positive and negative cases. The cases live in testdata/corpus/*.txtar,
+// readable without Go (the format is in each file's comment); the MySQL
+// dialect's are mysql.txtar (TestCorpusMySQL).
 
 // corpusCase is one notebook and what its graph must be.
 type corpusCase struct {
 	name string
-	arts []nbArtifact
+	// notebook is the SQLRooms cells config, as cellsd reads a file.
+	notebook []byte
 	// deps lists "cell: dep dep" for every cell that has dependencies;
 	// every other cell of the notebook must have none.
 	deps []string
@@ -68,6 +70,7 @@ func edge(source, target, kind string) map[string]string {
 func art(cells ...nbCell) nbArtifact { return nbArtifact{id: "nb", cells: cells} }
 
 func TestCorpus(t *testing.T) {
+	corpus := loadCorpus(t, corpusFiles(t, "mysql.txtar")...)
 	if len(corpus) < 150 {
 		t.Errorf("the corpus has %d cases, want at least 150", len(corpus))
 	}
@@ -75,7 +78,7 @@ func TestCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := openEngine(t, engine.Config{Connections: reg})
+	eng := openEngine(t, engine.Config{Connections: reg, Sources: testSources(t)})
 	seen := map[string]bool{}
 	for _, tc := range corpus {
 		if seen[tc.name] {
@@ -83,7 +86,7 @@ func TestCorpus(t *testing.T) {
 		}
 		seen[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
-			checkCorpusCase(t, tc, mustPlan(t, eng, parseNotebook(t, tc.arts...)))
+			checkCorpusCase(t, tc, mustPlan(t, eng, corpusNotebook(t, tc)))
 		})
 	}
 }
@@ -154,26 +157,4 @@ func lineMap(t *testing.T, lines []string) map[string]string {
 		m[strings.TrimSpace(k)] = strings.Join(strings.Fields(v), " ")
 	}
 	return m
-}
-
-// A few cases here show the form; the rest live with their rules.
-func init() {
-	corpus = append(corpus,
-		corpusCase{
-			name: "Rule1/Unqualified",
-			arts: []nbArtifact{art(sqlCell("c1", "orders", "SELECT 1 AS id"), sqlCell("c2", "b", "SELECT * FROM orders"))},
-			deps: []string{"c2: c1"},
-		},
-		corpusCase{
-			name:     "Rule2/OtherSchemaIsNotAReference",
-			arts:     []nbArtifact{art(sqlCell("c1", "orders", "SELECT 1 AS id"), sqlCell("c2", "b", "SELECT * FROM main.orders"))},
-			external: []string{"c2: main.orders"},
-		},
-		corpusCase{
-			name:   "Rule8/Cycle",
-			arts:   []nbArtifact{art(sqlCell("a", "a", "SELECT * FROM b"), sqlCell("b", "b", "SELECT * FROM a"))},
-			deps:   []string{"a: b", "b: a"},
-			errors: []string{"a cycle", "b cycle"},
-		},
-	)
 }

@@ -15,9 +15,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/cellsd/cellsd/connectors"
-	"github.com/cellsd/cellsd/connectors/bridge"
-	"github.com/cellsd/cellsd/connectors/mysql"
-	"github.com/cellsd/cellsd/connectors/postgres"
+	"github.com/cellsd/cellsd/engine/materialize"
 	"github.com/cellsd/cellsd/sqlparse"
 )
 
@@ -48,6 +46,10 @@ type Config struct {
 	Materialization Strategy
 	// Connections resolves connectorIds; nil means only the core DuckDB.
 	Connections *connectors.Registry
+	// Sources opens the Source external cells run on (one per
+	// connection, see connectors/registry); nil runs only DuckDB cells.
+	// The engine does not close it: one Sources may serve many engines.
+	Sources connectors.Sources
 	// Sandbox, when set, locks the DuckDB down once the engine's own
 	// ATTACHes are done (see Sandbox); nil runs SQL as the user.
 	Sandbox *Sandbox
@@ -63,13 +65,10 @@ type Engine struct {
 	// searchPaths remembers the search_path of each pooled connection, so
 	// a cell sets it only when it differs.
 	searchPaths sync.Map
-	// streams holds the results on their way in through cellsd_scan, by id.
-	streams sync.Map
+	// mat loads external results through cellsd_scan.
+	mat *materialize.Materializer
 
 	mu        sync.Mutex
-	sources   *connectors.Clients[*postgres.Source] // by connection id, opened on first use
-	bridges   *connectors.Clients[*bridge.Client]   // by connection id, made on first use
-	mysqls    *connectors.Clients[*mysql.Source]    // MySQL and MariaDB pools, by connection id
 	connector *duckdb.Connector
 	db        *sql.DB
 	coreDB    string // catalog name of the core database
@@ -85,10 +84,7 @@ func New(cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger.With("component", "engine"),
-		sources: connectors.NewClients(postgres.Connect, (*postgres.Source).Close),
-		bridges: connectors.NewClients(bridge.NewClient, (*bridge.Client).Close),
-		mysqls:  connectors.NewClients(mysql.Connect, (*mysql.Source).Close)}
+	return &Engine{cfg: cfg, log: cfg.Logger.With("component", "engine")}
 }
 
 // Open starts DuckDB, attaches the ephemeral results database when the
@@ -143,12 +139,10 @@ func (e *Engine) Open(ctx context.Context) error {
 			return fail(fmt.Errorf("attach %s: %w", EphemeralDB, err))
 		}
 	}
-	if err := e.registerScan(ctx); err != nil {
-		return fail(fmt.Errorf("register %s: %w", scanFunction, err))
+	if e.mat, err = materialize.Register(ctx, db); err != nil {
+		return fail(err)
 	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+e.provenanceTable()+` (
-		relation VARCHAR, artifact_id VARCHAR, cell_id VARCHAR, connection_id VARCHAR, engine VARCHAR,
-		sql_sha256 VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, rows BIGINT, bytes BIGINT)`); err != nil {
+	if _, err := db.ExecContext(ctx, materialize.CreateProvenance(e.ResultDB())); err != nil {
 		return fail(fmt.Errorf("create provenance table: %w", err))
 	}
 	if e.cfg.Sandbox != nil {
@@ -172,9 +166,6 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
-	e.sources.Close()
-	e.bridges.Close()
-	e.mysqls.Close()
 	if e.db == nil {
 		return nil
 	}
@@ -211,10 +202,6 @@ func (e *Engine) relationName(schema, name string) string {
 	return e.ResultDB() + "." + schema + "." + name
 }
 
-func (e *Engine) provenanceTable() string {
-	return quoteIdent(e.ResultDB()) + ".main.cellsd_provenance"
-}
-
 // searchPath is the search_path cells of an artifact run with: their
 // siblings' results first, then the core database's main schema.
 func (e *Engine) searchPath(schema string) string {
@@ -229,9 +216,7 @@ func AttachReadOnly(path string) (name, stmt string) {
 	return name, `ATTACH IF NOT EXISTS ` + quoteString(path) + ` AS ` + quoteIdent(name) + ` (READ_ONLY)`
 }
 
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
+func quoteIdent(s string) string { return materialize.QuoteIdent(s) }
 
 func quoteString(s string) string {
 	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`

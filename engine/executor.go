@@ -56,15 +56,7 @@ func (x coreExecutor) Execute(ctx context.Context, spec execSpec, guard commitGu
 type sourceExecutor struct{ e *Engine }
 
 func (x sourceExecutor) Execute(ctx context.Context, spec execSpec, guard commitGuard) (*int64, error) {
-	switch spec.conn.Engine {
-	case connectors.EnginePostgres:
-		return x.e.runPostgres(ctx, spec, guard)
-	case connectors.EngineBridge:
-		return x.e.runBridge(ctx, spec, guard)
-	case connectors.EngineMySQL:
-		return x.e.runMySQL(ctx, spec, guard)
-	}
-	return nil, fmt.Errorf("connector %s: %s cells cannot run", spec.conn.ID, spec.conn.Engine)
+	return x.e.runExternal(ctx, spec, guard)
 }
 
 // execute runs one cell through x, without the scheduler's lock: with the

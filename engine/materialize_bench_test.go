@@ -25,7 +25,7 @@ func BenchmarkPostgresMaterialize(b *testing.B) {
 	schema := pgtest.Schema(b, pool)
 	query := pgtest.WideTable(b, pool, schema, rows)
 	nb := parseNotebook(b, art(pgCell("c1", "wide", query)))
-	eng := openEngine(b, engine.Config{Connections: pgRegistry(b, nil)})
+	eng := openEngine(b, engine.Config{Connections: pgRegistry(b, nil), Sources: testSources(b)})
 	plan := mustPlan(b, eng, nb)
 
 	// The other way rows can leave Postgres in binary: the query's own

@@ -23,7 +23,7 @@ func BenchmarkMySQLMaterialize(b *testing.B) {
 	name, db := mysqltest.Database(b)
 	query := mysqltest.WideTable(b, db, rows)
 	nb := parseNotebook(b, art(myCell("c1", "wide", query)))
-	eng := openEngine(b, engine.Config{Connections: myRegistry(b, name, nil)})
+	eng := openEngine(b, engine.Config{Connections: myRegistry(b, name, nil), Sources: testSources(b)})
 	plan := mustPlan(b, eng, nb)
 	var heap measure.HeapPeak
 	materialize := func() time.Duration {

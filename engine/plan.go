@@ -90,6 +90,9 @@ type ArtifactPlan struct {
 	familyOf map[string][]string
 	manual   map[string][]string // cell id -> sources of its manual edges
 	position map[string]int
+	// parsed holds, while PlanArtifact runs, the analyses of the SQL cells
+	// parsed in one batch per dialect.
+	parsed map[string]*sqlparse.Analysis
 }
 
 // Cell returns the plan of cell id, or nil.
@@ -204,12 +207,18 @@ func (p *Planner) PlanArtifact(ctx context.Context, nb *cells.Notebook, a *cells
 		}
 	}
 	ap.Graph = dag.New(nodes)
+	parsed, err := ap.parseAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plan artifact %s: %w", a.ID, err)
+	}
+	ap.parsed = parsed
 	for _, cp := range ap.Cells {
 		if err := ap.analyse(ctx, cp); err != nil {
 			return nil, fmt.Errorf("plan artifact %s: %w", a.ID, err)
 		}
 		ap.index(cp)
 	}
+	ap.parsed = nil
 	for _, cp := range ap.Cells {
 		ap.resolve(cp)
 	}
@@ -297,17 +306,69 @@ func (ap *ArtifactPlan) analyse(ctx context.Context, cp *CellPlan) error {
 	return nil
 }
 
+// registry returns the planner's connections, or the core DuckDB's alone.
+func (ap *ArtifactPlan) registry() *connectors.Registry {
+	reg := ap.planner.Connections
+	if reg == nil {
+		reg, _ = connectors.NewRegistry()
+	}
+	return reg
+}
+
+// parseAll parses the SQL cells of the artifact whose connector is known,
+// one batch per dialect (issue 19 P8): the DuckDB cells in few
+// json_serialize_sql queries, the Postgres cells in one pg_query parse.
+// The analyses are those each cell's own parse gives.
+func (ap *ArtifactPlan) parseAll(ctx context.Context) (map[string]*sqlparse.Analysis, error) {
+	reg := ap.registry()
+	var duck, pg []*cells.Cell
+	for _, cp := range ap.Cells {
+		c := cp.Cell
+		if c.Type != cells.TypeSQL {
+			continue
+		}
+		conn, ok := reg.Lookup(c.Connector())
+		switch {
+		case !ok:
+		case conn.SQLDialect() == connectors.EnginePostgres:
+			pg = append(pg, c)
+		case conn.SQLDialect() == connectors.EngineMySQL:
+		default:
+			duck = append(duck, c)
+		}
+	}
+	out := make(map[string]*sqlparse.Analysis, len(duck)+len(pg))
+	sqlOf := func(cs []*cells.Cell) []string {
+		texts := make([]string, len(cs))
+		for i, c := range cs {
+			texts[i] = c.SQL
+		}
+		return texts
+	}
+	if len(duck) > 0 {
+		as, err := ap.planner.DuckDB.AnalyzeAll(ctx, sqlOf(duck))
+		if err != nil {
+			return nil, err
+		}
+		for i, c := range duck {
+			out[c.ID] = as[i]
+		}
+	}
+	for i, a := range sqlparse.AnalyzePostgresAll(sqlOf(pg)) {
+		out[pg[i].ID] = a
+	}
+	return out, nil
+}
+
 func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 	c := cp.Cell
 	cp.Name = cells.ResultName(c)
 	if cp.Name == "" {
 		cp.fail(KindInvalidName, fmt.Sprintf("no usable result name: resultName %q is not an identifier and title %q leaves nothing", c.ResultName, c.Title))
 	}
-	reg := ap.planner.Connections
-	if reg == nil {
-		reg, _ = connectors.NewRegistry()
-	}
+	reg := ap.registry()
 	conn, ok := reg.Lookup(c.Connector())
+	parsed := ap.parsed[c.ID]
 	switch {
 	case !ok:
 		if other, found := reg.Unsupported(c.Connector()); found {
@@ -320,6 +381,8 @@ func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 			cp.fail(KindUnknownConnector, fmt.Sprintf("connector %q is not configured (known: %s)", c.Connector(), strings.Join(reg.IDs(), ", ")))
 		}
 		cp.Analysis = &sqlparse.Analysis{Vars: cells.Vars(c.SQL), Query: true}
+	case parsed != nil:
+		cp.Analysis = parsed
 	case conn.SQLDialect() == connectors.EnginePostgres: // Postgres, or a bridge to it
 		cp.Analysis = sqlparse.AnalyzePostgres(c.SQL)
 	case conn.SQLDialect() == connectors.EngineMySQL:

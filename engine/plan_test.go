@@ -8,6 +8,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/format"
 )
 
 // cellWant is what the plan should say about one cell. A nil slice means
@@ -127,7 +128,7 @@ func TestPlan_Errors(t *testing.T) {
 		sqlCell("d2", "Dup", "SELECT 2 AS x"),
 		sqlCell("readsdup", "readsdup", "SELECT * FROM dup"),
 		{"id": "pg", "type": "sql", "data": map[string]any{"title": "Remote", "sql": "SELECT 1", "resultName": "remote", "connectorId": "pg"}},
-		{"id": "noname", "type": "sql", "data": map[string]any{"title": "", "sql": "SELECT 1"}},
+		{"id": ".noname", "type": "sql", "data": map[string]any{"title": "", "sql": "SELECT 1"}},
 		sqlCell("a", "a", "SELECT * FROM b"),
 		sqlCell("b", "b", "SELECT * FROM a"),
 		sqlCell("aftercycle", "aftercycle", "SELECT * FROM a"),
@@ -148,7 +149,7 @@ func TestPlan_Errors(t *testing.T) {
 		{"DuplicateName/Second", "d2", cellWant{defines: []string{"Dup"}, errKinds: []string{engine.KindDuplicateName}}},
 		{"DuplicateName/Reader", "readsdup", cellWant{deps: []string{"d1", "d2"}, defines: []string{"readsdup"}}},
 		{"UnknownConnector", "pg", cellWant{defines: []string{"remote"}, errKinds: []string{engine.KindUnknownConnector}}},
-		{"InvalidName", "noname", cellWant{errKinds: []string{engine.KindInvalidName}}},
+		{"InvalidName", ".noname", cellWant{errKinds: []string{engine.KindInvalidName}}},
 		{"CycleOfTwo/A", "a", cellWant{deps: []string{"b"}, defines: []string{"a"}, errKinds: []string{engine.KindCycle}}},
 		{"CycleOfTwo/B", "b", cellWant{deps: []string{"a"}, defines: []string{"b"}, errKinds: []string{engine.KindCycle}}},
 		{"CycleOfTwo/Downstream", "aftercycle", cellWant{deps: []string{"a"}, defines: []string{"aftercycle"}}},
@@ -197,7 +198,7 @@ func TestPlan_Errors(t *testing.T) {
 		for _, e := range ap.Errors {
 			got = append(got, e.CellID+":"+e.Kind)
 		}
-		want := []string{"d1:duplicate-name", "d2:duplicate-name", "pg:unknown-connector", "noname:invalid-name",
+		want := []string{"d1:duplicate-name", "d2:duplicate-name", "pg:unknown-connector", ".noname:invalid-name",
 			"a:cycle", "b:cycle", "s:cycle", "bad:parse"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("Errors = %q, want %q", got, want)
@@ -337,7 +338,7 @@ func TestPlan_UnsupportedEngine(t *testing.T) {
 	if !reflect.DeepEqual(ap.Order, []string{"ok"}) {
 		t.Errorf("Order = %q, want [ok]", ap.Order)
 	}
-	for _, gc := range mustPlan(t, eng, nb).Graph().Artifacts[0].Cells {
+	for _, gc := range format.NewGraph(mustPlan(t, eng, nb)).Artifacts[0].Cells {
 		if gc.ID == "sf" && (gc.Engine == nil || *gc.Engine != "snowflake") {
 			t.Errorf("graph engine of cell sf = %v, want snowflake", gc.Engine)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/connectors/registry"
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/internal/pgtest"
 	"github.com/cellsd/cellsd/internal/poll"
@@ -40,9 +41,21 @@ func registryOf(t testing.TB, c connectors.Connection, mutate func(*connectors.C
 	return reg
 }
 
+// testSources is a set of Sources closed when the test ends, after the
+// sessions and engines opened later.
+func testSources(t testing.TB) *registry.Sources {
+	srcs := registry.New()
+	t.Cleanup(func() {
+		if err := srcs.Close(); err != nil {
+			t.Errorf("close sources: %v", err)
+		}
+	})
+	return srcs
+}
+
 func openPGSession(t testing.TB, nb *cells.Notebook, reg *connectors.Registry, opts engine.SessionOptions) *engine.Session {
 	t.Helper()
-	s, err := engine.OpenSession(context.Background(), engine.Config{Connections: reg}, nb, opts)
+	s, err := engine.OpenSession(context.Background(), engine.Config{Connections: reg, Sources: testSources(t)}, nb, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

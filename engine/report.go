@@ -1,24 +1,23 @@
 package engine
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Report is the outcome of a run, in the shape `cellsd run --report` writes
-// (DESIGN.md "CLI contract").
+// Report is the outcome of a run; format.WriteReport writes it in the
+// shape of `cellsd run --report` (DESIGN.md "CLI contract").
 type Report struct {
-	Artifacts []*ArtifactReport `json:"artifacts"`
-	Summary   Summary           `json:"summary"`
+	Artifacts []*ArtifactReport
+	Summary   Summary
 }
 
 // ArtifactReport lists the final state of every SQL cell of one artifact, in
 // cellIds order.
 type ArtifactReport struct {
-	ID    string        `json:"id"`
-	Cells []*CellResult `json:"cells"`
+	ID    string
+	Cells []*CellResult
 }
 
 // CellResult is the final state of one SQL cell.
@@ -34,24 +33,6 @@ type CellResult struct {
 	Reason string
 }
 
-// MarshalJSON writes the report shape: durations in milliseconds, rows and
-// error null when absent.
-func (c *CellResult) MarshalJSON() ([]byte, error) {
-	var relation *string
-	if c.Relation != "" {
-		relation = &c.Relation
-	}
-	return json.Marshal(struct {
-		ID         string  `json:"id"`
-		Status     Status  `json:"status"`
-		Relation   *string `json:"relation"`
-		Rows       *int64  `json:"rows"`
-		DurationMs float64 `json:"durationMs"`
-		Cached     bool    `json:"cached"`
-		Error      *string `json:"error"`
-	}{c.ID, c.Status, relation, c.Rows, Milliseconds(c.Duration), c.Cached, c.Err})
-}
-
 // Milliseconds converts d to milliseconds with microsecond precision.
 func Milliseconds(d time.Duration) float64 {
 	return float64(d.Microseconds()) / 1000
@@ -59,10 +40,10 @@ func Milliseconds(d time.Duration) float64 {
 
 // Summary counts cells by final state.
 type Summary struct {
-	Success int `json:"success"`
-	Error   int `json:"error"`
-	Blocked int `json:"blocked"`
-	Cancel  int `json:"cancel"`
+	Success int
+	Error   int
+	Blocked int
+	Cancel  int
 }
 
 func (s *Summary) add(st Status) {

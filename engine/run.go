@@ -199,13 +199,17 @@ func (e *Engine) materialize(ctx context.Context, q execQuerier, spec execSpec, 
 		body = "FROM (" + stmt + "\n)"
 	}
 	ctas := "CREATE OR REPLACE TABLE " + rel + " AS " + body
+	prefix := len(ctas) - len(body) // the cell's line 1 starts there: see unwrapPosition
+	if spec.show {
+		prefix += len("FROM (")
+	}
 	var n int64 // CREATE TABLE AS answers with the number of rows
 	if !spec.expands {
 		err := q.QueryRowContext(ctx, ctas).Scan(&n)
-		return n, err
+		return n, unwrapPosition(err, ctas, prefix)
 	}
 	if _, err := q.ExecContext(ctx, ctas); err != nil {
-		return 0, err
+		return 0, unwrapPosition(err, ctas, prefix)
 	}
 	err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+rel).Scan(&n)
 	return n, err

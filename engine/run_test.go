@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -505,59 +504,6 @@ func TestRun_Observe(t *testing.T) {
 			}
 		}
 	})
-}
-
-func TestReport_JSON(t *testing.T) {
-	eng := openEngine(t, engine.Config{})
-	plan := mustPlan(t, eng, parseNotebook(t, nbArtifact{id: "nb1", cells: []nbCell{
-		sqlCell("c1", "a", "SELECT * FROM range(10)"),
-		sqlCell("c2", "b", "SELECT nope"),
-	}}))
-	report := mustRun(t, context.Background(), eng, plan, engine.RunOptions{})
-	b, err := json.Marshal(report)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got struct {
-		Artifacts []struct {
-			ID    string                       `json:"id"`
-			Cells []map[string]json.RawMessage `json:"cells"`
-		} `json:"artifacts"`
-		Summary map[string]int `json:"summary"`
-	}
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Artifacts) != 1 || got.Artifacts[0].ID != "nb1" || len(got.Artifacts[0].Cells) != 2 {
-		t.Fatalf("report = %s", b)
-	}
-	ok, bad := got.Artifacts[0].Cells[0], got.Artifacts[0].Cells[1]
-	for _, key := range []string{"id", "status", "relation", "rows", "durationMs", "cached", "error"} {
-		if _, has := ok[key]; !has {
-			t.Errorf("cell object lacks %q: %s", key, b)
-		}
-	}
-	checks := []struct{ what, got, want string }{
-		{"c1 status", string(ok["status"]), `"success"`},
-		{"c1 relation", string(ok["relation"]), `"__sqlrooms_ephemeral.artifact_nb1.a"`},
-		{"c1 rows", string(ok["rows"]), `10`},
-		{"c1 cached", string(ok["cached"]), `false`},
-		{"c1 error", string(ok["error"]), `null`},
-		{"c2 status", string(bad["status"]), `"error"`},
-		{"c2 rows", string(bad["rows"]), `null`},
-	}
-	for _, c := range checks {
-		if c.got != c.want {
-			t.Errorf("%s = %s, want %s", c.what, c.got, c.want)
-		}
-	}
-	if string(bad["error"]) == "null" {
-		t.Error("c2 error is null for a failed cell")
-	}
-	wantSummary := map[string]int{"success": 1, "error": 1, "blocked": 0, "cancel": 0}
-	if !reflect.DeepEqual(got.Summary, wantSummary) {
-		t.Errorf("summary = %v, want %v", got.Summary, wantSummary)
-	}
 }
 
 // ---- parallelism ----

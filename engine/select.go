@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -59,7 +58,7 @@ func (p *Plan) Select(spec string) (Selection, error) {
 		if s := p.Closest(name); s != "" {
 			msg += " (did you mean " + s + "?)"
 		}
-		return nil, errors.New(msg)
+		return nil, noMatchError(msg)
 	}
 	return sel, nil
 }

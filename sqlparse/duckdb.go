@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
@@ -18,6 +19,7 @@ import (
 // *sql.Conn both qualify.
 type Querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // DuckDB analyses SQL in the DuckDB dialect with DuckDB's parser.
@@ -41,20 +43,72 @@ func NewDuckDB(q Querier) *DuckDB { return &DuckDB{q: q} }
 // without IN list. The parts are then parsed by DuckDB again, with the rest
 // of the text blanked so every position stays the user's.
 func (d *DuckDB) Analyze(ctx context.Context, text string) (*Analysis, error) {
+	as, err := d.AnalyzeAll(ctx, []string{text})
+	if err != nil {
+		return nil, err
+	}
+	return as[0], nil
+}
+
+// AnalyzeAll analyses many texts as Analyze does each, with the same
+// results, in few round trips: one json_serialize_sql query serializes
+// every text, and one more every statement of the texts that are not all
+// queries; only what a statement needs beyond that (a DuckDB-only part of
+// DDL, a PIVOT without IN list) is parsed on its own.
+func (d *DuckDB) AnalyzeAll(ctx context.Context, texts []string) ([]*Analysis, error) {
+	b := d.newBatch()
+	parsed := make([]string, len(texts))
+	for i, text := range texts {
+		parsed[i] = parseText(text)
+	}
+	if err := b.prefetch(ctx, parsed); err != nil {
+		return nil, err
+	}
+	var stmts []string
+	for _, p := range parsed {
+		if s := b.memo[p]; s.trees != nil || s.err != nil {
+			continue
+		}
+		toks, err := lex(p)
+		if err != nil {
+			continue
+		}
+		for _, span := range statementSpans(p, toks) {
+			stmts = append(stmts, blankOutside(p, span))
+		}
+	}
+	if err := b.prefetch(ctx, stmts); err != nil {
+		return nil, err
+	}
+	out := make([]*Analysis, len(texts))
+	for i, text := range texts {
+		a, err := b.analyze(ctx, text, parsed[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+// batch is one AnalyzeAll: json_serialize_sql's answers by text, so that a
+// text serialized in a batched query is not serialized again.
+type batch struct {
+	d    *DuckDB
+	memo map[string]serialized
+}
+
+func (d *DuckDB) newBatch() *batch { return &batch{d: d, memo: map[string]serialized{}} }
+
+func (b *batch) analyze(ctx context.Context, text, parsed string) (*Analysis, error) {
 	a := &Analysis{Vars: cells.Vars(text)}
-	parsed := parseText(text)
-	whole, err := d.serialize(ctx, parsed)
+	whole, err := b.serialize(ctx, parsed)
 	if err != nil {
 		return nil, err
 	}
 	if whole.err != nil {
 		a.Err = whole.err
 		return a, nil
-	}
-	toks, lexErr := lex(parsed)
-	var spans []Span
-	if lexErr == nil {
-		spans = statementSpans(parsed, toks)
 	}
 	if whole.trees != nil { // every statement is a query
 		a.Statements, a.Query = len(whole.trees), len(whole.trees) > 0
@@ -65,11 +119,13 @@ func (d *DuckDB) Analyze(ctx context.Context, text string) (*Analysis, error) {
 			a.Show = isShow(whole.trees[len(whole.trees)-1])
 		}
 	} else {
+		toks, lexErr := lex(parsed)
 		if lexErr != nil {
 			a.Err = newError(text, fmt.Sprintf("cannot split the cell into statements: %v", lexErr), -1)
 			return a, nil
 		}
-		an := &analyser{d: d, text: parsed, toks: toks}
+		spans := statementSpans(parsed, toks)
+		an := &analyser{d: b, text: parsed, toks: toks}
 		a.Statements = len(spans)
 		local := map[string]bool{} // relations created by earlier statements
 		isLocal := func(r Ref) bool { return local[strings.ToLower(r.String())] }
@@ -124,12 +180,83 @@ type serialized struct {
 	err   *Error
 }
 
-func (d *DuckDB) serialize(ctx context.Context, text string) (serialized, error) {
+// serialize returns json_serialize_sql's answer for text, from the batch's
+// memo when a batched query had it.
+func (b *batch) serialize(ctx context.Context, text string) (serialized, error) {
+	if s, ok := b.memo[text]; ok {
+		return s, nil
+	}
 	var out string
-	err := d.q.QueryRowContext(ctx, `SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)`, text).Scan(&out)
+	err := b.d.q.QueryRowContext(ctx, `SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)`, text).Scan(&out)
 	if err != nil {
 		return serialized{}, fmt.Errorf("json_serialize_sql: %w", err)
 	}
+	s, err := decodeSerialized(text, out)
+	if err != nil {
+		return serialized{}, err
+	}
+	b.memo[text] = s
+	return s, nil
+}
+
+// prefetch serializes texts in one query (json_serialize_sql over the
+// rows of a list) into the memo. Texts the list cannot carry exactly (not UTF-8, or holding
+// a NUL) are left to serialize.
+func (b *batch) prefetch(ctx context.Context, texts []string) error {
+	var todo []string
+	seen := map[string]bool{}
+	for _, t := range texts {
+		if _, ok := b.memo[t]; ok || seen[t] || !utf8.ValidString(t) || strings.ContainsRune(t, 0) {
+			continue
+		}
+		seen[t] = true
+		todo = append(todo, t)
+	}
+	switch len(todo) {
+	case 0:
+		return nil
+	case 1: // one text needs no list
+		_, err := b.serialize(ctx, todo[0])
+		return err
+	}
+	in, err := json.Marshal(todo)
+	if err != nil {
+		return fmt.Errorf("encode statements: %w", err)
+	}
+	rows, err := b.d.q.QueryContext(ctx, `SELECT i, CAST(json_serialize_sql(s) AS VARCHAR)
+		FROM unnest(json_extract_string(CAST(? AS VARCHAR), '$[*]')) WITH ORDINALITY AS t(s, i)`, string(in))
+	if err != nil {
+		return fmt.Errorf("json_serialize_sql: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int
+		var out string
+		if err := rows.Scan(&i, &out); err != nil {
+			return fmt.Errorf("json_serialize_sql: %w", err)
+		}
+		if i < 1 || i > len(todo) {
+			return fmt.Errorf("json_serialize_sql answered for statement %d of %d", i, len(todo))
+		}
+		s, err := decodeSerialized(todo[i-1], out)
+		if err != nil {
+			return err
+		}
+		b.memo[todo[i-1]] = s
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("json_serialize_sql: %w", err)
+	}
+	for _, t := range todo {
+		if _, ok := b.memo[t]; !ok {
+			return fmt.Errorf("json_serialize_sql did not answer for every statement")
+		}
+	}
+	return nil
+}
+
+// decodeSerialized reads json_serialize_sql's answer out for text.
+func decodeSerialized(text, out string) (serialized, error) {
 	var s struct {
 		Error        bool              `json:"error"`
 		ErrorType    string            `json:"error_type"`
@@ -189,7 +316,7 @@ type statementResult struct {
 
 // analyser analyses the statements of one cell, one at a time.
 type analyser struct {
-	d    *DuckDB
+	d    *batch
 	text string
 	toks []token
 }

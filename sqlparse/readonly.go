@@ -39,7 +39,7 @@ func (e *NotQueryError) Unwrap() error {
 // that does not parse. The error result is nil or such an error, except
 // for a failing database or context.
 func (d *DuckDB) CheckQuery(ctx context.Context, text string) error {
-	s, err := d.serialize(ctx, text)
+	s, err := d.newBatch().serialize(ctx, text)
 	switch {
 	case err != nil:
 		return err

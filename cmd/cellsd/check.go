@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"strings"
 
 	"github.com/cellsd/cellsd/engine/check"
@@ -11,7 +11,7 @@ import (
 type checkCmd struct {
 	Dirs   []string `arg:"" name:"fixture_dir" help:"Directories holding fixtures (a fixture is a directory with a notebook.json)." type:"path"`
 	Update bool     `help:"Rewrite the goldens instead of comparing."`
-	JUnit  string   `name:"junit" type:"path" placeholder:"FILE.xml" help:"Write a JUnit XML report here."`
+	JUnit  string   `name:"junit" type:"path" placeholder:"FILE.xml" help:"Write a JUnit XML report here (- for stdout)."`
 	Select string   `placeholder:"SPEC" help:"Check only a subgraph: c1, c1+, +c1, +c1+ (cell id or result name)."`
 }
 
@@ -24,11 +24,14 @@ func (c *checkCmd) Run(e *env) error {
 		return usageError{err}
 	}
 	var results []check.Result
-	failed := 0
+	failed, skipped := 0, 0
 	for _, dir := range dirs {
 		r := check.Run(e.ctx, dir, check.Options{Update: c.Update, Select: c.Select})
 		results = append(results, r)
 		switch {
+		case r.Skipped != "":
+			skipped++
+			fmt.Fprintf(e.stdout, "skip %s\n  %s\n", dir, r.Skipped)
 		case r.Err != nil:
 			failed++
 			fmt.Fprintf(e.stdout, "FAIL %s\n  %v\n", dir, r.Err)
@@ -50,11 +53,15 @@ func (c *checkCmd) Run(e *env) error {
 		}
 	}
 	if c.JUnit != "" {
-		if err := writeFile(c.JUnit, func(f *os.File) error { return check.WriteJUnit(f, results) }); err != nil {
+		if err := writeFile(e, c.JUnit, func(f io.Writer) error { return check.WriteJUnit(f, results) }); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(e.stderr, "%d fixtures, %d failed\n", len(dirs), failed)
+	if skipped > 0 {
+		fmt.Fprintf(e.stderr, "%d fixtures, %d failed, %d skipped (no cell matches --select)\n", len(dirs), failed, skipped)
+	} else {
+		fmt.Fprintf(e.stderr, "%d fixtures, %d failed\n", len(dirs), failed)
+	}
 	if failed > 0 {
 		return errFailed
 	}

@@ -25,19 +25,10 @@ type events struct {
 }
 
 func openEvents(e *env, url string) (*events, error) {
-	nc, err := nats.Connect(url, nats.Name("cellsd run"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1))
-	if err != nil {
-		return nil, usagef("--nats %s: %v", url, err)
-	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second))
-	if err != nil {
-		nc.Close()
-		return nil, usagef("--nats %s: %v", url, err)
-	}
 	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
 	defer cancel()
-	if _, err := natsbus.Setup(ctx, js, 0); err != nil {
-		nc.Close()
+	nc, js, err := natsbus.Connect(ctx, url, natsbus.ConnectOptions{Name: "cellsd run"})
+	if err != nil {
 		return nil, usagef("--nats %s: %v", url, err)
 	}
 	return &events{nc: nc, js: js, pub: natsbus.NewPublisher(js, e.log, natsbus.Hooks{}), e: e}, nil

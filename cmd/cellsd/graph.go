@@ -1,14 +1,13 @@
 package main
 
 import (
-	"encoding/json"
-
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/format"
 )
 
 type graphCmd struct {
 	notebookFlags
-	Format string `required:"" enum:"json,dot,mermaid" help:"Output format: ${enum}." placeholder:"json|dot|mermaid"`
+	Format string `enum:"json,dot,mermaid" default:"json" help:"Output format: ${enum} (default: ${default})." placeholder:"json|dot|mermaid"`
 }
 
 func (c *graphCmd) Run(e *env) error {
@@ -25,14 +24,12 @@ func (c *graphCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	g := plan.Graph()
+	g := format.NewGraph(plan)
 	switch c.Format {
 	case "dot":
 		return g.WriteDOT(e.stdout)
 	case "mermaid":
 		return g.WriteMermaid(e.stdout)
 	}
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(g)
+	return g.WriteJSON(e.stdout)
 }

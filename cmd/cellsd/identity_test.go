@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 	"github.com/cellsd/cellsd/internal/natstest"
 )
@@ -87,7 +88,7 @@ func TestRun_LiveSession(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	apiRequest(t, nc, "cellsd.v1.api.open", map[string]any{"notebook": "quickstart.json", "sessionId": "live"}, nil)
-	apiRequest(t, nc, daemon.SessionSubject("live", "run"), nil, nil)
+	apiRequest(t, nc, jobapi.SessionSubject("live", "run"), nil, nil)
 	waitFor(t, 30*time.Second, func() bool {
 		e, err := mustKV(t, js).Get(context.Background(), "live._session._session")
 		return err == nil && strings.Contains(string(e.Value()), `"status":"success"`)
@@ -114,7 +115,7 @@ func TestRun_LiveSession(t *testing.T) {
 	t.Logf("refused: %s; %d keys unchanged", strings.TrimSpace(stderr), len(status.Entries))
 
 	// Closed, the id is free; the batch run continues its seq.
-	apiRequest(t, nc, daemon.SessionSubject("live", "close"), nil, nil)
+	apiRequest(t, nc, jobapi.SessionSubject("live", "close"), nil, nil)
 	var last natsbus.Payload
 	waitFor(t, 10*time.Second, func() bool {
 		e, err := mustKV(t, js).Get(context.Background(), "live._session._session")
@@ -198,7 +199,7 @@ func TestServe_RestartAfterKill(t *testing.T) {
 			defer nc.Close()
 			js, _ := jetstream.New(nc)
 			apiRequest(t, nc, "cellsd.v1.api.open", map[string]any{"notebook": json.RawMessage(slowNotebook), "sessionId": "k1"}, nil)
-			apiRequest(t, nc, daemon.SessionSubject("k1", "run"), nil, nil)
+			apiRequest(t, nc, jobapi.SessionSubject("k1", "run"), nil, nil)
 			waitFor(t, 30*time.Second, func() bool {
 				e, err := mustKV(t, js).Get(context.Background(), "k1.a.slow")
 				return err == nil && strings.Contains(string(e.Value()), `"status":"running"`)
@@ -247,13 +248,13 @@ func TestServe_RestartAfterKill(t *testing.T) {
 				keys["k1.a.slow"].Status, keys["k1.a.slow"].Reason, keys["k1.a.after"].Status, keys["k1.a.after"].Reason,
 				keys["k1._session._session"].Status, len(evs), evs[len(evs)-1].Seq)
 			// The id is free again, and seq goes on.
-			var r daemon.OpenReply
+			var r jobapi.OpenReply
 			apiRequest(t, nc, "cellsd.v1.api.open", map[string]any{"notebook": json.RawMessage(slowNotebook), "sessionId": "k1"}, &r)
 			if r.SessionID != "k1" {
 				t.Errorf("reopen: %+v", r)
 			}
-			var st daemon.StatusReply
-			apiRequest(t, nc, daemon.SessionSubject("k1", "status"), nil, &st)
+			var st jobapi.StatusReply
+			apiRequest(t, nc, jobapi.SessionSubject("k1", "status"), nil, &st)
 			if st.Seq != evs[len(evs)-1].Seq {
 				t.Errorf("reopened at seq %d, want %d", st.Seq, evs[len(evs)-1].Seq)
 			}
@@ -330,7 +331,7 @@ func TestRun_BatchRunHoldsItsID(t *testing.T) {
 	if !strings.Contains(string(msg.Data), `"code":"conflict"`) || !strings.Contains(string(msg.Data), "cellsd run") {
 		t.Errorf("open of a batch run's id: %s", msg.Data)
 	}
-	msg, err = nc.Request(daemon.SessionSubject("b1", "status"), nil, 5*time.Second)
+	msg, err = nc.Request(jobapi.SessionSubject("b1", "status"), nil, 5*time.Second)
 	if err != nil || !strings.Contains(string(msg.Data), "batch run") {
 		t.Errorf("the batch run's status subject: %v %s", err, msg.Data)
 	}

@@ -10,8 +10,8 @@ import (
 
 // notebookFlags are the flags every command that reads a notebook shares.
 type notebookFlags struct {
-	Notebook    string `arg:"" name:"notebook" help:"Saved SQLRooms notebook (cells config or whole UI state)." type:"path"`
-	Connections string `help:"Connections config (TOML, [[db.connectors]])." type:"path" placeholder:"FILE"`
+	Notebook    string `arg:"" name:"notebook" help:"Saved SQLRooms notebook (cells config or whole UI state)." type:"path" predictor:"file"`
+	Connections string `help:"Connections config (TOML, [[db.connectors]])." type:"path" placeholder:"FILE" predictor:"file"`
 }
 
 // load reads the notebook and the connections; every failure is a usage
@@ -56,6 +56,9 @@ func loadConnectionsLimit(path string, limit int64, log *slog.Logger) (*connecto
 // openEngine opens an engine, or says which setting stopped it.
 func openEngine(e *env, cfg engine.Config) (*engine.Engine, error) {
 	cfg.Logger = e.log
+	if cfg.Sources == nil {
+		cfg.Sources = e.sources
+	}
 	eng := engine.New(cfg)
 	if err := eng.Open(e.ctx); err != nil {
 		eng.Close()

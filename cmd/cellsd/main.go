@@ -10,9 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/cellsd/cellsd/connectors/registry"
 )
 
 // Exit codes (DESIGN.md "CLI contract").
@@ -34,7 +38,23 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // were already printed.
 var errFailed = errors.New("some cells did not succeed")
 
+// errInterrupted reports a run stopped by Ctrl-C (or SIGTERM): what
+// finished was printed; the exit code is 130, as a shell gives a process
+// killed by SIGINT.
+var errInterrupted = errors.New("interrupted")
+
+// exitInterrupted is the exit code of an interrupted run.
+const exitInterrupted = 130
+
 type cli struct {
+	Version    versionFlag   `help:"Print cellsd's version, commit and DuckDB version, and exit."`
+	Quiet      bool          `short:"q" help:"Print only what failed and the summary."`
+	Verbose    bool          `short:"v" help:"Print every cell as it starts and finishes, and debug logs."`
+	LogFormat  string        `name:"log-format" enum:"text,json" default:"text" help:"Log format: ${enum}."`
+	LogLevel   string        `name:"log-level" placeholder:"LEVEL" help:"Lowest level logged: debug, info, warn or error (default: info for serve, warn otherwise)."`
+	VersionCmd versionCmd    `cmd:"" name:"version" help:"Print cellsd's version, commit and DuckDB version."`
+	Completion completionCmd `cmd:"" help:"Print a shell completion script: eval \"$(cellsd completion bash)\"."`
+
 	Run   runCmd   `cmd:"" help:"Run every cell of a notebook in dependency order."`
 	Query queryCmd `cmd:"" help:"Run the cells a query on a notebook's results needs, then the query; print its result."`
 	Graph graphCmd `cmd:"" help:"Print a notebook's dependency graph."`
@@ -48,6 +68,20 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// sources are the external connections' Sources, shared by the
+	// command's engines.
+	sources *registry.Sources
+	// quiet and verbose are --quiet and --verbose: how much progress says.
+	quiet, verbose bool
+}
+
+// newLogger is the logger of --log-format and --log-level.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func main() {
@@ -69,9 +103,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		kong.Description("cellsd runs notebooks of SQL cells as a dependency graph on embedded DuckDB."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exit = code }),
+		kong.Vars{"cpus": strconv.Itoa(runtime.NumCPU())},
 	)
 	if err != nil {
 		panic(err) // the grammar above is wrong
+	}
+	if completing() {
+		answerCompletion(parser, func(code int) { exit = code })
+		return exit
 	}
 	kctx, err := parser.Parse(args)
 	if exit >= 0 {
@@ -81,8 +120,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cellsd: %v\n", err)
 		return exitUsage
 	}
-	e := &env{ctx: ctx, stdout: stdout, stderr: stderr,
-		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	// One set of connection pools for the process, closed as it ends.
+	sources := registry.New()
+	defer sources.Close()
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, sources: sources, quiet: c.Quiet, verbose: c.Verbose}
+	level := c.LogLevel
+	if level == "" {
+		level = "warn"
+		if kctx.Command() == "serve" {
+			level = "info"
+		}
+		if c.Verbose {
+			level = "debug"
+		}
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		fmt.Fprintf(stderr, "cellsd: --log-level must be debug, info, warn or error, got %q\n", level)
+		return exitUsage
+	}
+	e.log = newLogger(stderr, c.LogFormat, l)
+	if c.Quiet && c.Verbose {
+		fmt.Fprintln(stderr, "cellsd: --quiet and --verbose cannot be combined")
+		return exitUsage
+	}
 	err = kctx.Run(e)
 	var ue usageError
 	switch {
@@ -90,6 +151,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, errFailed):
 		return exitFailed
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintln(stderr, "cellsd: interrupted")
+		return exitInterrupted
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "cellsd: %v\n", err)
 		return exitUsage

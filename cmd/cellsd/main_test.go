@@ -145,7 +145,11 @@ func TestRun_Failures(t *testing.T) {
 			t.Errorf("cell %s: %s, want %s", id, got[id], st)
 		}
 	}
-	for _, s := range []string{"cycle: a -> b -> a", "parse error at line 2, column 6", "blocked: bad failed"} {
+	for _, s := range []string{"cycle: a -> b -> a", `cell bad ("Typo"), line 2, column 6:
+parse error: syntax error at or near "fine"
+  2 | FORM fine
+    |      ^
+`, "blocked: bad failed"} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)
 		}
@@ -162,7 +166,8 @@ func TestRun_DuckDBRejectsSQL(t *testing.T) {
 	if code != exitFailed {
 		t.Fatalf("exit %d, want 1:\n%s", code, stderr)
 	}
-	for _, s := range []string{`error    nb1/c1  Binder Error: Referenced column "no_such_column" not found`, "blocked  nb1/c2  blocked: c1 failed", "success  nb1/c3"} {
+	for _, s := range []string{"error    nb1/Bad (c1)\n", `cell c1 ("Bad"), line 1, column 8:
+Binder Error: Referenced column "no_such_column" not found`, "blocked  nb1/Down (c2)  blocked: c1 failed", "success  nb1/Fine (c3)"} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)
 		}
@@ -311,12 +316,12 @@ func TestRun_SQLRoomsUI(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	for _, s := range []string{
-		"sheet-1/k9Xq2  __sqlrooms_ephemeral.artifact_sheet_1.result_1  12 rows",
-		"sheet-1/Pq7Lm  __sqlrooms_ephemeral.artifact_sheet_1.result_2  12 rows",
-		"sheet-1/Hh3Ee  __sqlrooms_ephemeral.artifact_sheet_1._2024_sales  4 rows",
-		"sheet-2/Bb5Ff  __sqlrooms_ephemeral.artifact_sheet_2.daily_orders  31 rows",
-		"sheet-2/Cc6Gg  __sqlrooms_ephemeral.artifact_sheet_2.result_2  1 rows",
-		"5 succeeded, 0 failed",
+		"sheet-1/SQL 1 (k9Xq2)  __sqlrooms_ephemeral.artifact_sheet_1.result_1  12 rows",
+		"sheet-1/SQL Query 2 (Pq7Lm)  __sqlrooms_ephemeral.artifact_sheet_1.result_2  12 rows",
+		"sheet-1/2024 sales.csv (Hh3Ee)  __sqlrooms_ephemeral.artifact_sheet_1._2024_sales  4 rows",
+		"sheet-2/Daily Orders (Bb5Ff)  __sqlrooms_ephemeral.artifact_sheet_2.daily_orders  31 rows",
+		"sheet-2/SQL 2 (Cc6Gg)  __sqlrooms_ephemeral.artifact_sheet_2.result_2  1 row ",
+		"5 success, 0 error, 0 blocked in ",
 	} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)
@@ -332,7 +337,7 @@ func TestRun_DDLCells(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "success  shipping/shipments  ") || strings.Contains(stderr, "shipping/shipments  __sqlrooms") {
+	if !strings.Contains(stderr, "success  shipping/Create and load shipments (shipments)  ") || strings.Contains(stderr, "(shipments)  __sqlrooms") {
 		t.Errorf("DDL cell line:\n%s", stderr)
 	}
 	data, _ := os.ReadFile(report)
@@ -388,7 +393,7 @@ func TestSQLRoomsConnections(t *testing.T) {
 		if code != exitFailed {
 			t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, stderr)
 		}
-		for _, s := range []string{"error    nb/sf  unknown-connector error: " + msg, "blocked  nb/down  blocked: sf failed", "success  nb/ok"} {
+		for _, s := range []string{"error    nb/Sales (sf)\n", `cell sf ("Sales"):` + "\nunknown-connector error: " + msg, "blocked  nb/Down (down)  blocked: sf failed", "success  nb/Ok (ok)"} {
 			if !strings.Contains(stderr, s) {
 				t.Errorf("stderr lacks %q:\n%s", s, stderr)
 			}

@@ -55,9 +55,9 @@ func (c *queryCmd) Run(e *env) error {
 	}
 	// Only the cells the SQL needs run; a run of none still opens the
 	// artifact schemas the search path names.
-	prog := newProgress(e.stderr, plan, "", sel, true)
+	prog := newProgress(e.stderr, plan, "", sel, true).forEnv(e)
 	report, err := eng.Run(e.ctx, plan, engine.RunOptions{Select: sel, Observe: prog.observe})
-	prog.done()
+	prog.stopLive()
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (c *queryCmd) write(e *env, conn *sql.Conn, from string) error {
 			return err
 		}
 		n, _ := res.RowsAffected()
-		fmt.Fprintf(e.stderr, "%d rows written to %s\n", n, c.Output)
+		fmt.Fprintf(e.stderr, "%s written to %s\n", rowsText(n), c.Output)
 		return nil
 	}
 	cols, err := describe(ctx, conn, from)
@@ -230,7 +230,7 @@ func (c *queryCmd) write(e *env, conn *sql.Conn, from string) error {
 		if err != nil {
 			os.Remove(c.Output) // no half-written result
 		} else {
-			fmt.Fprintf(e.stderr, "%d rows written to %s\n", n, c.Output)
+			fmt.Fprintf(e.stderr, "%s written to %s\n", rowsText(n), c.Output)
 		}
 	}
 	return err
@@ -272,11 +272,14 @@ func writeJSON(ctx context.Context, w io.Writer, conn *sql.Conn, from string) (i
 	return n, err
 }
 
-func rowCount(n int64) string {
+func rowCount(n int64) string { return "(" + rowsText(n) + ")" }
+
+// rowsText is "1 row", "2 rows".
+func rowsText(n int64) string {
 	if n == 1 {
-		return "(1 row)"
+		return "1 row"
 	}
-	return fmt.Sprintf("(%d rows)", n)
+	return fmt.Sprintf("%d rows", n)
 }
 
 // statement is the one statement of text without the semicolon that ends

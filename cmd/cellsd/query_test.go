@@ -161,7 +161,7 @@ func TestQuery_OnlyUpstream(t *testing.T) {
 	if stdout != "" {
 		t.Errorf("a query whose upstream failed printed %q", stdout)
 	}
-	for _, s := range []string{"error    nb/boom  Invalid Input Error: boom went the cell", "nb/boom (error), nb/after (blocked)"} {
+	for _, s := range []string{"Invalid Input Error: boom went the cell", "nb/boom (error), nb/after (blocked)"} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)
 		}
@@ -346,7 +346,7 @@ func TestRun_Select(t *testing.T) {
 			if n := strings.Count(stderr, "success "); n != len(tt.want) {
 				t.Errorf("%d success lines on stderr, want %d:\n%s", n, len(tt.want), stderr)
 			}
-			if !strings.Contains(stderr, strconv.Itoa(len(tt.want))+" succeeded, 0 failed") {
+			if !strings.Contains(stderr, strconv.Itoa(len(tt.want))+" success, 0 error, 0 blocked in ") {
 				t.Errorf("summary line wrong:\n%s", stderr)
 			}
 		})
@@ -358,7 +358,7 @@ func TestRun_Select(t *testing.T) {
 	}
 	// One that reaches a failure fails as a whole run would.
 	code, _, stderr = cellsd(t, "run", notebooks+"errors.json", "--select", "down")
-	if code != exitFailed || !strings.Contains(stderr, "blocked  errors/down") {
+	if code != exitFailed || !strings.Contains(stderr, "blocked  errors/Downstream of typo (down)") {
 		t.Errorf("exit %d, want 1 with down blocked:\n%s", code, stderr)
 	}
 }
@@ -393,7 +393,7 @@ func TestRun_Show(t *testing.T) {
 		t.Errorf("first row %q, want order_id right-aligned", lines[3])
 	}
 	// The run still runs everything, reported on stderr.
-	if !strings.Contains(stderr, "7 succeeded") {
+	if !strings.Contains(stderr, "7 success, 0 error") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -12,25 +12,28 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/format"
 )
 
 type runCmd struct {
 	notebookFlags
 	Params          []string      `name:"param" sep:"none" placeholder:"VAR=VALUE" help:"Override an input cell's value (repeatable)."`
 	Artifact        string        `placeholder:"ID" help:"Run only this artifact."`
-	Concurrency     int           `placeholder:"N" help:"Cells run at once (default: number of CPUs)."`
+	Concurrency     int           `default:"${cpus}" placeholder:"N" help:"Cells run at once (default: the number of CPUs, ${default})."`
 	Timeout         time.Duration `placeholder:"DUR" help:"Per-cell timeout, e.g. 30s (default: none)."`
 	NoCache         bool          `help:"Execute every cell even if its inputs are unchanged."`
 	DB              string        `name:"db" type:"path" placeholder:"PATH" help:"Core DuckDB database file (default: in memory)."`
 	Materialization string        `enum:"attached_ephemeral,schema" default:"attached_ephemeral" help:"Where results live: ${enum}."`
-	Report          string        `type:"path" placeholder:"FILE.json" help:"Write the run report here."`
-	JUnit           string        `name:"junit" type:"path" placeholder:"FILE.xml" help:"Write a JUnit XML report here."`
+	Report          string        `type:"path" placeholder:"FILE.json" predictor:"file" help:"Write the run report here (- for stdout)."`
+	JUnit           string        `name:"junit" type:"path" placeholder:"FILE.xml" predictor:"file" help:"Write a JUnit XML report here (- for stdout)."`
 	NATS            string        `name:"nats" placeholder:"URL" help:"Publish status events to this NATS server (JetStream stream CELLSD_EVENTS, KV CELLSD_STATUS)."`
 	Session         string        `placeholder:"ID" help:"Session id of the run's events (default: run-<random>)."`
 	Select          string        `placeholder:"SPEC" help:"Run only a subgraph, with its upstream: c1, c1+, +c1, +c1+ (cell id or result name), as check --select takes."`
 	Show            string        `placeholder:"CELL" help:"Print the first 20 rows of this cell's result (cell id or result name) as a table on stdout."`
 	Sandbox         bool          `help:"Run SQL sandboxed, as cellsd serve does: no host files but under --allow-dir, no ATTACH, no extensions, no network."`
+	Watch           bool          `help:"Rerun on every save of the notebook: only the changed cells and their downstream."`
 	AllowDir        []string      `name:"allow-dir" sep:"none" type:"existingdir" placeholder:"DIR" help:"With --sandbox, let SQL read files under DIR. Repeatable."`
 }
 
@@ -38,8 +41,8 @@ type runCmd struct {
 const showRows = 20
 
 func (c *runCmd) Run(e *env) error {
-	if c.Concurrency < 0 {
-		return usagef("--concurrency must be positive, got %d", c.Concurrency)
+	if c.Concurrency < 1 {
+		return usagef("--concurrency must be at least 1, got %d", c.Concurrency)
 	}
 	nb, reg, err := c.load(e)
 	if err != nil {
@@ -77,6 +80,9 @@ func (c *runCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if err := connectionsGiven(plan, c.Connections, c.Artifact, sel); err != nil {
+		return err
+	}
 	var show *showTarget
 	if c.Show != "" {
 		if show, err = findShow(plan, c.Show, c.Artifact, sel); err != nil {
@@ -86,7 +92,10 @@ func (c *runCmd) Run(e *env) error {
 	if err := secretsSet(plan, c.Artifact, c.Connections, sel); err != nil {
 		return err
 	}
-	prog := newProgress(e.stderr, plan, c.Artifact, sel, false)
+	if c.Watch {
+		return c.watch(e, eng, plan)
+	}
+	prog := newProgress(e.stderr, plan, c.Artifact, sel, false).forEnv(e)
 	observe := prog.observe
 	var firstSeq int64
 	if c.NATS != "" {
@@ -117,10 +126,11 @@ func (c *runCmd) Run(e *env) error {
 		Observe:     observe,
 		FirstSeq:    firstSeq,
 	})
-	prog.done()
 	if err != nil {
+		prog.done(engine.Summary{})
 		return err
 	}
+	prog.done(report.Summary)
 	if sel != nil {
 		onlyRun(report)
 	}
@@ -130,30 +140,30 @@ func (c *runCmd) Run(e *env) error {
 		}
 	}
 	if c.Report != "" {
-		if err := writeFile(c.Report, func(f *os.File) error {
-			enc := json.NewEncoder(f)
-			enc.SetIndent("", "  ")
-			return enc.Encode(report)
-		}); err != nil {
+		if err := writeFile(e, c.Report, func(f io.Writer) error { return format.WriteReport(f, report) }); err != nil {
 			return err
 		}
 	}
 	if c.JUnit != "" {
-		if err := writeFile(c.JUnit, func(f *os.File) error { return report.WriteJUnit(f, nb.Path) }); err != nil {
+		if err := writeFile(e, c.JUnit, func(f io.Writer) error { return format.WriteJUnit(f, report, nb.Path) }); err != nil {
 			return err
 		}
 	}
-	s := report.Summary
-	fmt.Fprintf(e.stderr, "%d succeeded, %d failed, %d blocked, %d cancelled\n", s.Success, s.Error, s.Blocked, s.Cancel)
-	if !s.OK() {
+	if e.ctx.Err() != nil {
+		return errInterrupted
+	}
+	if !report.Summary.OK() {
 		return errFailed
 	}
 	return nil
 }
 
 // writeFile writes a file through write and reports any failure with the
-// file's name.
-func writeFile(path string, write func(*os.File) error) error {
+// file's name; "-" is stdout.
+func writeFile(e *env, path string, write func(io.Writer) error) error {
+	if path == "-" {
+		return write(e.stdout)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -186,14 +196,33 @@ func secretsSet(plan *engine.Plan, artifact, path string, sel engine.Selection) 
 	return nil
 }
 
+// connectionsGiven refuses, before anything runs, a notebook whose cells
+// name a connector when no --connections file was given: the run could
+// only fail them.
+func connectionsGiven(plan *engine.Plan, path, artifact string, sel engine.Selection) error {
+	if path != "" {
+		return nil
+	}
+	for _, ap := range plan.Artifacts {
+		if artifact != "" && ap.Artifact.ID != artifact {
+			continue
+		}
+		for _, cp := range ap.Cells {
+			id := cp.Cell.ConnectorID
+			if cp.Cell.Type != cells.TypeSQL || id == "" || id == connectors.CoreID || !sel.Has(ap.Artifact.ID, cp.Cell.ID) {
+				continue
+			}
+			return usagef("%s: artifact %s, cell %s uses connector %q, and no connections config names it: pass --connections FILE (TOML, [[db.connectors]] with id = %q)",
+				plan.Notebook.Path, ap.Artifact.ID, cells.Label(cp.Cell), id, id)
+		}
+	}
+	return nil
+}
+
 // applyParams sets the --param values on the notebook's input cells.
 func applyParams(nb *cells.Notebook, params []string) error {
 	for _, p := range params {
-		name, value, err := cells.ParseParam(p)
-		if err != nil {
-			return usagef("--param %v", err)
-		}
-		if err := nb.SetParam(name, value); err != nil {
+		if err := nb.ApplyParam(p); err != nil {
 			return usageError{err}
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/cellsd/cellsd/engine"
@@ -19,7 +18,7 @@ type serveCmd struct {
 	DB             string   `name:"db" type:"path" placeholder:"PATH" help:"Shared core DuckDB database, attached read-only into every session."`
 	AuthToken      string   `name:"auth-token" env:"CELLSD_AUTH_TOKEN" placeholder:"TOKEN" help:"Require Authorization: Bearer TOKEN on every HTTP request."`
 	AllowOrigin    []string `name:"allow-origin" sep:"none" placeholder:"ORIGIN" help:"Let web pages of ORIGIN (http://localhost:5173; * for any) call the HTTP API and open the NATS WebSocket. Repeatable."`
-	Concurrency    int      `placeholder:"N" help:"Cells each session runs at once (default: number of CPUs)."`
+	Concurrency    int      `default:"${cpus}" placeholder:"N" help:"Cells each session runs at once (default: the number of CPUs, ${default})."`
 	NATSConfig     string   `name:"nats-config" type:"existingfile" placeholder:"FILE" help:"nats-server config file for the embedded server (users, permissions, accounts, TLS, websocket). Without it the server listens on loopback only."`
 	Notebooks      string   `type:"existingdir" placeholder:"DIR" help:"Directory open may read notebook files from (default: none, inline notebooks only)."`
 	AllowDir       []string `name:"allow-dir" sep:"none" type:"existingdir" placeholder:"DIR" help:"Let SQL read files under DIR (DuckDB allowed_directories). Repeatable."`
@@ -34,10 +33,10 @@ type serveCmd struct {
 const shutdownGrace = 8 * time.Second
 
 func (c *serveCmd) Run(e *env) error {
-	if c.Concurrency < 0 {
-		return usagef("--concurrency must be positive, got %d", c.Concurrency)
+	if c.Concurrency < 1 {
+		return usagef("--concurrency must be at least 1, got %d", c.Concurrency)
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := e.log
 	if c.SessionThreads < 0 {
 		return usagef("--session-threads must be positive, got %d", c.SessionThreads)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 	"github.com/cellsd/cellsd/internal/natstest"
 	"github.com/cellsd/cellsd/internal/pgtest"
@@ -177,7 +177,7 @@ func TestServe_SIGTERM(t *testing.T) {
 	}
 	defer sub.Unsubscribe()
 	nc.Flush()
-	apiRequest(t, nc, daemon.SessionSubject(opened.SessionID, "run"), nil, nil)
+	apiRequest(t, nc, jobapi.SessionSubject(opened.SessionID, "run"), nil, nil)
 	waitFor(t, 30*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()

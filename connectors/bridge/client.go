@@ -121,7 +121,47 @@ func NewClient(c connectors.Connection) (*Client, error) {
 }
 
 // Close releases the client's idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() error {
+	c.http.CloseIdleConnections()
+	return nil
+}
+
+var _ connectors.Source = (*Client)(nil)
+
+// Fetch implements connectors.Source: a query with a result streams
+// through fetch-arrow-stream (QueryArrow), one without runs through
+// execute-query (Exec). Errors name the connection. The bridge protocol
+// has no parameters: a query with Args fails before anything is sent.
+func (c *Client) Fetch(ctx context.Context, q connectors.Query, w connectors.ResultWriter) error {
+	if len(q.Args) > 0 {
+		return c.errorf("the bridge protocol takes no query parameters")
+	}
+	if !q.HasResult {
+		return c.Exec(ctx, q.SQL)
+	}
+	saw, err := c.QueryArrow(ctx, q.SQL, fetchSink{w})
+	if err == nil && !saw {
+		return c.errorf("the bridge sent no batch, so the result's columns are unknown")
+	}
+	return err
+}
+
+// fetchSink hands a stream to a connectors.ResultWriter: the columns are
+// the fields', typed as DuckDB types their Arrow types.
+type fetchSink struct{ w connectors.ResultWriter }
+
+func (s fetchSink) Schema(schema *arrow.Schema) error {
+	cols := make([]connectors.Column, schema.NumFields())
+	for i, f := range schema.Fields() {
+		cols[i].Name = f.Name
+	}
+	return s.w.Begin(schema, cols)
+}
+
+func (s fetchSink) Record(rec arrow.RecordBatch) error {
+	rec.Retain() // the writer releases it
+	return s.w.Write(rec)
+}
 
 // Sink receives a streamed result: its schema once, before any record,
 // then the records in order. A record is released after Record returns;

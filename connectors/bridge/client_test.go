@@ -101,7 +101,7 @@ func newClient(t testing.TB, url string, mutate func(*connectors.Connection)) *b
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(cl.Close)
+	t.Cleanup(func() { cl.Close() })
 	return cl
 }
 

@@ -1,29 +1,3 @@
-// Package bridge speaks the SQLRooms DB bridge contract (createHttpDbBridge in
-// @sqlrooms/db 0.29, DESIGN.md "HTTP"): the wire types and the framed Arrow
-// stream shared by cellsd's bridge server and its bridge client connector.
-//
-// Server serves the contract under /api/db/ for the connections of a
-// registry: the core DuckDB (database/sql rows turned into Arrow) and
-// Postgres (postgres.Source: READ ONLY transactions unless the connection
-// says otherwise, rows decoded from the binary wire format straight into
-// Arrow). Streams are sent frame by frame as the rows arrive, one frame
-// held in memory at a time; cancel-query, a client going away and Close
-// cancel the query on its server (Postgres gets a cancel request).
-// RequireToken guards any handler with a bearer token.
-//
-// Answers: 200 with the endpoint's JSON (test-connection reports a
-// connection it cannot reach as {ok: false, error}, not as an HTTP error),
-// and for failures {"error": "..."} with 400 (malformed JSON, missing or
-// invalid fields), 401 (token), 404 (unknown endpoint or connection), 405
-// (method), 409 (queryId already running; query stopped by cancel-query),
-// 413 (body over ServerConfig.MaxBody, 8 MiB by default), 422 (the SQL
-// failed: Postgres's or DuckDB's error), 502 (Postgres unreachable), 503
-// (server closed) and 500 otherwise. fetch-arrow-stream answers 200 before
-// the query runs, so a failing query there ends in an error frame; the
-// other endpoints hold the first MiB of an answer back, so an error before
-// then is a status and one after it cuts the connection.
-//
-// Server and RequireToken are safe for concurrent use.
 package bridge
 
 import (

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/bits"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -497,18 +500,51 @@ func appendBytes(b array.Builder, v driver.Value) error {
 	return nil
 }
 
-// batcher builds Arrow record batches from driver rows.
+// batcher builds Arrow record batches from driver rows. The buffers of
+// its fixed-width columns come from a pool: a batch's buffers go back to
+// it when the consumer releases the batch, and later batches reuse them,
+// so a long result does not allocate (and the GC does not collect) most of
+// ~150 KB per batch. Text and binary columns allocate afresh, because
+// their values (array.String's Value) alias the buffer and consumers keep
+// them; their value bytes are reserved at the size the last batch needed.
 type batcher struct {
-	cols []Column
-	rb   *array.RecordBuilder
-	bs   []array.Builder
-	n    int
+	cols   []Column
+	schema *arrow.Schema
+	bs     []array.Builder
+	data   map[int]*array.BinaryBuilder // by index in bs
+	last   map[int]int
+	n      int
 }
 
 func newBatcher(cols []Column) *batcher {
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, Schema(cols))
-	rb.Reserve(BatchRows)
-	return &batcher{cols: cols, rb: rb, bs: rb.Fields()}
+	schema := Schema(cols)
+	b := &batcher{cols: cols, schema: schema, bs: make([]array.Builder, len(cols)),
+		data: map[int]*array.BinaryBuilder{}, last: map[int]int{}}
+	p := newPool()
+	for i, f := range schema.Fields() {
+		var mem memory.Allocator = p
+		if arrow.IsBaseBinary(f.Type.ID()) {
+			mem = memory.DefaultAllocator
+		}
+		b.bs[i] = array.NewBuilder(mem, f.Type)
+		switch f := b.bs[i].(type) {
+		case *array.StringBuilder:
+			b.data[i] = f.BinaryBuilder
+		case *array.BinaryBuilder:
+			b.data[i] = f
+		}
+	}
+	b.reserve()
+	return b
+}
+
+func (b *batcher) reserve() {
+	for _, f := range b.bs {
+		f.Reserve(BatchRows)
+	}
+	for i, d := range b.data {
+		d.ReserveData(b.last[i])
+	}
 }
 
 // append adds row number n (1-based, for messages).
@@ -528,11 +564,85 @@ func (b *batcher) append(vals []driver.Value, n int64) error {
 }
 
 func (b *batcher) flush(sink ArrowSink) error {
-	rec := b.rb.NewRecordBatch()
+	arrs := make([]arrow.Array, len(b.bs))
+	for i, f := range b.bs {
+		if d, ok := b.data[i]; ok {
+			b.last[i] = d.DataLen()
+		}
+		arrs[i] = f.NewArray()
+	}
+	rec := array.NewRecordBatch(b.schema, arrs, int64(b.n))
+	for _, a := range arrs {
+		a.Release()
+	}
 	defer rec.Release()
-	b.rb.Reserve(BatchRows)
+	b.reserve()
 	b.n = 0
 	return sink.Record(rec)
 }
 
-func (b *batcher) release() { b.rb.Release() }
+func (b *batcher) release() {
+	for _, f := range b.bs {
+		f.Release()
+	}
+}
+
+// pool is an Arrow allocator that keeps freed buffers, by power-of-two
+// capacity, for the next Allocate; it holds at most poolBytes. Buffers
+// are zeroed before reuse, as fresh Go memory is. It is safe for
+// concurrent use: the consumer frees a batch's buffers on its goroutine.
+type pool struct {
+	mu   sync.Mutex
+	free [64][][]byte
+	held int
+}
+
+const poolBytes = 16 << 20
+
+func newPool() *pool { return &pool{} }
+
+func class(size int) int { return bits.Len(uint(max(size, 64) - 1)) }
+
+func (p *pool) Allocate(size int) []byte {
+	c := class(size)
+	p.mu.Lock()
+	if l := p.free[c]; len(l) > 0 {
+		buf := l[len(l)-1]
+		p.free[c] = l[:len(l)-1]
+		p.held -= cap(buf)
+		p.mu.Unlock()
+		buf = buf[:cap(buf)]
+		clear(buf)
+		return buf[:size]
+	}
+	p.mu.Unlock()
+	buf := make([]byte, 1<<c)
+	if uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%64 != 0 { // not seen: Go aligns power-of-two sizes
+		return memory.DefaultAllocator.Allocate(size)
+	}
+	return buf[:size]
+}
+
+func (p *pool) Reallocate(size int, b []byte) []byte {
+	if cap(b) >= size {
+		return b[:size]
+	}
+	nb := p.Allocate(size)
+	copy(nb, b)
+	p.Free(b)
+	return nb
+}
+
+func (p *pool) Free(b []byte) {
+	c := cap(b)
+	if c < 64 || c&(c-1) != 0 || uintptr(unsafe.Pointer(unsafe.SliceData(b[:c])))%64 != 0 {
+		return // not one of ours: the GC takes it
+	}
+	p.mu.Lock()
+	if p.held+c <= poolBytes {
+		k := bits.Len(uint(c - 1))
+		p.free[k] = append(p.free[k], b[:c])
+		p.held += c
+	}
+	p.mu.Unlock()
+}

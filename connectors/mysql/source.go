@@ -46,9 +46,8 @@ func Open(cfg *Config) (*Source, error) {
 }
 
 // Close closes the pools.
-func (s *Source) Close() {
-	s.db.Close()
-	s.ctl.Close()
+func (s *Source) Close() error {
+	return errors.Join(s.db.Close(), s.ctl.Close())
 }
 
 // Ping connects (or takes a pooled connection) and pings the server.
@@ -333,14 +332,11 @@ func withOffset(err error, text string, start int, stmt string) error {
 // stream runs a statement that returns rows and hands its result to sink.
 func (s *Source) stream(ctx context.Context, conn *sql.Conn, stmt string, sink ArrowSink) error {
 	return conn.Raw(func(dc any) error {
-		q, ok := dc.(driver.QueryerContext)
-		if !ok {
-			return errors.New("the MySQL driver cannot query")
-		}
-		rows, err := q.QueryContext(ctx, stmt, nil)
+		rows, closeStmt, err := queryRows(ctx, dc, stmt)
 		if err != nil {
 			return err
 		}
+		defer closeStmt()
 		defer rows.Close()
 		cols, err := columns(rows)
 		if err != nil {
@@ -377,6 +373,48 @@ func (s *Source) stream(ctx context.Context, conn *sql.Conn, stmt string, sink A
 		}
 		return nil
 	})
+}
+
+// erUnsupportedPS is the server's "This command is not supported in the
+// prepared statement protocol yet".
+const erUnsupportedPS = 1295
+
+// queryRows runs stmt as a prepared statement, so that its rows come in
+// the binary protocol: integers, floats and temporal values arrive as
+// their bytes, not as text the server formats and the client parses
+// (about a quarter less client CPU on the 9-column benchmark table, less
+// work for the server, and FLOAT exactly as stored). A statement the
+// server cannot prepare runs as text. The returned func closes the
+// prepared statement, after rows.
+func queryRows(ctx context.Context, dc any, stmt string) (driver.Rows, func(), error) {
+	noop := func() {}
+	if p, ok := dc.(driver.ConnPrepareContext); ok {
+		st, err := p.PrepareContext(ctx, stmt)
+		var me *mysqldriver.MySQLError
+		switch {
+		case err == nil:
+			q, ok := st.(driver.StmtQueryContext)
+			if !ok {
+				st.Close()
+				return nil, noop, errors.New("the MySQL driver cannot query a prepared statement")
+			}
+			rows, err := q.QueryContext(ctx, nil)
+			if err != nil {
+				st.Close()
+				return nil, noop, err
+			}
+			return rows, func() { st.Close() }, nil
+		case errors.As(err, &me) && me.Number == erUnsupportedPS:
+		default:
+			return nil, noop, err
+		}
+	}
+	q, ok := dc.(driver.QueryerContext)
+	if !ok {
+		return nil, noop, errors.New("the MySQL driver cannot query")
+	}
+	rows, err := q.QueryContext(ctx, stmt, nil)
+	return rows, noop, err
 }
 
 // redact removes the connection's password from an error's text, keeping

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func source(t *testing.T, c connectors.Connection) *mysql.Source {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(src.Close)
+	t.Cleanup(func() { src.Close() })
 	return src
 }
 
@@ -290,4 +291,74 @@ func TestQuery_TLS(t *testing.T) {
 			t.Errorf("tls = true against a server without TLS: %v, want ErrNoTLS", err)
 		}
 	}
+}
+
+// retain is an ArrowSink that keeps every batch, releasing them only when
+// the result is complete, as a consumer behind a channel does.
+type retain struct{ recs []arrow.RecordBatch }
+
+func (r *retain) Columns([]mysql.Column) error { return nil }
+func (r *retain) Record(rec arrow.RecordBatch) error {
+	rec.Retain()
+	r.recs = append(r.recs, rec)
+	return nil
+}
+
+// TestQuery_ManyBatches checks a result of many batches, whose buffers
+// the source reuses once they are released, whether the consumer releases
+// each batch at once (collect) or keeps them all (retain); and that the
+// binary protocol keeps FLOAT and BIGINT UNSIGNED exact.
+func TestQuery_ManyBatches(t *testing.T) {
+	name, _ := mysqltest.Database(t)
+	src := source(t, conn(t, name, nil))
+	const q = `SELECT seq, seq * 2.5e0, CAST(seq AS UNSIGNED) + 18446744073709541615, CONCAT('r', seq), DATE'2000-01-01' + INTERVAL seq DAY,
+		CAST(3.4028235e38 AS FLOAT) FROM seq_1_to_10000`
+	check := func(t *testing.T, row int, vals []string) {
+		t.Helper()
+		s := row + 1
+		want := []string{itoa(s), ftoa(float64(s) * 2.5), utoa(uint64(s) + 18446744073709541615), "r" + itoa(s),
+			time.Date(2000, 1, 1+s, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), "3.4028235e+38"}
+		if strings.Join(vals, "|") != strings.Join(want, "|") {
+			t.Fatalf("row %d: %q, want %q", row, vals, want)
+		}
+	}
+	t.Run("ReleaseAtOnce", func(t *testing.T) {
+		var c collect
+		if err := src.Query(context.Background(), q, nil, &c); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.rows) != 10000 {
+			t.Fatalf("%d rows", len(c.rows))
+		}
+		for i, r := range c.rows {
+			check(t, i, r)
+		}
+	})
+	t.Run("KeepAll", func(t *testing.T) {
+		var r retain
+		if err := src.Query(context.Background(), q, nil, &r); err != nil {
+			t.Fatal(err)
+		}
+		row := 0
+		for _, rec := range r.recs {
+			for i := range int(rec.NumRows()) {
+				vals := make([]string, rec.NumCols())
+				for c := range vals {
+					vals[c] = rec.Column(c).ValueStr(i)
+				}
+				check(t, row, vals)
+				row++
+			}
+			rec.Release()
+		}
+		if row != 10000 || len(r.recs) < 4 {
+			t.Fatalf("%d rows in %d batches", row, len(r.recs))
+		}
+	})
+}
+
+func itoa(n int) string    { return strconv.Itoa(n) }
+func utoa(n uint64) string { return strconv.FormatUint(n, 10) }
+func ftoa(f float64) string {
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }

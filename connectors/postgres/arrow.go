@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,32 +15,17 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/cellsd/cellsd/connectors"
 )
 
-// Columnar reports whether every column can travel as an Arrow array,
-// decoded straight from Postgres's binary format; results with arrays or
-// DOUBLE-mapped numerics take the row path of Query instead.
-func Columnar(cols []Column) bool {
-	for _, c := range cols {
-		if c.arrow == nil {
-			return false
-		}
-	}
-	return true
-}
-
-// ArrowSink receives a result as Arrow record batches of at most BatchRows
-// rows. A record is released after Record returns.
-type ArrowSink interface {
-	Columns(cols []Column) error
-	Record(rec arrow.RecordBatch) error
-}
-
-// arrowColumn decodes one column's binary values into an Arrow builder.
+// arrowColumn decodes one column's values into an Arrow builder.
 type arrowColumn struct {
 	typ    arrow.DataType
 	decode func(b array.Builder, raw []byte) error
 }
+
+var stringType = arrow.BinaryTypes.String
 
 // fixed checks that a binary value has the width of its type before
 // decoding it, so a malformed value is an error, never a panic.
@@ -54,7 +38,7 @@ func fixed(width int, decode func(array.Builder, []byte) error) func(array.Build
 	}
 }
 
-// Schema returns the Arrow schema of cols, which must be Columnar.
+// Schema returns the Arrow schema of cols.
 func Schema(cols []Column) *arrow.Schema {
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
@@ -63,67 +47,96 @@ func Schema(cols []Column) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-// QueryArrow is Query for results whose columns are all Columnar: values
-// are decoded from their binary wire format into Arrow builders, without a
-// Go value per cell. Other results come through fallback, row by row.
-func (s *Source) QueryArrow(ctx context.Context, sql string, sink ArrowSink, fallback Sink) error {
-	return redact(s.cfg, s.queryArrow(ctx, sql, sink, fallback))
+// stream decodes rows into Arrow builders and hands w a record batch per
+// BatchRows rows: Begin first, even for a result without rows.
+func stream(rows pgx.Rows, cols []Column, w connectors.ResultWriter) error {
+	schema := Schema(cols)
+	dst := make([]connectors.Column, len(cols))
+	for i, c := range cols {
+		dst[i] = connectors.Column{Name: c.Name, DuckDBType: c.DuckDBType}
+	}
+	if err := w.Begin(schema, dst); err != nil {
+		return err
+	}
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer rb.Release()
+	rb.Reserve(BatchRows)
+	n := 0
+	flush := func() error {
+		rec := rb.NewRecordBatch()
+		rb.Reserve(BatchRows)
+		n = 0
+		return w.Write(rec) // w releases it
+	}
+	for rows.Next() {
+		for i, raw := range rows.RawValues() {
+			b := rb.Field(i)
+			if raw == nil {
+				b.AppendNull()
+				continue
+			}
+			if err := cols[i].arrow.decode(b, raw); err != nil {
+				return fmt.Errorf("column %s (%s): %w", cols[i].Name, cols[i].PGType, err)
+			}
+		}
+		if n++; n == BatchRows {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if n > 0 {
+		return flush()
+	}
+	return nil
 }
 
-func (s *Source) queryArrow(ctx context.Context, sql string, sink ArrowSink, fallback Sink) error {
-	return s.inTx(ctx, func(tx pgx.Tx, tm *pgtype.Map) error {
-		rows, err := tx.Query(ctx, sql, textFormats)
-		if err != nil {
-			return err
+// listOf decodes a one-dimensional array in Postgres's binary format
+// (dimensions, then each element's length and bytes) into a list of elem.
+func listOf(elem *arrowColumn) *arrowColumn {
+	be := binary.BigEndian
+	short := errors.New("short array")
+	return &arrowColumn{arrow.ListOf(elem.typ), func(b array.Builder, r []byte) error {
+		if len(r) < 12 {
+			return short
 		}
-		defer rows.Close()
-		cols, err := columns(rows.FieldDescriptions(), tm)
-		if err != nil {
-			return err
+		lb := b.(*array.ListBuilder)
+		switch ndim := int32(be.Uint32(r)); {
+		case ndim == 0:
+			lb.Append(true)
+			return nil
+		case ndim != 1:
+			return errors.New("multi-dimensional arrays are not supported")
 		}
-		if sink == nil || !Columnar(cols) {
-			return drainRows(rows, cols, fallback)
+		if len(r) < 20 {
+			return short
 		}
-		if err := sink.Columns(cols); err != nil {
-			return err
-		}
-		schema := Schema(cols)
-		rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-		defer rb.Release()
-		rb.Reserve(BatchRows)
-		n := 0
-		flush := func() error {
-			rec := rb.NewRecordBatch()
-			defer rec.Release()
-			rb.Reserve(BatchRows)
-			n = 0
-			return sink.Record(rec)
-		}
-		for rows.Next() {
-			for i, raw := range rows.RawValues() {
-				b := rb.Field(i)
-				if raw == nil {
-					b.AppendNull()
-					continue
-				}
-				if err := cols[i].arrow.decode(b, raw); err != nil {
-					return fmt.Errorf("column %s (%s): %w", cols[i].Name, cols[i].PGType, err)
-				}
+		n, p := int(int32(be.Uint32(r[12:]))), 20
+		lb.Append(true)
+		vb := lb.ValueBuilder()
+		for range n {
+			if len(r) < p+4 {
+				return short
 			}
-			if n++; n == BatchRows {
-				if err := flush(); err != nil {
-					return err
-				}
+			l := int(int32(be.Uint32(r[p:])))
+			p += 4
+			if l < 0 {
+				vb.AppendNull()
+				continue
 			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if n > 0 {
-			return flush()
+			if len(r) < p+l {
+				return short
+			}
+			if err := elem.decode(vb, r[p:p+l]); err != nil {
+				return err
+			}
+			p += l
 		}
 		return nil
-	})
+	}}
 }
 
 // pgEpoch is 2000-01-01, where Postgres counts dates and timestamps from.
@@ -134,11 +147,8 @@ const (
 
 var errInfinite = errors.New("infinite dates and timestamps are not supported")
 
-// arrowOf returns the Arrow decoding of a scalar type, or nil.
-func arrowOf(oid uint32, typmod int32, raw bool) *arrowColumn {
-	if raw { // text-format columns: JSON, inet, timetz
-		return &arrowColumn{arrow.BinaryTypes.String, appendText}
-	}
+// arrowOf returns the Arrow decoding of a type asked for in binary.
+func arrowOf(oid uint32, typmod int32) *arrowColumn {
 	be := binary.BigEndian
 	switch oid {
 	case pgtype.BoolOID:
@@ -217,18 +227,15 @@ func arrowOf(oid uint32, typmod int32, raw bool) *arrowColumn {
 			return nil
 		})}
 	case pgtype.NumericOID:
-		if typmod >= 4 {
-			p, s := int32((typmod-4)>>16), int32((typmod-4)&0xffff)
-			if p >= 1 && p <= 38 && s <= p {
-				return &arrowColumn{&arrow.Decimal128Type{Precision: p, Scale: s}, func(b array.Builder, r []byte) error {
-					n, err := decodeNumeric(r, p, s)
-					if err != nil {
-						return err
-					}
-					b.(*array.Decimal128Builder).Append(n)
-					return nil
-				}}
-			}
+		if p, s, ok := decimalOf(typmod); ok {
+			return &arrowColumn{&arrow.Decimal128Type{Precision: p, Scale: s}, func(b array.Builder, r []byte) error {
+				n, err := decodeNumeric(r, p, s)
+				if err != nil {
+					return err
+				}
+				b.(*array.Decimal128Builder).Append(n)
+				return nil
+			}}
 		}
 		return &arrowColumn{arrow.PrimitiveTypes.Float64, func(b array.Builder, r []byte) error {
 			f, err := numericFloat64(r)
@@ -238,13 +245,8 @@ func arrowOf(oid uint32, typmod int32, raw bool) *arrowColumn {
 			b.(*array.Float64Builder).Append(f)
 			return nil
 		}}
-	case pgtype.JSONOID, pgtype.JSONBOID, pgtype.InetOID, pgtype.CIDROID, timetzOID:
-		return nil // asked for in text format: raw
 	}
-	if _, known := pgtype.NewMap().TypeForOID(oid); !known {
-		return &arrowColumn{arrow.BinaryTypes.String, appendText} // enums and other unknown types, as text
-	}
-	return nil
+	return &arrowColumn{stringType, appendText} // text, varchar, bpchar, name
 }
 
 func appendText(b array.Builder, r []byte) error {

@@ -2,30 +2,31 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
-	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/connectors"
 )
 
 // BatchRows is how many rows a batch holds: DuckDB's vector size.
 const BatchRows = 2048
 
-// Source runs queries on one Postgres connection through a pool.
+// Source runs queries on one Postgres connection through a pool. It
+// implements connectors.Source.
 type Source struct {
 	cfg  *Config
 	pool *pgxpool.Pool
 }
+
+var _ connectors.Source = (*Source)(nil)
 
 // Open creates the connection's pool; it connects on first use.
 func Open(cfg *Config) (*Source, error) {
@@ -37,7 +38,10 @@ func Open(cfg *Config) (*Source, error) {
 }
 
 // Close closes the pool, waiting for connections in use to be released.
-func (s *Source) Close() { s.pool.Close() }
+func (s *Source) Close() error {
+	s.pool.Close()
+	return nil
+}
 
 // Column is one column of a result.
 type Column struct {
@@ -47,43 +51,62 @@ type Column struct {
 	// DuckDBType is the DuckDB type the column lands in.
 	DuckDBType string
 	// PGType names the Postgres type, for messages.
-	PGType  string
-	convert func(any) (any, error)
-	// raw columns take the column's bytes as text, in the text format
-	// textFormats asks for: JSON as written, inet as Postgres prints it.
-	raw bool
-	// arrow decodes the column's binary values into Arrow, when it can.
+	PGType string
+	// arrow decodes the column's values into Arrow.
 	arrow *arrowColumn
 }
 
-// rawValue is a raw column's value: JSON text goes to the appender as
-// json.RawMessage, which it stores as written.
-func (c *Column) rawValue(b []byte) any {
-	switch {
-	case b == nil:
+// Fetch runs q in a transaction of its own (READ ONLY unless the
+// connection says otherwise, with the connection's statement timeout),
+// q.Args bound as $1.., and streams the result to w in Arrow record
+// batches of BatchRows rows, decoded from the wire without a Go value per
+// cell, so memory does not grow with the result. Cancelling ctx cancels
+// the query on the server. Errors the server reports are a
+// *connectors.Error (with the *pgconn.PgError reachable and its position
+// as a byte offset into q.SQL); no error carries the connection's secret.
+func (s *Source) Fetch(ctx context.Context, q connectors.Query, w connectors.ResultWriter) error {
+	err := s.inTx(ctx, func(tx pgx.Tx, tm *pgtype.Map) error {
+		rows, err := tx.Query(ctx, q.SQL, append([]any{textFormats}, q.Args...)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if !q.HasResult {
+			for rows.Next() { // nothing to materialize: drop what it returns
+			}
+			return rows.Err()
+		}
+		cols, err := columns(rows.FieldDescriptions(), tm)
+		if err != nil {
+			return err
+		}
+		return stream(rows, cols, w)
+	})
+	if err == nil {
 		return nil
-	case c.DuckDBType == "JSON":
-		return json.RawMessage(string(b))
 	}
-	return string(b)
+	off := -1
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Position > 0 {
+		off = cells.ByteOffset(q.SQL, int(pe.Position)-1)
+	}
+	return &connectors.Error{Connection: s.cfg.ID, Offset: off, Detail: detail(pe), Err: redact(s.cfg, err)}
 }
 
-// Sink receives a result: its columns once, then batches of rows of values
-// converted for DuckDB's appender. A batch's slices are reused after Rows
-// returns.
-type Sink interface {
-	Columns(cols []Column) error
-	Rows(rows [][]any) error
-}
-
-// Query runs sql in a transaction of its own (READ ONLY unless the
-// connection says otherwise, with the connection's statement timeout) and
-// streams the result into sink, BatchRows rows at a time, so memory does
-// not grow with the result. Cancelling ctx cancels the query on the server.
-// A *pgconn.PgError stays reachable through errors.As; no error carries
-// the connection's secret, nor its id: the caller names the connection.
-func (s *Source) Query(ctx context.Context, sql string, sink Sink) error {
-	return redact(s.cfg, s.queryArrow(ctx, sql, nil, sink))
+// detail is what Postgres said beyond its message: its DETAIL and HINT
+// lines (the SQLSTATE is in the message).
+func detail(pe *pgconn.PgError) string {
+	if pe == nil {
+		return ""
+	}
+	var b strings.Builder
+	if pe.Detail != "" {
+		b.WriteString("\nDETAIL: " + pe.Detail)
+	}
+	if pe.Hint != "" {
+		b.WriteString("\nHINT: " + pe.Hint)
+	}
+	return b.String()
 }
 
 // inTx runs fn in a transaction of its own on a pooled connection: READ
@@ -115,47 +138,6 @@ func (s *Source) inTx(ctx context.Context, fn func(pgx.Tx, *pgtype.Map) error) e
 	return tx.Commit(ctx)
 }
 
-// drainRows converts rows to Go values and hands them to sink in batches.
-func drainRows(rows pgx.Rows, cols []Column, sink Sink) error {
-	if err := sink.Columns(cols); err != nil {
-		return err
-	}
-	batch := make([][]any, 0, BatchRows)
-	buf := make([]any, 0, BatchRows*len(cols))
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			return err
-		}
-		raws := rows.RawValues()
-		row := buf[len(buf) : len(buf)+len(cols)]
-		buf = buf[:len(buf)+len(cols)]
-		for i, v := range vals {
-			if cols[i].raw {
-				row[i] = cols[i].rawValue(raws[i])
-				continue
-			}
-			if row[i], err = cols[i].convert(v); err != nil {
-				return fmt.Errorf("column %s (%s), row %d: %w", cols[i].Name, cols[i].PGType, len(batch)+1, err)
-			}
-		}
-		batch = append(batch, row)
-		if len(batch) == BatchRows {
-			if err := sink.Rows(batch); err != nil {
-				return err
-			}
-			batch, buf = batch[:0], buf[:0]
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(batch) > 0 {
-		return sink.Rows(batch)
-	}
-	return nil
-}
-
 // textFormats sets the result format of each type: binary for the types
 // decoded from it, text for those whose text is the value we keep (JSON as
 // written, inet and cidr as Postgres prints them, timetz) and for every type
@@ -169,6 +151,7 @@ var textFormats = func() pgx.QueryResultFormatsByOID {
 		pgtype.BoolArrayOID, pgtype.Int2ArrayOID, pgtype.Int4ArrayOID, pgtype.Int8ArrayOID, pgtype.Float4ArrayOID,
 		pgtype.Float8ArrayOID, pgtype.NumericArrayOID, pgtype.TextArrayOID, pgtype.VarcharArrayOID, pgtype.DateArrayOID,
 		pgtype.TimestampArrayOID, pgtype.TimestamptzArrayOID, pgtype.UUIDArrayOID, pgtype.ByteaArrayOID,
+		pgtype.TimeArrayOID, pgtype.IntervalArrayOID,
 	} {
 		m[oid] = pgx.BinaryFormatCode
 	}
@@ -186,201 +169,95 @@ func columns(fds []pgconn.FieldDescription, tm *pgtype.Map) ([]Column, error) {
 			name = fmt.Sprintf("%s_%d", fd.Name, n)
 		}
 		seen[strings.ToLower(name)] = true
-		c, err := columnOf(fd, tm)
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", fd.Name, err)
-		}
+		c := columnOf(fd, tm)
 		c.Name = name
 		cols[i] = c
 	}
 	return cols, nil
 }
 
-// columnOf maps a Postgres column to its DuckDB type and converter.
-func columnOf(fd pgconn.FieldDescription, tm *pgtype.Map) (Column, error) {
+// columnOf maps a Postgres column to its DuckDB type and Arrow decoding.
+// A one-dimensional array of a type decoded from binary becomes a list;
+// every type asked for in text format arrives as its text.
+func columnOf(fd pgconn.FieldDescription, tm *pgtype.Map) Column {
 	pgName := strconv.FormatUint(uint64(fd.DataTypeOID), 10)
+	binary := textFormats[fd.DataTypeOID] == pgx.BinaryFormatCode
 	if t, ok := tm.TypeForOID(fd.DataTypeOID); ok {
 		pgName = t.Name
-		if at, ok := t.Codec.(*pgtype.ArrayCodec); ok {
-			elem, err := scalar(at.ElementType.OID, -1)
-			if err != nil {
-				return Column{}, err
-			}
-			return Column{PGType: pgName, DuckDBType: elem.DuckDBType + "[]", convert: listOf(elem.convert)}, nil
+		if at, ok := t.Codec.(*pgtype.ArrayCodec); ok && binary {
+			elem := at.ElementType.OID
+			return Column{PGType: pgName, DuckDBType: duckDBType(elem, -1) + "[]", arrow: listOf(arrowOf(elem, -1))}
 		}
 	}
-	c, err := scalar(fd.DataTypeOID, fd.TypeModifier)
-	c.PGType = pgName
-	c.arrow = arrowOf(fd.DataTypeOID, fd.TypeModifier, c.raw)
-	return c, err
+	if !binary {
+		return Column{PGType: pgName, DuckDBType: textDuckDBType(fd.DataTypeOID), arrow: &arrowColumn{stringType, appendText}}
+	}
+	return Column{PGType: pgName, DuckDBType: duckDBType(fd.DataTypeOID, fd.TypeModifier), arrow: arrowOf(fd.DataTypeOID, fd.TypeModifier)}
 }
 
-func identity(v any) (any, error) { return v, nil }
+// textDuckDBType is the DuckDB type of a column that arrives as text:
+// JSON stays JSON and TIMETZ becomes TIMETZ (the load casts the text;
+// Postgres prints them as DuckDB reads them); the rest, inet and cidr,
+// enums, domains and extensions' types, land as VARCHAR.
+func textDuckDBType(oid uint32) string {
+	switch oid {
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		return "JSON"
+	case timetzOID:
+		return "TIMETZ"
+	}
+	return "VARCHAR"
+}
 
-// scalar maps a scalar type; unknown types (enums, domains, extensions)
-// arrive as text and land as VARCHAR.
-func scalar(oid uint32, typmod int32) (Column, error) {
+// duckDBType is the DuckDB type of a type decoded from binary.
+func duckDBType(oid uint32, typmod int32) string {
 	switch oid {
 	case pgtype.BoolOID:
-		return Column{DuckDBType: "BOOLEAN", convert: identity}, nil
+		return "BOOLEAN"
 	case pgtype.Int2OID:
-		return Column{DuckDBType: "SMALLINT", convert: identity}, nil
+		return "SMALLINT"
 	case pgtype.Int4OID:
-		return Column{DuckDBType: "INTEGER", convert: identity}, nil
+		return "INTEGER"
 	case pgtype.Int8OID:
-		return Column{DuckDBType: "BIGINT", convert: identity}, nil
+		return "BIGINT"
 	case pgtype.Float4OID:
-		return Column{DuckDBType: "FLOAT", convert: identity}, nil
+		return "FLOAT"
 	case pgtype.Float8OID:
-		return Column{DuckDBType: "DOUBLE", convert: identity}, nil
+		return "DOUBLE"
 	case pgtype.NumericOID:
-		return numericColumn(typmod), nil
+		// numeric(p,s) with p <= 38 is DECIMAL(p,s), exactly; wider or
+		// unconstrained numerics become DOUBLE, which rounds beyond about
+		// 15 significant digits (NaN and infinities keep their meaning).
+		if p, s, ok := decimalOf(typmod); ok {
+			return fmt.Sprintf("DECIMAL(%d,%d)", p, s)
+		}
+		return "DOUBLE"
 	case pgtype.ByteaOID:
-		return Column{DuckDBType: "BLOB", convert: identity}, nil
+		return "BLOB"
 	case pgtype.DateOID:
-		return Column{DuckDBType: "DATE", convert: finiteTime}, nil
+		return "DATE"
 	case pgtype.TimestampOID:
-		return Column{DuckDBType: "TIMESTAMP", convert: finiteTime}, nil
+		return "TIMESTAMP"
 	case pgtype.TimestamptzOID:
-		return Column{DuckDBType: "TIMESTAMPTZ", convert: finiteTime}, nil
+		return "TIMESTAMPTZ"
 	case pgtype.TimeOID:
-		return Column{DuckDBType: "TIME", convert: timeOfDay}, nil
+		return "TIME"
 	case pgtype.IntervalOID:
-		return Column{DuckDBType: "INTERVAL", convert: interval}, nil
+		return "INTERVAL"
 	case pgtype.UUIDOID:
-		return Column{DuckDBType: "UUID", convert: uuidValue}, nil
-	case pgtype.JSONOID, pgtype.JSONBOID:
-		return Column{DuckDBType: "JSON", convert: text, raw: true}, nil
-	case pgtype.InetOID, pgtype.CIDROID:
-		return Column{DuckDBType: "VARCHAR", convert: text, raw: true}, nil
-	case timetzOID:
-		// Postgres prints it as DuckDB reads it ("13:14:15.5+02"); the load
-		// casts the text.
-		return Column{DuckDBType: "TIMETZ", convert: text, raw: true}, nil
+		return "UUID"
 	}
-	return Column{DuckDBType: "VARCHAR", convert: text}, nil
+	return "VARCHAR"
 }
 
-// numericColumn maps numeric(p,s) with p <= 38 to DECIMAL(p,s), exactly;
-// wider or unconstrained numerics become DOUBLE, which rounds beyond about
-// 15 significant digits (NaN and infinities keep their meaning).
-func numericColumn(typmod int32) Column {
-	if typmod >= 4 {
-		p, s := int((typmod-4)>>16), int((typmod-4)&0xffff)
-		if p >= 1 && p <= 38 && s <= p {
-			return Column{DuckDBType: fmt.Sprintf("DECIMAL(%d,%d)", p, s), convert: decimal(p, s)}
-		}
+// decimalOf is the precision and scale of a numeric(p,s) typmod that
+// fits a DECIMAL.
+func decimalOf(typmod int32) (p, s int32, ok bool) {
+	if typmod < 4 {
+		return 0, 0, false
 	}
-	return Column{DuckDBType: "DOUBLE", convert: numericFloat}
-}
-
-func decimal(p, s int) func(any) (any, error) {
-	return func(v any) (any, error) {
-		if v == nil {
-			return nil, nil
-		}
-		n, ok := v.(pgtype.Numeric)
-		if !ok || !n.Valid {
-			return nil, nil
-		}
-		if n.NaN || n.InfinityModifier != pgtype.Finite {
-			return nil, errors.New("NaN or infinity does not fit a DECIMAL")
-		}
-		// value = Int * 10^Exp; DuckDB wants value * 10^s as an integer.
-		i := new(big.Int).Set(n.Int)
-		shift := int(n.Exp) + s
-		ten := big.NewInt(10)
-		if shift >= 0 {
-			i.Mul(i, new(big.Int).Exp(ten, big.NewInt(int64(shift)), nil))
-		} else {
-			i.Quo(i, new(big.Int).Exp(ten, big.NewInt(int64(-shift)), nil))
-		}
-		return duckdb.Decimal{Width: uint8(p), Scale: uint8(s), Value: i}, nil
-	}
-}
-
-func numericFloat(v any) (any, error) {
-	n, ok := v.(pgtype.Numeric)
-	if !ok || !n.Valid {
-		return nil, nil
-	}
-	f, err := n.Float64Value()
-	if err != nil {
-		return nil, err
-	}
-	return f.Float64, nil
-}
-
-func finiteTime(v any) (any, error) {
-	switch v := v.(type) {
-	case nil, time.Time:
-		return v, nil
-	}
-	return nil, fmt.Errorf("%v cannot be stored (infinite dates and timestamps are not supported)", v)
-}
-
-func timeOfDay(v any) (any, error) {
-	t, ok := v.(pgtype.Time)
-	if !ok || !t.Valid {
-		return nil, nil
-	}
-	return time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(t.Microseconds) * time.Microsecond), nil
-}
-
-func interval(v any) (any, error) {
-	i, ok := v.(pgtype.Interval)
-	if !ok || !i.Valid {
-		return nil, nil
-	}
-	return duckdb.Interval{Months: i.Months, Days: i.Days, Micros: i.Microseconds}, nil
-}
-
-func uuidValue(v any) (any, error) {
-	switch u := v.(type) {
-	case nil:
-		return nil, nil
-	case [16]byte:
-		return duckdb.UUID(u), nil
-	}
-	return nil, fmt.Errorf("unexpected uuid value %T", v)
-}
-
-func text(v any) (any, error) {
-	switch v := v.(type) {
-	case nil, string:
-		return v, nil
-	case []byte:
-		return string(v), nil
-	case netip.Prefix:
-		return v.String(), nil
-	case fmt.Stringer:
-		return v.String(), nil
-	}
-	return fmt.Sprint(v), nil
-}
-
-// listOf converts a one-dimensional array element by element.
-func listOf(elem func(any) (any, error)) func(any) (any, error) {
-	return func(v any) (any, error) {
-		if v == nil {
-			return nil, nil
-		}
-		in, ok := v.([]any)
-		if !ok {
-			return nil, fmt.Errorf("unexpected array value %T", v)
-		}
-		out := make([]any, len(in))
-		for i, e := range in {
-			if _, nested := e.([]any); nested {
-				return nil, errors.New("multi-dimensional arrays are not supported")
-			}
-			var err error
-			if out[i], err = elem(e); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
+	p, s = (typmod-4)>>16, (typmod-4)&0xffff
+	return p, s, p >= 1 && p <= 38 && s <= p
 }
 
 // redact removes the connection's password from an error's text, keeping

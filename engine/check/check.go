@@ -21,6 +21,7 @@ import (
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/postgres"
+	"github.com/cellsd/cellsd/connectors/registry"
 	"github.com/cellsd/cellsd/engine"
 )
 
@@ -56,6 +57,9 @@ type Result struct {
 	// Err is a fixture that could not run at all (a bad notebook, steps
 	// that fail, a missing Postgres).
 	Err error
+	// Skipped says why a fixture was not checked: no cell of it matches
+	// --select.
+	Skipped string
 }
 
 // OK reports whether every golden matched.
@@ -116,6 +120,10 @@ func Run(ctx context.Context, dir string, opts Options) Result {
 		return res
 	}
 	got, sel, err := render(ctx, dir, opts)
+	if opts.Select != "" && errors.Is(err, engine.ErrNoMatch) {
+		res.Skipped = err.Error()
+		return res
+	}
 	if err != nil {
 		res.Err = err
 		return res
@@ -133,7 +141,12 @@ func Run(ctx context.Context, dir string, opts Options) Result {
 			continue
 		}
 		want, err := os.ReadFile(path)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) {
+			g.Diff = path + ": no golden yet: run with --update\n"
+			res.Goldens = append(res.Goldens, g)
+			continue
+		}
+		if err != nil {
 			res.Err = err
 			return res
 		}
@@ -238,11 +251,7 @@ func (f *fixture) applyParams() error {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, value, err := cells.ParseParam(line)
-		if err != nil {
-			return fmt.Errorf("%s:%d: %w", filepath.Join(f.dir, ParamsFile), n, err)
-		}
-		if err := f.nb.SetParam(name, value); err != nil {
+		if err := f.nb.ApplyParam(line); err != nil {
 			return fmt.Errorf("%s:%d: %w", filepath.Join(f.dir, ParamsFile), n, err)
 		}
 	}
@@ -297,7 +306,9 @@ func render(ctx context.Context, dir string, opts Options) ([][]byte, selected, 
 	}
 	var mu sync.Mutex
 	var events []engine.Event
-	s, err := engine.OpenSession(ctx, engine.Config{Connections: f.conns}, f.nb, engine.SessionOptions{
+	sources := registry.New()
+	defer sources.Close() // after the session's Close below
+	s, err := engine.OpenSession(ctx, engine.Config{Connections: f.conns, Sources: sources}, f.nb, engine.SessionOptions{
 		Mode: f.steps.Mode,
 		Observe: func(ev engine.Event) {
 			mu.Lock()

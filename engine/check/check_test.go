@@ -135,8 +135,10 @@ func TestCheck_Select(t *testing.T) {
 			t.Errorf("--select %s: ok=%v, want %v", spec, r.OK(), wantOK)
 		}
 	}
-	if r := check.Run(context.Background(), dir, check.Options{Select: "nope+"}); r.Err == nil {
-		t.Error("--select of an unknown cell did not fail")
+	// A fixture with no cell the selection matches is skipped, saying why
+	// (issue 17), not failed.
+	if r := check.Run(context.Background(), dir, check.Options{Select: "nope+"}); r.Err != nil || !strings.Contains(r.Skipped, `no cell has the id or result name "nope"`) {
+		t.Errorf("--select of an unknown cell: err %v, skipped %q; want skipped naming it", r.Err, r.Skipped)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/format"
 )
 
 // selected is a --select subgraph: artifact id -> cell ids. nil selects
@@ -27,18 +28,18 @@ func selection(plan *engine.Plan, spec string) (selected, error) {
 
 // graphGolden is the graph document of DESIGN.md, limited to the selection.
 func graphGolden(plan *engine.Plan, sel selected) ([]byte, error) {
-	g := plan.Graph()
+	g := format.NewGraph(plan)
 	selectGraph(g, sel)
 	return marshal(g)
 }
 
 // selectGraph keeps the selected cells of g, their order and errors.
-func selectGraph(g *engine.Graph, sel selected) {
+func selectGraph(g *format.Graph, sel selected) {
 	for i := range g.Artifacts {
 		a := &g.Artifacts[i]
-		a.Cells = filter(a.Cells, func(c engine.GraphCell) bool { return sel.Has(a.ID, c.ID) })
+		a.Cells = filter(a.Cells, func(c format.GraphCell) bool { return sel.Has(a.ID, c.ID) })
 		a.Order = filter(a.Order, func(id string) bool { return sel.Has(a.ID, id) })
-		a.Errors = filter(a.Errors, func(e engine.GraphError) bool { return sel.Has(a.ID, e.CellID) })
+		a.Errors = filter(a.Errors, func(e format.GraphError) bool { return sel.Has(a.ID, e.CellID) })
 	}
 }
 
@@ -201,7 +202,7 @@ func eventsGolden(plan *engine.Plan, events []engine.Event, sel selected) []byte
 func selectGolden(name string, golden []byte, sel selected) ([]byte, error) {
 	switch name {
 	case "graph.json":
-		var g engine.Graph
+		var g format.Graph
 		if err := json.Unmarshal(golden, &g); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -18,111 +17,9 @@ import (
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
-	"github.com/cellsd/cellsd/internal/limits"
 )
-
-const (
-	openSubject     = "cellsd.v1.api.open"
-	sessionsSubject = "cellsd.v1.api.sessions"
-)
-
-// SessionSubject is the subject of an operation on a session.
-func SessionSubject(id, op string) string {
-	return natsbus.APISubject(id) + "." + op
-}
-
-// Error codes of the job API.
-const (
-	CodeBadRequest  = "bad_request" // the request is malformed
-	CodeLoad        = "load_error"  // the notebook could not be read or planned
-	CodeNotFound    = "not_found"   // no such cell, artifact or operation
-	CodeConflict    = "conflict"    // the session id is taken
-	CodeUnavailable = "unavailable" // the daemon is shutting down, the session closing
-	CodeInternal    = "internal"    // anything else
-)
-
-// APIError is the job API's error reply.
-type APIError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func (e *APIError) Error() string { return e.Code + ": " + e.Message }
-
-func apiErrorf(code, format string, args ...any) *APIError {
-	return &APIError{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// validID checks a session id (natsbus.CheckID) before anything uses it
-// in a subject: a subject longer than the server's control line would get
-// the daemon's connection closed.
-func validID(id string) error {
-	if err := natsbus.CheckID(id); err != nil {
-		return apiErrorf(CodeBadRequest, "%v", err)
-	}
-	return nil
-}
-
-// OpenRequest is the body of cellsd.v1.api.open.
-type OpenRequest struct {
-	// Notebook is a path on the daemon's machine (a JSON string) or the
-	// notebook itself (a JSON object, as a SQLRooms cells config or UI
-	// state).
-	Notebook json.RawMessage `json:"notebook"`
-	// Params override input cells' values, as --param does.
-	Params map[string]json.RawMessage `json:"params,omitempty"`
-	// SessionID names the session; empty picks one.
-	SessionID string `json:"sessionId,omitempty"`
-	// Mode is "autorun" (default) or "lazy".
-	Mode string `json:"mode,omitempty"`
-}
-
-// OpenReply answers open: the session's id and, already escaped, the
-// subjects and the bucket keys a client uses (DESIGN.md "Sessions:
-// identity").
-type OpenReply struct {
-	SessionID string       `json:"sessionId"`
-	Subjects  OpenSubjects `json:"subjects"`
-	KV        string       `json:"kv"`
-	// Token lets a NATS client in with this session's permissions only
-	// (and the bridge's session:<id>); see the README's "Running it for a team".
-	Token string `json:"token"`
-}
-
-// OpenSubjects are a session's subjects: the job API's prefix (append
-// ".<op>") and the filter of its events.
-type OpenSubjects struct {
-	API    string `json:"api"`
-	Events string `json:"events"`
-}
-
-func openReply(id string) OpenReply {
-	return OpenReply{SessionID: id, Subjects: OpenSubjects{API: natsbus.APISubject(id), Events: natsbus.SessionSubject(id)}, KV: natsbus.KVPrefix(id)}
-}
-
-// RunRequest is the body of cellsd.v1.session.<id>.run.
-type RunRequest struct {
-	CellID   string `json:"cellId,omitempty"`
-	Artifact string `json:"artifact,omitempty"`
-	Mode     string `json:"mode,omitempty"`
-}
-
-// UpdateRequest is the body of cellsd.v1.session.<id>.update: the fields
-// present change.
-type UpdateRequest struct {
-	CellID      string          `json:"cellId"`
-	SQL         *string         `json:"sql,omitempty"`
-	Title       *string         `json:"title,omitempty"`
-	ResultName  *string         `json:"resultName,omitempty"`
-	ConnectorID *string         `json:"connectorId,omitempty"`
-	Value       json.RawMessage `json:"value,omitempty"`
-}
-
-// CancelRequest is the body of cellsd.v1.session.<id>.cancel.
-type CancelRequest struct {
-	CellID string `json:"cellId,omitempty"`
-}
 
 // session is one open notebook, its subscription and its claim of the id.
 // s is nil while the session opens: its subjects answer unavailable.
@@ -162,7 +59,7 @@ func (d *Daemon) handleOpen(m *nats.Msg) {
 	d.mu.Lock()
 	if d.closing {
 		d.mu.Unlock()
-		d.respond(m, "open", nil, apiErrorf(CodeUnavailable, "daemon is shutting down"))
+		d.respond(m, "open", nil, jobapi.Errorf(jobapi.CodeUnavailable, "daemon is shutting down"))
 		return
 	}
 	d.opens.Add(1) // opening takes a while: don't hold up other requests
@@ -172,7 +69,7 @@ func (d *Daemon) handleOpen(m *nats.Msg) {
 		id, err := d.open(m.Data)
 		var v any
 		if err == nil {
-			r := openReply(id)
+			r := jobapi.NewOpenReply(id)
 			r.Token = d.tokens.token(id)
 			v = r
 		}
@@ -184,14 +81,14 @@ func (d *Daemon) handleOpen(m *nats.Msg) {
 }
 
 func (d *Daemon) open(body []byte) (string, error) {
-	var req OpenRequest
-	if err := decode(body, &req); err != nil {
+	var req jobapi.OpenRequest
+	if err := jobapi.Decode(body, &req); err != nil {
 		return "", err
 	}
 	id := req.SessionID
 	if id == "" {
 		id = "s-" + strings.ToLower(nuid.Next())
-	} else if err := validID(id); err != nil {
+	} else if err := jobapi.ValidID(id); err != nil {
 		return "", err
 	}
 	nb, path, err := d.loadNotebook(req)
@@ -201,7 +98,7 @@ func (d *Daemon) open(body []byte) (string, error) {
 	if err := checkKeys(nb); err != nil {
 		return "", err
 	}
-	mode, err := parseMode(req.Mode)
+	mode, err := jobapi.ParseMode(req.Mode)
 	if err != nil {
 		return "", err
 	}
@@ -233,27 +130,27 @@ func (d *Daemon) open(body []byte) (string, error) {
 	err = d.pub.Flush(flushCtx)
 	flushCancel()
 	if err != nil {
-		return "", apiErrorf(CodeUnavailable, "session %q: events of an earlier incarnation not yet stored: %v", id, err)
+		return "", jobapi.Errorf(jobapi.CodeUnavailable, "session %q: events of an earlier incarnation not yet stored: %v", id, err)
 	}
 	first, err := natsbus.Begin(ctx, d.js, id)
 	if err != nil {
-		return "", apiErrorf(CodeUnavailable, "%v", err)
+		return "", jobapi.Errorf(jobapi.CodeUnavailable, "%v", err)
 	}
 	obs := d.pub.Observer()
-	es, err := engine.OpenSession(ctx, engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Sandbox: d.sandbox, Logger: d.cfg.Logger},
+	es, err := engine.OpenSession(ctx, engine.Config{DBPath: d.cfg.DBPath, ReadOnlyDB: true, Connections: d.cfg.Connections, Sources: d.sources, Sandbox: d.sandbox, Logger: d.cfg.Logger},
 		nb, engine.SessionOptions{ID: id, Mode: mode, Concurrency: d.cfg.Concurrency, FirstSeq: first, Observe: func(ev engine.Event) {
 			d.metrics.observe(ev)
 			obs(ev)
 		}})
 	if err != nil {
-		return "", apiErrorf(CodeLoad, "%v", err)
+		return "", jobapi.Errorf(jobapi.CodeLoad, "%v", err)
 	}
 	s.s.Store(es)
 	s.onClose = func() { d.endSession(id) }
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closing {
-		return "", apiErrorf(CodeUnavailable, "daemon is shutting down")
+		return "", jobapi.Errorf(jobapi.CodeUnavailable, "daemon is shutting down")
 	}
 	if d.opening[id] == s {
 		delete(d.opening, id)
@@ -271,13 +168,13 @@ func (d *Daemon) reserve(s *session) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closing {
-		return apiErrorf(CodeUnavailable, "daemon is shutting down")
+		return jobapi.Errorf(jobapi.CodeUnavailable, "daemon is shutting down")
 	}
 	if _, mine := d.sessions[s.id]; mine {
-		return apiErrorf(CodeConflict, "session %q is open on this daemon (%s)", s.id, d.name)
+		return jobapi.Errorf(jobapi.CodeConflict, "session %q is open on this daemon (%s)", s.id, d.name)
 	}
 	if _, mine := d.opening[s.id]; mine {
-		return apiErrorf(CodeConflict, "session %q is being opened on this daemon (%s)", s.id, d.name)
+		return jobapi.Errorf(jobapi.CodeConflict, "session %q is being opened on this daemon (%s)", s.id, d.name)
 	}
 	d.opening[s.id] = s
 	return nil
@@ -299,23 +196,23 @@ func (d *Daemon) claim(ctx context.Context, s *session) (*natsbus.Holder, error)
 	h, err := natsbus.Acquire(ctx, d.js, natsbus.Claim{SessionID: s.id, Owner: d.name, HTTP: d.httpURL(), OpenedAt: s.openedAt},
 		func() error {
 			var err error
-			if s.sub, err = d.nc.Subscribe(SessionSubject(s.id, "*"), func(m *nats.Msg) { d.handleSession(s, m) }); err != nil {
-				return apiErrorf(CodeInternal, "subscribe: %v", err)
+			if s.sub, err = d.nc.Subscribe(jobapi.SessionSubject(s.id, "*"), func(m *nats.Msg) { d.handleSession(s, m) }); err != nil {
+				return jobapi.Errorf(jobapi.CodeInternal, "subscribe: %v", err)
 			}
 			if err := d.nc.FlushTimeout(10 * time.Second); err != nil {
-				return apiErrorf(CodeUnavailable, "subscribe: %v", err)
+				return jobapi.Errorf(jobapi.CodeUnavailable, "subscribe: %v", err)
 			}
 			return nil
 		})
 	var ce *natsbus.ConflictError
-	var ae *APIError
+	var ae *jobapi.Error
 	switch {
 	case errors.As(err, &ce):
-		return nil, apiErrorf(CodeConflict, "%v", ce)
+		return nil, jobapi.Errorf(jobapi.CodeConflict, "%v", ce)
 	case errors.As(err, &ae):
 		return nil, ae
 	case err != nil:
-		return nil, apiErrorf(CodeUnavailable, "%v", err)
+		return nil, jobapi.Errorf(jobapi.CodeUnavailable, "%v", err)
 	}
 	return h, nil
 }
@@ -331,7 +228,7 @@ func checkKeys(nb *cells.Notebook) error {
 	for _, a := range nb.Artifacts {
 		for _, c := range a.CellIDs {
 			if n := len(natsbus.Token(a.ID)) + len(natsbus.Token(c)); n > maxKeyBytes-natsbus.MaxIDBytes*3-2 {
-				return apiErrorf(CodeLoad, "%s: artifact %q, cell %q: ids too long for NATS subjects (%d bytes escaped)", nb.Path, a.ID, c, n)
+				return jobapi.Errorf(jobapi.CodeLoad, "%s: artifact %q, cell %q: ids too long for NATS subjects (%d bytes escaped)", nb.Path, a.ID, c, n)
 			}
 		}
 	}
@@ -350,49 +247,38 @@ func notebookTitle(nb *cells.Notebook, path string) string {
 	return ""
 }
 
-func (d *Daemon) loadNotebook(req OpenRequest) (*cells.Notebook, string, error) {
+func (d *Daemon) loadNotebook(req jobapi.OpenRequest) (*cells.Notebook, string, error) {
 	raw := bytes.TrimSpace(req.Notebook)
 	var nb *cells.Notebook
 	var path string
 	var err error
 	switch {
 	case len(raw) == 0:
-		return nil, "", apiErrorf(CodeBadRequest, "open: missing notebook")
+		return nil, "", jobapi.Errorf(jobapi.CodeBadRequest, "open: missing notebook")
 	case raw[0] == '"':
 		if err := json.Unmarshal(raw, &path); err != nil {
-			return nil, "", apiErrorf(CodeBadRequest, "open: notebook: %v", err)
+			return nil, "", jobapi.Errorf(jobapi.CodeBadRequest, "open: notebook: %v", err)
 		}
 		nb, err = d.readNotebook(path) // only under --notebooks
 	default:
 		nb, err = cells.Parse("notebook", raw)
 	}
-	var ae *APIError
+	var ae *jobapi.Error
 	if errors.As(err, &ae) {
 		return nil, "", ae
 	} else if err != nil {
-		return nil, "", apiErrorf(CodeLoad, "%v", err)
+		return nil, "", jobapi.Errorf(jobapi.CodeLoad, "%v", err)
 	}
 	for _, name := range slices.Sorted(maps.Keys(req.Params)) {
-		v, err := decodeValue(req.Params[name])
+		v, err := cells.DecodeValue(req.Params[name])
 		if err != nil {
-			return nil, "", apiErrorf(CodeBadRequest, "param %s: %v", name, err)
+			return nil, "", jobapi.Errorf(jobapi.CodeBadRequest, "param %s: %v", name, err)
 		}
 		if err := nb.SetParam(name, v); err != nil {
-			return nil, "", apiErrorf(CodeBadRequest, "param %s: %v", name, err)
+			return nil, "", jobapi.Errorf(jobapi.CodeBadRequest, "param %s: %v", name, err)
 		}
 	}
 	return nb, path, nil
-}
-
-// decodeValue reads an input value from JSON, numbers kept as written.
-func decodeValue(raw json.RawMessage) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
 }
 
 // handleSession answers one operation on a session. A session's requests
@@ -402,7 +288,7 @@ func (d *Daemon) handleSession(s *session, m *nats.Msg) {
 	var v any
 	var err error
 	if es := s.s.Load(); es == nil {
-		err = apiErrorf(CodeUnavailable, "session %q is opening", s.id)
+		err = jobapi.Errorf(jobapi.CodeUnavailable, "session %q is opening", s.id)
 	} else {
 		v, err = d.sessionOp(s, es, op, m.Data)
 	}
@@ -412,35 +298,36 @@ func (d *Daemon) handleSession(s *session, m *nats.Msg) {
 func (d *Daemon) sessionOp(s *session, es *engine.Session, op string, body []byte) (any, error) {
 	switch op {
 	case "run":
-		var req RunRequest
-		if err := decode(body, &req); err != nil {
+		var req jobapi.RunRequest
+		if err := jobapi.Decode(body, &req); err != nil {
 			return nil, err
 		}
-		mode, err := parseMode(req.Mode)
+		mode, err := jobapi.ParseMode(req.Mode)
 		if err != nil {
 			return nil, err
 		}
 		r, err := es.Run(engine.RunRequest{CellID: req.CellID, Artifact: req.Artifact, Mode: mode})
 		if err != nil {
-			return nil, sessionError(err)
+			return nil, jobapi.SessionError(err)
 		}
+		d.log.Info("run started", "session", s.id, "run", r.ID, "cell", req.CellID, "artifact", req.Artifact, "mode", req.Mode)
 		return map[string]string{"run": r.ID}, nil
 	case "update":
-		var req UpdateRequest
-		if err := decode(body, &req); err != nil {
+		var req jobapi.UpdateRequest
+		if err := jobapi.Decode(body, &req); err != nil {
 			return nil, err
 		}
 		p := engine.CellPatch{CellID: req.CellID, SQL: req.SQL, Title: req.Title, ResultName: req.ResultName, ConnectorID: req.ConnectorID}
 		if len(req.Value) > 0 {
-			v, err := decodeValue(req.Value)
+			v, err := cells.DecodeValue(req.Value)
 			if err != nil {
-				return nil, apiErrorf(CodeBadRequest, "update: value: %v", err)
+				return nil, jobapi.Errorf(jobapi.CodeBadRequest, "update: value: %v", err)
 			}
 			p.Value, p.SetValue = v, true
 		}
 		r, err := es.Update(context.Background(), p)
 		if err != nil {
-			return nil, sessionError(err)
+			return nil, jobapi.SessionError(err)
 		}
 		var run *string
 		if r != nil {
@@ -448,37 +335,37 @@ func (d *Daemon) sessionOp(s *session, es *engine.Session, op string, body []byt
 		}
 		return map[string]*string{"run": run}, nil
 	case "cancel":
-		var req CancelRequest
-		if err := decode(body, &req); err != nil {
+		var req jobapi.CancelRequest
+		if err := jobapi.Decode(body, &req); err != nil {
 			return nil, err
 		}
 		if err := es.Cancel(req.CellID); err != nil {
-			return nil, sessionError(err)
+			return nil, jobapi.SessionError(err)
 		}
 		return map[string]bool{"cancelled": true}, nil
 	case "status":
-		var req PageRequest
-		if err := decodePage(body, &req); err != nil {
+		var req jobapi.PageRequest
+		if err := jobapi.DecodePage(body, &req); err != nil {
 			return nil, err
 		}
-		return d.statusPage(s.id, es, req)
+		return jobapi.Status(s.id, es, req, d.nc.MaxPayload())
 	case "graph":
-		var req PageRequest
-		if err := decodePage(body, &req); err != nil {
+		var req jobapi.PageRequest
+		if err := jobapi.DecodePage(body, &req); err != nil {
 			return nil, err
 		}
-		return d.graphPage(es, req)
+		return jobapi.Graph(es, req, d.nc.MaxPayload())
 	case "notebook":
-		if err := decode(body, &struct{}{}); err != nil {
+		if err := jobapi.Decode(body, &struct{}{}); err != nil {
 			return nil, err
 		}
 		data, err := es.Notebook()
 		if err != nil {
-			return nil, apiErrorf(CodeInternal, "%v", err)
+			return nil, jobapi.Errorf(jobapi.CodeInternal, "%v", err)
 		}
 		return json.RawMessage(data), nil
 	case "query":
-		return d.query(es, body)
+		return jobapi.Query(es, body)
 	case "close":
 		d.mu.Lock()
 		if d.sessions[s.id] == s {
@@ -491,48 +378,21 @@ func (d *Daemon) sessionOp(s *session, es *engine.Session, op string, body []byt
 		s.close()
 		return map[string]bool{"closed": true}, nil
 	}
-	return nil, apiErrorf(CodeNotFound, "unknown operation %q (want run, update, cancel, status, graph, notebook, query or close)", op)
-}
-
-// sessionError maps an engine error to the job API's codes.
-func sessionError(err error) *APIError {
-	switch {
-	case errors.Is(err, engine.ErrClosed):
-		return apiErrorf(CodeUnavailable, "%v", err)
-	case errors.Is(err, engine.ErrUnknownArtifact), errors.Is(err, engine.ErrUnknownCell):
-		return apiErrorf(CodeNotFound, "%v", err)
-	}
-	return apiErrorf(CodeBadRequest, "%v", err) // a bad patch: not an input cell, a value the input refuses
+	return nil, jobapi.Errorf(jobapi.CodeNotFound, "unknown operation %q (want run, update, cancel, status, graph, notebook, query or close)", op)
 }
 
 func (d *Daemon) count(op string, err error) {
 	outcome := "ok"
-	var ae *APIError
+	var ae *jobapi.Error
 	if errors.As(err, &ae) {
 		outcome = ae.Code
 	} else if err != nil {
-		outcome = CodeInternal
+		outcome = jobapi.CodeInternal
 	}
 	d.metrics.apiRequests.WithLabelValues(op, outcome).Inc()
 	if err != nil {
 		d.log.Info("request refused", "op", op, "code", outcome, "reason", err.Error())
 	}
-}
-
-// decode reads a JSON request body; an empty body is an empty request.
-func decode(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	if err := limits.JSONDepth(body); err != nil { // before a decoder that may be slower
-		return apiErrorf(CodeBadRequest, "request body: %v", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return apiErrorf(CodeBadRequest, "request body: %v", err)
-	}
-	return nil
 }
 
 // respond answers a request with v, or with err as
@@ -544,23 +404,23 @@ func (d *Daemon) respond(m *nats.Msg, op string, v any, err error) {
 	if err == nil {
 		var merr error
 		if data, merr = json.Marshal(v); merr != nil {
-			err = apiErrorf(CodeInternal, "encode reply: %v", merr)
+			err = jobapi.Errorf(jobapi.CodeInternal, "encode reply: %v", merr)
 		} else if max := d.nc.MaxPayload(); max > 0 && int64(len(data)) > max {
-			err = apiErrorf(CodeInternal, "reply of %d bytes exceeds the NATS server's max payload of %d bytes", len(data), max)
+			err = jobapi.Errorf(jobapi.CodeInternal, "reply of %d bytes exceeds the NATS server's max payload of %d bytes", len(data), max)
 		}
 	}
 	if err != nil {
-		var ae *APIError
+		var ae *jobapi.Error
 		if !errors.As(err, &ae) {
-			ae = &APIError{Code: CodeInternal, Message: err.Error()}
+			ae = &jobapi.Error{Code: jobapi.CodeInternal, Message: err.Error()}
 		}
-		data, _ = json.Marshal(map[string]*APIError{"error": ae})
+		data, _ = json.Marshal(map[string]*jobapi.Error{"error": ae})
 	}
 	if m.Reply != "" {
 		if rerr := m.Respond(data); rerr != nil {
 			d.log.Warn("reply not sent", "op", op, "bytes", len(data), "err", rerr)
 			if err == nil {
-				err = apiErrorf(CodeInternal, "reply: %v", rerr)
+				err = jobapi.Errorf(jobapi.CodeInternal, "reply: %v", rerr)
 			}
 		}
 	}
@@ -568,14 +428,4 @@ func (d *Daemon) respond(m *nats.Msg, op string, v any, err error) {
 		d.log.Debug("job api error", "op", op, "err", err)
 	}
 	d.count(op, err)
-}
-
-// parseMode reads a request's mode: autorun, lazy, or empty for the
-// session's own.
-func parseMode(s string) (engine.Mode, error) {
-	switch mode := engine.Mode(s); mode {
-	case "", engine.Autorun, engine.Lazy:
-		return mode, nil
-	}
-	return "", apiErrorf(CodeBadRequest, "mode %q: want autorun or lazy", s)
 }

@@ -1,7 +1,8 @@
 // Package daemon is cellsd serve: sessions opened and driven over NATS
-// request/reply (DESIGN.md "Job API over NATS"), their events published
-// through natsbus, and an HTTP server for health, metrics and the SQLRooms
-// DB bridge.
+// request/reply (the job API, package jobapi), their events published
+// through natsbus, and an HTTP server for health, metrics, the SQLRooms DB
+// bridge (package bridgeserver) and the live page (package page). A
+// Daemon is safe for concurrent use.
 package daemon
 
 import (
@@ -18,8 +19,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cellsd/cellsd/connectors"
-	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/connectors/registry"
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
@@ -88,21 +91,23 @@ type Daemon struct {
 	name       string
 	stableName bool // from Config.Name or DataDir: the same after a restart
 
-	nats    *embedded // nil with Config.NATSURL
+	nats    *natsbus.Server // nil with Config.NATSURL
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	pub     *natsbus.Publisher
 	core    *core // the bridge's duckdb-core
-	bridge  *bridge.Server
+	bridge  *bridgeserver.Server
 	http    *http.Server
 	httpLn  net.Listener
 	metrics *metrics
 	openSub *nats.Subscription
 	listSub *nats.Subscription
 	nbSub   *nats.Subscription // cellsd.v1.api.notebooks
-	callout *callout           // nil when the daemon does not answer the auth callout
 	sandbox *engine.Sandbox
 	tokens  *tokens
+	// sources are the external connections' Sources (one pool per
+	// connection), shared by all the sessions; closed last.
+	sources *registry.Sources
 
 	opens sync.WaitGroup // open requests in flight
 	wg    sync.WaitGroup // the HTTP server
@@ -133,7 +138,8 @@ func New(cfg Config) *Daemon {
 		sb.MemoryLimit = engine.FairMemoryLimit()
 	}
 	return &Daemon{cfg: cfg, log: cfg.Logger.With("component", "daemon", "daemon", name), name: name, stableName: stable,
-		sessions: map[string]*session{}, opening: map[string]*session{}, sandbox: &sb, tokens: newTokens()}
+		sessions: map[string]*session{}, opening: map[string]*session{}, sandbox: &sb, tokens: newTokens(),
+		sources: registry.New()}
 }
 
 // Open starts the embedded NATS server (unless given one), connects, sets
@@ -154,39 +160,21 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("http: %w", err)
 	}
 	url := d.cfg.NATSURL
-	var auth []nats.Option
+	co := natsbus.ConnectOptions{Name: "cellsd " + d.name, Logger: d.log}
 	if url == "" {
-		if d.nats, err = startEmbedded(embeddedConfig{listen: d.cfg.NATSListen, websocket: d.cfg.NATSWebsocket, origins: d.websocketOrigins(),
-			dataDir: d.cfg.DataDir, configFile: d.cfg.NATSConfig}, d.cfg.Logger); err != nil {
+		if d.nats, err = natsbus.StartServer(natsbus.ServerConfig{Listen: d.cfg.NATSListen, Websocket: d.cfg.NATSWebsocket, Origins: d.websocketOrigins(),
+			DataDir: d.cfg.DataDir, ConfigFile: d.cfg.NATSConfig}, d.cfg.Logger); err != nil {
 			return err
 		}
-		url = d.nats.srv.ClientURL()
-		if a := d.nats.auth; a != nil {
-			auth = append(auth, nats.UserInfo(a.user, a.password))
+		url = d.nats.ClientURL()
+		if a := d.nats.Auth(); a != nil {
+			co.User, co.Password = a.User, a.Password
 		}
 	}
-	d.nc, err = nats.Connect(url, append(auth,
-		nats.Name("cellsd "+d.name),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.ReconnectBufSize(-1), // the publisher keeps events while disconnected (natsbus.Publisher)
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil { // nil: closed on purpose
-				d.log.Warn("nats disconnected; events are buffered", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { d.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
-	)...)
-	if err != nil {
-		return fmt.Errorf("connect to nats %s: %w", url, err)
-	}
-	if err = d.serveCallout(); err != nil {
+	if d.nc, d.js, err = natsbus.Connect(ctx, url, co); err != nil {
 		return err
 	}
-	if d.js, err = jetstream.New(d.nc, jetstream.WithPublishAsyncTimeout(5*time.Second)); err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	if _, err = natsbus.Setup(ctx, d.js, 0); err != nil {
+	if err = d.serveCallout(); err != nil {
 		return err
 	}
 	d.metrics = newMetrics(func() float64 { return float64(d.pub.Buffered()) })
@@ -202,19 +190,19 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if d.listSub, err = d.nc.Subscribe(sessionsSubject, d.handleSessions); err != nil {
-		return fmt.Errorf("subscribe %s: %w", sessionsSubject, err)
+	if d.listSub, err = d.nc.Subscribe(jobapi.SessionsSubject, d.handleSessions); err != nil {
+		return fmt.Errorf("subscribe %s: %w", jobapi.SessionsSubject, err)
 	}
-	if d.openSub, err = d.nc.QueueSubscribe(openSubject, d.cfg.Queue, d.handleOpen); err != nil {
-		return fmt.Errorf("subscribe %s: %w", openSubject, err)
+	if d.openSub, err = d.nc.QueueSubscribe(jobapi.OpenSubject, d.cfg.Queue, d.handleOpen); err != nil {
+		return fmt.Errorf("subscribe %s: %w", jobapi.OpenSubject, err)
 	}
-	if d.nbSub, err = d.nc.QueueSubscribe(notebooksSubject, d.cfg.Queue, d.handleNotebooks); err != nil {
-		return fmt.Errorf("subscribe %s: %w", notebooksSubject, err)
+	if d.nbSub, err = d.nc.QueueSubscribe(jobapi.NotebooksSubject, d.cfg.Queue, d.handleNotebooks); err != nil {
+		return fmt.Errorf("subscribe %s: %w", jobapi.NotebooksSubject, err)
 	}
 	if err = d.nc.FlushTimeout(10 * time.Second); err != nil {
-		return fmt.Errorf("subscribe %s: %w", openSubject, err)
+		return fmt.Errorf("subscribe %s: %w", jobapi.OpenSubject, err)
 	}
-	d.bridge = bridge.NewServer(bridge.ServerConfig{Connections: d.cfg.Connections, Core: d.core.db, Logger: d.cfg.Logger, Sessions: bridgeSessions{d}})
+	d.bridge = bridgeserver.NewServer(bridgeserver.ServerConfig{Connections: d.cfg.Connections, Core: d.core.db, Logger: d.cfg.Logger, Sessions: bridgeSessions{d}})
 	d.log.Info("sandbox", "allow_dirs", d.sandbox.AllowDirs, "session_memory", d.sandbox.MemoryLimit, "session_threads", d.sandbox.Threads,
 		"notebooks", d.cfg.Notebooks)
 	h, err := d.handler()
@@ -242,7 +230,7 @@ func (d *Daemon) WebsocketURL() string {
 	if d.nats == nil {
 		return ""
 	}
-	return d.nats.srv.WebsocketURL()
+	return d.nats.WebsocketURL()
 }
 
 // HTTPAddr is the address the HTTP server listens on.
@@ -328,6 +316,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 		d.httpLn.Close()
 	}
 	d.wg.Wait()
+	if err := d.sources.Close(); err != nil { // the sessions that used them are closed
+		errs = append(errs, fmt.Errorf("sources: %w", err))
+	}
 	if d.nc != nil {
 		d.nc.Close()
 	}
@@ -335,7 +326,7 @@ func (d *Daemon) Close(ctx context.Context) error {
 		errs = append(errs, d.core.close())
 	}
 	if d.nats != nil {
-		d.nats.stop()
+		d.nats.Stop()
 	}
 	return errors.Join(errs...)
 }

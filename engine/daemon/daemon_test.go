@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 	"github.com/cellsd/cellsd/internal/leaktest"
 	"github.com/cellsd/cellsd/internal/poll"
@@ -83,7 +84,7 @@ func tryRequest(nc *nats.Conn, subject string, body any, out any) error {
 		return err
 	}
 	var e struct {
-		Error *daemon.APIError `json:"error"`
+		Error *jobapi.Error `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &e); err == nil && e.Error != nil {
 		return e.Error
@@ -94,7 +95,7 @@ func tryRequest(nc *nats.Conn, subject string, body any, out any) error {
 	return json.Unmarshal(msg.Data, out)
 }
 
-func open(t testing.TB, nc *nats.Conn, req daemon.OpenRequest) string {
+func open(t testing.TB, nc *nats.Conn, req jobapi.OpenRequest) string {
 	t.Helper()
 	var r struct{ SessionID string }
 	request(t, nc, "cellsd.v1.api.open", req, &r)
@@ -190,16 +191,16 @@ func TestDaemon_MachineNATS(t *testing.T) {
 }
 
 func testQuickstartEdit(t *testing.T, nc *nats.Conn) {
-	id := open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: fmt.Sprintf("qs-%d", time.Now().UnixNano())})
+	id := open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: fmt.Sprintf("qs-%d", time.Now().UnixNano())})
 	evs := subscribe(t, nc, id)
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(id, "run"), daemon.RunRequest{}, &r)
+	request(t, nc, jobapi.SessionSubject(id, "run"), jobapi.RunRequest{}, &r)
 	if end := evs.waitRun(t, r.Run); end.Status != "success" {
 		t.Fatalf("first run ended %s (%s)", end.Status, end.Reason)
 	}
 	first := len(evs.all())
 
-	request(t, nc, daemon.SessionSubject(id, "update"), map[string]any{"cellId": "min_amount", "value": 450}, &r)
+	request(t, nc, jobapi.SessionSubject(id, "update"), map[string]any{"cellId": "min_amount", "value": 450}, &r)
 	evs.waitRun(t, r.Run)
 	all := evs.all()
 	var got []string
@@ -224,8 +225,8 @@ func testQuickstartEdit(t *testing.T, nc *nats.Conn) {
 			t.Fatalf("event %d has seq %d: want contiguous seq from 1", i, ev.Seq)
 		}
 	}
-	var st daemon.StatusReply
-	request(t, nc, daemon.SessionSubject(id, "status"), nil, &st)
+	var st jobapi.StatusReply
+	request(t, nc, jobapi.SessionSubject(id, "status"), nil, &st)
 	if st.Seq != all[len(all)-1].Seq {
 		t.Errorf("status seq %d, last event %d", st.Seq, all[len(all)-1].Seq)
 	}
@@ -242,33 +243,33 @@ func testQuickstartEdit(t *testing.T, nc *nats.Conn) {
 			t.Errorf("status of %s:\n got %s\nwant %s (its latest event)", c.Cell, got, want)
 		}
 	}
-	request(t, nc, daemon.SessionSubject(id, "close"), nil, nil)
+	request(t, nc, jobapi.SessionSubject(id, "close"), nil, nil)
 }
 
 // TestDaemon_APIErrors checks the error replies of the job API.
 func TestDaemon_APIErrors(t *testing.T) {
 	d := startDaemon(t, daemon.Config{})
 	nc := connect(t, d.NATSURL())
-	id := open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "errs"})
+	id := open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "errs"})
 	cases := []struct {
 		name, subject string
 		body          any
 		code, substr  string
 	}{
-		{"MissingNotebook", "cellsd.v1.api.open", map[string]any{}, daemon.CodeBadRequest, "missing notebook"},
-		{"NoSuchFile", "cellsd.v1.api.open", map[string]any{"notebook": "nope.json"}, daemon.CodeNotFound, "no such notebook"},
-		{"BadNotebook", "cellsd.v1.api.open", map[string]any{"notebook": map[string]any{"data": 7}}, daemon.CodeLoad, ""},
-		{"UnknownField", "cellsd.v1.api.open", map[string]any{"notebook": "x.json", "colour": "red"}, daemon.CodeBadRequest, "colour"},
-		{"BadMode", "cellsd.v1.api.open", map[string]any{"notebook": quickstart, "mode": "eager"}, daemon.CodeBadRequest, "eager"},
-		{"SessionTaken", "cellsd.v1.api.open", map[string]any{"notebook": quickstart, "sessionId": "errs"}, daemon.CodeConflict, "errs"},
-		{"UnknownCell", daemon.SessionSubject(id, "run"), map[string]any{"cellId": "nope"}, daemon.CodeNotFound, "nope"},
-		{"RunBadMode", daemon.SessionSubject(id, "run"), map[string]any{"mode": "bogus"}, daemon.CodeBadRequest, "bogus"},
-		{"UnknownArtifact", daemon.SessionSubject(id, "run"), map[string]any{"artifact": "nope"}, daemon.CodeNotFound, "nope"},
-		{"UpdateUnknownCell", daemon.SessionSubject(id, "update"), map[string]any{"cellId": "nope", "sql": "SELECT 1"}, daemon.CodeNotFound, "nope"},
-		{"ValueOfSQLCell", daemon.SessionSubject(id, "update"), map[string]any{"cellId": "sales", "value": 3}, daemon.CodeBadRequest, "not an input cell"},
-		{"CancelUnknownCell", daemon.SessionSubject(id, "cancel"), map[string]any{"cellId": "nope"}, daemon.CodeNotFound, "nope"},
-		{"UnknownOp", daemon.SessionSubject(id, "explode"), nil, daemon.CodeNotFound, "explode"},
-		{"Malformed", daemon.SessionSubject(id, "run"), "{", daemon.CodeBadRequest, ""},
+		{"MissingNotebook", "cellsd.v1.api.open", map[string]any{}, jobapi.CodeBadRequest, "missing notebook"},
+		{"NoSuchFile", "cellsd.v1.api.open", map[string]any{"notebook": "nope.json"}, jobapi.CodeNotFound, "no such notebook"},
+		{"BadNotebook", "cellsd.v1.api.open", map[string]any{"notebook": map[string]any{"data": 7}}, jobapi.CodeLoad, ""},
+		{"UnknownField", "cellsd.v1.api.open", map[string]any{"notebook": "x.json", "colour": "red"}, jobapi.CodeBadRequest, "colour"},
+		{"BadMode", "cellsd.v1.api.open", map[string]any{"notebook": quickstart, "mode": "eager"}, jobapi.CodeBadRequest, "eager"},
+		{"SessionTaken", "cellsd.v1.api.open", map[string]any{"notebook": quickstart, "sessionId": "errs"}, jobapi.CodeConflict, "errs"},
+		{"UnknownCell", jobapi.SessionSubject(id, "run"), map[string]any{"cellId": "nope"}, jobapi.CodeNotFound, "nope"},
+		{"RunBadMode", jobapi.SessionSubject(id, "run"), map[string]any{"mode": "bogus"}, jobapi.CodeBadRequest, "bogus"},
+		{"UnknownArtifact", jobapi.SessionSubject(id, "run"), map[string]any{"artifact": "nope"}, jobapi.CodeNotFound, "nope"},
+		{"UpdateUnknownCell", jobapi.SessionSubject(id, "update"), map[string]any{"cellId": "nope", "sql": "SELECT 1"}, jobapi.CodeNotFound, "nope"},
+		{"ValueOfSQLCell", jobapi.SessionSubject(id, "update"), map[string]any{"cellId": "sales", "value": 3}, jobapi.CodeBadRequest, "not an input cell"},
+		{"CancelUnknownCell", jobapi.SessionSubject(id, "cancel"), map[string]any{"cellId": "nope"}, jobapi.CodeNotFound, "nope"},
+		{"UnknownOp", jobapi.SessionSubject(id, "explode"), nil, jobapi.CodeNotFound, "explode"},
+		{"Malformed", jobapi.SessionSubject(id, "run"), "{", jobapi.CodeBadRequest, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -277,7 +278,7 @@ func TestDaemon_APIErrors(t *testing.T) {
 				var msg *nats.Msg
 				msg, err = nc.Request(c.subject, []byte(s), 10*time.Second)
 				if err == nil {
-					var e struct{ Error *daemon.APIError }
+					var e struct{ Error *jobapi.Error }
 					json.Unmarshal(msg.Data, &e)
 					if e.Error != nil {
 						err = e.Error
@@ -286,7 +287,7 @@ func TestDaemon_APIErrors(t *testing.T) {
 			} else {
 				err = tryRequest(nc, c.subject, c.body, nil)
 			}
-			ae, ok := err.(*daemon.APIError)
+			ae, ok := err.(*jobapi.Error)
 			if !ok {
 				t.Fatalf("want an API error %s, got %v", c.code, err)
 			}
@@ -296,8 +297,8 @@ func TestDaemon_APIErrors(t *testing.T) {
 		})
 	}
 	// A closed session no longer answers.
-	request(t, nc, daemon.SessionSubject(id, "close"), nil, nil)
-	if _, err := nc.Request(daemon.SessionSubject(id, "status"), nil, time.Second); err != nats.ErrNoResponders {
+	request(t, nc, jobapi.SessionSubject(id, "close"), nil, nil)
+	if _, err := nc.Request(jobapi.SessionSubject(id, "status"), nil, time.Second); err != nats.ErrNoResponders {
 		t.Errorf("status of a closed session: %v, want no responders", err)
 	}
 }
@@ -314,8 +315,8 @@ func TestDaemon_CloseLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart)})
-	request(t, nc, daemon.SessionSubject(id, "run"), nil, nil) // left running
+	id := open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart)})
+	request(t, nc, jobapi.SessionSubject(id, "run"), nil, nil) // left running
 	nc.Close()
 	if err := d.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -348,13 +349,13 @@ func TestDaemon_SharedDB(t *testing.T) {
 		"artifacts": map[string]any{"a": map[string]any{"id": "a", "schemaName": "artifact_a", "cellIds": []string{"n", "write"}, "edges": []any{}}},
 	})
 	for range 2 {
-		id := open(t, nc, daemon.OpenRequest{Notebook: nb})
+		id := open(t, nc, jobapi.OpenRequest{Notebook: nb})
 		evs := subscribe(t, nc, id)
 		var r struct{ Run string }
-		request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+		request(t, nc, jobapi.SessionSubject(id, "run"), nil, &r)
 		evs.waitRun(t, r.Run)
-		var st daemon.StatusReply
-		request(t, nc, daemon.SessionSubject(id, "status"), nil, &st)
+		var st jobapi.StatusReply
+		request(t, nc, jobapi.SessionSubject(id, "status"), nil, &st)
 		for _, c := range st.Cells {
 			switch {
 			case c.Cell == "n" && (c.Status != "success" || c.Rows == nil || *c.Rows != 1):
@@ -375,10 +376,10 @@ func TestDaemon_WebSocket(t *testing.T) {
 		t.Fatalf("websocket URL %q", url)
 	}
 	nc := connect(t, url)
-	id := open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart)})
+	id := open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart)})
 	evs := subscribe(t, nc, id)
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+	request(t, nc, jobapi.SessionSubject(id, "run"), nil, &r)
 	if end := evs.waitRun(t, r.Run); end.Status != "success" {
 		t.Errorf("run over WebSocket ended %s", end.Status)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
-	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 )
 
 // handler serves the SQLRooms DB bridge under /api/db/, /healthz, /readyz
@@ -41,7 +41,7 @@ func (d *Daemon) handler() (http.Handler, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	d.registerPage(mux)
-	h := bridge.RequireAuth(d.bridgeAuth(), mux)
+	h := bridgeserver.RequireAuth(d.bridgeAuth(), mux)
 
 	if !slices.Contains(d.cfg.AllowOrigins, "*") {
 		csrf := http.NewCrossOriginProtection()

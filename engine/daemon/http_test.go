@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/internal/natstest"
 	"github.com/cellsd/cellsd/internal/poll"
 )
@@ -60,10 +61,10 @@ func TestDaemon_HTTP(t *testing.T) {
 	}
 
 	nc := connect(t, d.NATSURL())
-	id := open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart)})
+	id := open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart)})
 	evs := subscribe(t, nc, id)
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+	request(t, nc, jobapi.SessionSubject(id, "run"), nil, &r)
 	evs.waitRun(t, r.Run)
 	poll.Until(t, 10e9, 10e6, func() error {
 		_, body := get(t, base+"/metrics", token)

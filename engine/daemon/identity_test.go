@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 	"github.com/cellsd/cellsd/internal/natstest"
 	"github.com/cellsd/cellsd/internal/poll"
@@ -44,9 +45,9 @@ func bucketKeys(t testing.TB, js jetstream.JetStream, prefix string) map[string]
 	return out
 }
 
-func openFull(t testing.TB, nc *nats.Conn, req daemon.OpenRequest) daemon.OpenReply {
+func openFull(t testing.TB, nc *nats.Conn, req jobapi.OpenRequest) jobapi.OpenReply {
 	t.Helper()
-	var r daemon.OpenReply
+	var r jobapi.OpenReply
 	request(t, nc, "cellsd.v1.api.open", req, &r)
 	return r
 }
@@ -57,9 +58,9 @@ func openFull(t testing.TB, nc *nats.Conn, req daemon.OpenRequest) daemon.OpenRe
 func TestDaemon_OpenReplySubjects(t *testing.T) {
 	d := startDaemon(t, daemon.Config{})
 	nc := connect(t, d.NATSURL())
-	r := openFull(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "my.sess 1"[:7]})
-	want := daemon.OpenReply{SessionID: "my.sess", KV: "my=2Esess.>",
-		Subjects: daemon.OpenSubjects{API: "cellsd.v1.session.my=2Esess", Events: "cellsd.v1.events.my=2Esess.>"}}
+	r := openFull(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "my.sess 1"[:7]})
+	want := jobapi.OpenReply{SessionID: "my.sess", KV: "my=2Esess.>",
+		Subjects: jobapi.OpenSubjects{API: "cellsd.v1.session.my=2Esess", Events: "cellsd.v1.events.my=2Esess.>"}}
 	if r.Token == "" {
 		t.Errorf("open reply has no session token")
 	}
@@ -98,19 +99,19 @@ func TestDaemon_SessionIDs(t *testing.T) {
 	}
 	for name, id := range bad {
 		t.Run(name, func(t *testing.T) {
-			err := tryRequest(nc, "cellsd.v1.api.open", daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: id}, nil)
-			ae, ok := err.(*daemon.APIError)
-			if !ok || ae.Code != daemon.CodeBadRequest || !strings.Contains(ae.Message, "sessionId") {
+			err := tryRequest(nc, "cellsd.v1.api.open", jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: id}, nil)
+			ae, ok := err.(*jobapi.Error)
+			if !ok || ae.Code != jobapi.CodeBadRequest || !strings.Contains(ae.Message, "sessionId") {
 				t.Fatalf("open with id %.20q: %v, want bad_request about sessionId", id, err)
 			}
 		})
 	}
 	for _, id := range []string{strings.Repeat("y", 128), "é/ünïcode~!@#$%^&*()[]{}<>", "a.b*c>d"} {
-		r := openFull(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: id})
+		r := openFull(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: id})
 		if r.SessionID != id {
 			t.Errorf("open %q gave %q", id, r.SessionID)
 		}
-		var st daemon.StatusReply
+		var st jobapi.StatusReply
 		request(t, nc, r.Subjects.API+".status", nil, &st)
 		if st.SessionID != id || len(st.Cells) != 7 {
 			t.Errorf("status of %q: %q, %d cells", id, st.SessionID, len(st.Cells))
@@ -130,12 +131,12 @@ func TestDaemon_Reincarnation(t *testing.T) {
 	nc := connect(t, d.NATSURL())
 	js, _ := jetstream.New(nc)
 
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "s1"})
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "s1"})
 	first := subscribe(t, nc, "s1")
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject("s1", "run"), nil, &r)
+	request(t, nc, jobapi.SessionSubject("s1", "run"), nil, &r)
 	first.waitRun(t, r.Run)
-	request(t, nc, daemon.SessionSubject("s1", "close"), nil, nil)
+	request(t, nc, jobapi.SessionSubject("s1", "close"), nil, nil)
 	var oldMax int64
 	poll.Until(t, 10*time.Second, 5*time.Millisecond, func() error {
 		evs := first.all()
@@ -152,7 +153,7 @@ func TestDaemon_Reincarnation(t *testing.T) {
 	}
 
 	nb := chainNotebook(5, 1000)
-	openFull(t, nc, daemon.OpenRequest{Notebook: nb, SessionID: "s1"})
+	openFull(t, nc, jobapi.OpenRequest{Notebook: nb, SessionID: "s1"})
 	// Right after open, nothing of the earlier incarnation is left.
 	if keys := bucketKeys(t, js, "s1.>"); len(keys) != 0 {
 		t.Fatalf("after reopening, the bucket holds %d keys of s1: %v", len(keys), keys)
@@ -167,7 +168,7 @@ func TestDaemon_Reincarnation(t *testing.T) {
 	defer sub.Unsubscribe()
 	nc.Flush()
 	state := bucketKeys(t, js, "s1.>")
-	request(t, nc, daemon.SessionSubject("s1", "run"), nil, &r)
+	request(t, nc, jobapi.SessionSubject("s1", "run"), nil, &r)
 	deadline := time.After(30 * time.Second)
 	for done := false; !done; {
 		select {
@@ -206,8 +207,8 @@ func TestDaemon_Reincarnation(t *testing.T) {
 	if strings.Join(names, " ") != want {
 		t.Errorf("keys %v, want %s", names, want)
 	}
-	var st daemon.StatusReply
-	request(t, nc, daemon.SessionSubject("s1", "status"), nil, &st)
+	var st jobapi.StatusReply
+	request(t, nc, jobapi.SessionSubject("s1", "status"), nil, &st)
 	if st.Seq != got[len(got)-1].Seq {
 		t.Errorf("status seq %d, last event %d", st.Seq, got[len(got)-1].Seq)
 	}
@@ -222,11 +223,11 @@ func TestDaemon_ConflictAcrossDaemons(t *testing.T) {
 	t.Cleanup(srv.Shutdown) // after the daemons' Close
 	d1 := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL()})
 	nc := connect(t, srv.ClientURL())
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "shared"})
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "shared"})
 	d2 := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL()})
 	for i := 0; i < 12; i++ {
-		err := tryRequest(nc, "cellsd.v1.api.open", daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "shared"}, nil)
-		if ae, ok := err.(*daemon.APIError); !ok || ae.Code != daemon.CodeConflict {
+		err := tryRequest(nc, "cellsd.v1.api.open", jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "shared"}, nil)
+		if ae, ok := err.(*jobapi.Error); !ok || ae.Code != jobapi.CodeConflict {
 			t.Fatalf("open %d of a live id: %v, want conflict", i, err)
 		}
 	}
@@ -240,7 +241,7 @@ func TestDaemon_ConflictAcrossDaemons(t *testing.T) {
 	d3 := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL(), Queue: "other"})
 	for i := 0; i < 5; i++ {
 		id := fmt.Sprintf("race-%d", i)
-		tryRequest(nc, "cellsd.v1.api.open", daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: id}, nil)
+		tryRequest(nc, "cellsd.v1.api.open", jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: id}, nil)
 		poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
 			owners := 0
 			for _, d := range []*daemon.Daemon{d1, d2, d3} {
@@ -266,10 +267,10 @@ func TestDaemon_SessionsOp(t *testing.T) {
 	d1 := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL(), Name: "alpha"})
 	d2 := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL(), Name: "beta"})
 	nc := connect(t, srv.ClientURL())
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "q1"})
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath("sqlrooms-ui.json"), SessionID: "q2"})
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "q1"})
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath("sqlrooms-ui.json"), SessionID: "q2"})
 	ui := mustJSON(t, map[string]any{"data": map[string]any{}, "artifacts": map[string]any{}})
-	open(t, nc, daemon.OpenRequest{Notebook: ui, SessionID: "q3"})
+	open(t, nc, jobapi.OpenRequest{Notebook: ui, SessionID: "q3"})
 
 	inbox := nats.NewInbox()
 	replies, _ := nc.SubscribeSync(inbox)
@@ -277,7 +278,7 @@ func TestDaemon_SessionsOp(t *testing.T) {
 	if err := nc.PublishRequest("cellsd.v1.api.sessions", inbox, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	byID := map[string]daemon.SessionInfo{}
+	byID := map[string]jobapi.SessionInfo{}
 	daemons := 0
 	for { // gather until 250 ms pass with none
 		m, err := replies.NextMsg(250 * time.Millisecond)
@@ -285,7 +286,7 @@ func TestDaemon_SessionsOp(t *testing.T) {
 			break
 		}
 		daemons++
-		var r daemon.SessionsReply
+		var r jobapi.SessionsReply
 		if err := json.Unmarshal(m.Data, &r); err != nil {
 			t.Fatalf("%s: %v", m.Data, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 	"github.com/cellsd/cellsd/internal/natstest"
 	"github.com/cellsd/cellsd/internal/poll"
@@ -65,7 +66,7 @@ func TestDaemon_LateSubscriber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := open(t, nc, daemon.OpenRequest{Notebook: chainNotebook(40, 2_000_000), SessionID: "late"})
+	id := open(t, nc, jobapi.OpenRequest{Notebook: chainNotebook(40, 2_000_000), SessionID: "late"})
 	witness, run := runUntil(t, nc, id, 5)
 
 	// The late subscriber.
@@ -159,15 +160,15 @@ func TestDaemon_TwoDaemonsShareOpens(t *testing.T) {
 	nb := chainNotebook(2, 10)
 	var ids []string
 	for range 20 {
-		ids = append(ids, open(t, nc, daemon.OpenRequest{Notebook: nb}))
+		ids = append(ids, open(t, nc, jobapi.OpenRequest{Notebook: nb}))
 	}
 	n1, n2 := len(d1.Sessions()), len(d2.Sessions())
 	if n1+n2 != 20 || n1 == 0 || n2 == 0 {
 		t.Fatalf("daemons own %d and %d sessions: want 20 split between both", n1, n2)
 	}
 	for _, id := range ids {
-		var st daemon.StatusReply
-		request(t, nc, daemon.SessionSubject(id, "status"), nil, &st)
+		var st jobapi.StatusReply
+		request(t, nc, jobapi.SessionSubject(id, "status"), nil, &st)
 		if st.SessionID != id || len(st.Cells) != 2 {
 			t.Errorf("status of %s: %+v", id, st)
 		}
@@ -187,7 +188,7 @@ func TestDaemon_NATSRestartLosesNothing(t *testing.T) {
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	d := startDaemon(t, daemon.Config{NATSURL: url, Concurrency: 1})
 	nc := connect(t, url)
-	id := open(t, nc, daemon.OpenRequest{Notebook: chainNotebook(60, 1_000_000), SessionID: "restart"})
+	id := open(t, nc, jobapi.OpenRequest{Notebook: chainNotebook(60, 1_000_000), SessionID: "restart"})
 	witness, _ := runUntil(t, nc, id, 5)
 	srv.Shutdown()
 	srv.WaitForShutdown()
@@ -269,7 +270,7 @@ func runUntil(t *testing.T, nc *nats.Conn, id string, done int) (*events, string
 	t.Helper()
 	witness := subscribe(t, nc, id)
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+	request(t, nc, jobapi.SessionSubject(id, "run"), nil, &r)
 	poll.Until(t, 60*time.Second, time.Millisecond, func() error {
 		if n := successes(witness.all()); n < done {
 			return fmt.Errorf("%d cells done", n)

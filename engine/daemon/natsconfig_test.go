@@ -8,6 +8,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
+	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
 // teamConfig is the README's "Running it for a team" config, on a free
@@ -32,7 +34,7 @@ func TestNATSConfig(t *testing.T) {
 	}
 	defer op.Close()
 	id, _ := openWithToken(t, op)
-	request(t, op, daemon.SessionSubject(id, "status"), nil, nil)
+	request(t, op, jobapi.SessionSubject(id, "status"), nil, nil)
 
 	errs := &asyncErrs{}
 	fe, err := nats.Connect(url, nats.UserInfo("frontend", "frontend-secret"), nats.ErrorHandler(errs.handler))
@@ -41,15 +43,15 @@ func TestNATSConfig(t *testing.T) {
 	}
 	defer fe.Close()
 	var r struct{ SessionID, Token string }
-	request(t, fe, "cellsd.v1.api.open", daemon.OpenRequest{Notebook: notebookPath(quickstart)}, &r)
-	fe.Publish(daemon.SessionSubject(r.SessionID, "close"), nil)
-	errs.waitFor(t, "Permissions Violation for Publish", daemon.SessionSubject(r.SessionID, "close"))
+	request(t, fe, "cellsd.v1.api.open", jobapi.OpenRequest{Notebook: notebookPath(quickstart)}, &r)
+	fe.Publish(jobapi.SessionSubject(r.SessionID, "close"), nil)
+	errs.waitFor(t, "Permissions Violation for Publish", jobapi.SessionSubject(r.SessionID, "close"))
 
 	// The browser's connection: the session's token.
-	browser, err := nats.Connect(url, nats.Token(r.Token), nats.CustomInboxPrefix(daemon.InboxPrefix(r.SessionID)))
+	browser, err := nats.Connect(url, nats.Token(r.Token), nats.CustomInboxPrefix(natsbus.InboxPrefix(r.SessionID)))
 	if err != nil {
 		t.Fatalf("session token under --nats-config: %v", err)
 	}
 	defer browser.Close()
-	request(t, browser, daemon.SessionSubject(r.SessionID, "status"), nil, nil)
+	request(t, browser, jobapi.SessionSubject(r.SessionID, "status"), nil, nil)
 }

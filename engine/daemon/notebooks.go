@@ -12,16 +12,16 @@ import (
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/internal/limits"
-)
 
-const notebooksSubject = "cellsd.v1.api.notebooks"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
+)
 
 // errNoNotebook is the one answer to a path open cannot read: outside
 // --notebooks, missing, a directory, a symlink out of the root, too large,
 // or any path at all without --notebooks. It says nothing more, so no
 // reply tells whether a path exists.
-func errNoNotebook(string) *APIError {
-	return apiErrorf(CodeNotFound, "no such notebook under the daemon's notebooks directory")
+func errNoNotebook(string) *jobapi.Error {
+	return jobapi.Errorf(jobapi.CodeNotFound, "no such notebook under the daemon's notebooks directory")
 }
 
 // notebookRoot is --notebooks with its symlinks resolved; "" when unset
@@ -74,7 +74,7 @@ func (d *Daemon) readNotebook(path string) (*cells.Notebook, error) {
 	rel, _ := filepath.Rel(root, real)
 	nb, err := cells.Parse(rel, data)
 	if err != nil {
-		return nil, apiErrorf(CodeLoad, "%v", err)
+		return nil, jobapi.Errorf(jobapi.CodeLoad, "%v", err)
 	}
 	return nb, nil
 }
@@ -85,21 +85,15 @@ func within(root, path string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
-// NotebookEntry is one notebook cellsd.v1.api.notebooks lists.
-type NotebookEntry struct {
-	Path  string `json:"path"`  // relative to --notebooks, with forward slashes
-	Title string `json:"title"` // its file name, see fileTitle
-}
-
 // handleNotebooks answers cellsd.v1.api.notebooks: the .json files under
 // --notebooks that parse as notebooks, by path; an empty list without it.
 func (d *Daemon) handleNotebooks(m *nats.Msg) {
 	var req struct{}
-	if err := decode(m.Data, &req); err != nil {
+	if err := jobapi.Decode(m.Data, &req); err != nil {
 		d.respond(m, "notebooks", nil, err)
 		return
 	}
-	out := []NotebookEntry{}
+	out := []jobapi.NotebookEntry{}
 	if root := d.notebookRoot(); root != "" {
 		filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 			if err != nil || e.IsDir() || !e.Type().IsRegular() || !strings.HasSuffix(p, ".json") {
@@ -113,12 +107,12 @@ func (d *Daemon) handleNotebooks(m *nats.Msg) {
 			if _, err := cells.Parse(rel, data); err != nil {
 				return nil
 			}
-			out = append(out, NotebookEntry{Path: filepath.ToSlash(rel), Title: fileTitle(rel)})
+			out = append(out, jobapi.NotebookEntry{Path: filepath.ToSlash(rel), Title: fileTitle(rel)})
 			return nil
 		})
 	}
-	slices.SortFunc(out, func(a, b NotebookEntry) int { return strings.Compare(a.Path, b.Path) })
-	d.respond(m, "notebooks", map[string][]NotebookEntry{"notebooks": out}, nil)
+	slices.SortFunc(out, func(a, b jobapi.NotebookEntry) int { return strings.Compare(a.Path, b.Path) })
+	d.respond(m, "notebooks", map[string][]jobapi.NotebookEntry{"notebooks": out}, nil)
 }
 
 // fileTitle is a notebook's file name without .json, its first

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 )
 
 // TestNotebooks_OpenOutsideRoot opens paths open must not read: each
@@ -39,15 +40,15 @@ func TestNotebooks_OpenOutsideRoot(t *testing.T) {
 
 	d := startDaemon(t, daemon.Config{Notebooks: root})
 	nc := connect(t, d.NATSURL())
-	var want *daemon.APIError
+	var want *jobapi.Error
 	for _, path := range []string{
 		"/etc/passwd", "../../etc/hostname", "../" + filepath.Base(filepath.Dir(outside)) + "/secret.json",
 		outside, "nope.json", "dir.json", root, ".", "link.json", "link2.json", "big.json", "/dev/zero", "",
 	} {
 		start := time.Now()
 		err := tryRequest(nc, "cellsd.v1.api.open", map[string]any{"notebook": path}, nil)
-		ae, ok := err.(*daemon.APIError)
-		if !ok || ae.Code != daemon.CodeNotFound {
+		ae, ok := err.(*jobapi.Error)
+		if !ok || ae.Code != jobapi.CodeNotFound {
 			t.Errorf("open %q: %v, want not_found", path, err)
 			continue
 		}
@@ -62,14 +63,14 @@ func TestNotebooks_OpenOutsideRoot(t *testing.T) {
 	}
 	for _, path := range []string{"ok.json", filepath.Join(root, "ok.json")} {
 		var r struct{ SessionID, Token string }
-		request(t, nc, "cellsd.v1.api.open", daemon.OpenRequest{Notebook: notebookPath(path)}, &r)
+		request(t, nc, "cellsd.v1.api.open", jobapi.OpenRequest{Notebook: notebookPath(path)}, &r)
 		if r.SessionID == "" || !strings.HasPrefix(r.Token, "cst_") {
 			t.Errorf("open %q: %+v, want a session and its token", path, r)
 		}
 	}
 	// Inline notebooks always work, with or without --notebooks.
 	bare := startDaemon(t, daemon.Config{Notebooks: t.TempDir()})
-	open(t, connect(t, bare.NATSURL()), daemon.OpenRequest{Notebook: json.RawMessage(qs)})
+	open(t, connect(t, bare.NATSURL()), jobapi.OpenRequest{Notebook: json.RawMessage(qs)})
 }
 
 // TestNotebooks_NoRoot refuses every path without --notebooks.
@@ -82,10 +83,10 @@ func TestNotebooks_NoRoot(t *testing.T) {
 	nc := connect(t, d.NATSURL())
 	abs, _ := filepath.Abs(filepath.Join(fixtureNotebooks, quickstart))
 	err := tryRequest(nc, "cellsd.v1.api.open", map[string]any{"notebook": abs}, nil)
-	if ae, ok := err.(*daemon.APIError); !ok || ae.Code != daemon.CodeNotFound {
+	if ae, ok := err.(*jobapi.Error); !ok || ae.Code != jobapi.CodeNotFound {
 		t.Errorf("open by path without --notebooks: %v, want not_found", err)
 	}
-	var list struct{ Notebooks []daemon.NotebookEntry }
+	var list struct{ Notebooks []jobapi.NotebookEntry }
 	request(t, nc, "cellsd.v1.api.notebooks", map[string]any{}, &list)
 	if list.Notebooks == nil || len(list.Notebooks) != 0 {
 		t.Errorf("notebooks without --notebooks: %+v, want an empty list", list.Notebooks)
@@ -96,7 +97,7 @@ func TestNotebooks_NoRoot(t *testing.T) {
 func TestNotebooks_List(t *testing.T) {
 	d := startDaemon(t, daemon.Config{})
 	nc := connect(t, d.NATSURL())
-	var list struct{ Notebooks []daemon.NotebookEntry }
+	var list struct{ Notebooks []jobapi.NotebookEntry }
 	request(t, nc, "cellsd.v1.api.notebooks", nil, &list)
 	var got []string
 	for _, n := range list.Notebooks {
@@ -126,9 +127,9 @@ func TestNotebooks_DeepNesting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r struct{ Error *daemon.APIError }
+	var r struct{ Error *jobapi.Error }
 	json.Unmarshal(msg.Data, &r)
-	if r.Error == nil || r.Error.Code != daemon.CodeBadRequest || !strings.Contains(r.Error.Message, "line 1, column 91: nested deeper than 64") {
+	if r.Error == nil || r.Error.Code != jobapi.CodeBadRequest || !strings.Contains(r.Error.Message, "line 1, column 91: nested deeper than 64") {
 		t.Errorf("deep notebook: %s, want a bad_request naming line and column", msg.Data)
 	}
 	if el > 500*time.Millisecond {

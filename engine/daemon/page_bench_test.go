@@ -8,7 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
@@ -94,8 +94,8 @@ func BenchmarkPage1000(b *testing.B) {
 		runLongest += run.Longest
 		runEvents += run.Events
 		// The burst: 1,000 events (status stale), seqs above the session's.
-		var st daemon.StatusReply
-		request(b, nc, daemon.SessionSubject(id, "status"), nil, &st)
+		var st jobapi.StatusReply
+		request(b, nc, jobapi.SessionSubject(id, "status"), nil, &st)
 		seq := max(st.Seq, maxCellSeq(st)) + 1 // only this page sees them: they are not stored
 		startFrameMonitor(p)
 		p.eval(`window.__cellsd.store.resetMeter()`, nil)

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/internal/natstest"
 )
 
@@ -230,7 +231,7 @@ func pageSession(tb testing.TB, notebook json.RawMessage) (*daemon.Daemon, *nats
 	tb.Helper()
 	d := startDaemon(tb, daemon.Config{})
 	nc := connect(tb, d.NATSURL())
-	id := open(tb, nc, daemon.OpenRequest{Notebook: notebook})
+	id := open(tb, nc, jobapi.OpenRequest{Notebook: notebook})
 	return d, nc, id
 }
 
@@ -269,7 +270,7 @@ func TestPage_QuickstartGraph(t *testing.T) {
 	browser(t) // skip early without Chromium
 	d, nc, id := pageSession(t, inlineNotebook(t, quickstart))
 	var g graphDoc
-	request(t, nc, daemon.SessionSubject(id, "graph"), nil, &g)
+	request(t, nc, jobapi.SessionSubject(id, "graph"), nil, &g)
 	p := openPage(t, d, sessionPath(id))
 	p.ready()
 	p.shot("quickstart-idle")
@@ -306,7 +307,7 @@ func queryRows(t *testing.T, nc *nats.Conn, id, cell string) (columns []struct{ 
 		Columns []struct{ Name, Type string } `json:"columns"`
 		Rows    [][]any                       `json:"rows"`
 	}
-	err := tryRequest(nc, daemon.SessionSubject(id, "query"), map[string]any{"cellId": cell, "limit": 100}, &r)
+	err := tryRequest(nc, jobapi.SessionSubject(id, "query"), map[string]any{"cellId": cell, "limit": 100}, &r)
 	if err != nil {
 		t.Fatalf("query %s: %v", cell, err)
 	}
@@ -317,7 +318,7 @@ func TestPage_RunAll(t *testing.T) {
 	browser(t)
 	d, nc, id := pageSession(t, inlineNotebook(t, quickstart))
 	var g graphDoc
-	request(t, nc, daemon.SessionSubject(id, "graph"), nil, &g)
+	request(t, nc, jobapi.SessionSubject(id, "graph"), nil, &g)
 	p := openPage(t, d, sessionPath(id))
 	p.ready()
 	p.run(chromedp.Click(chromedp.CSS(`[data-testid=run-all]`)))
@@ -375,7 +376,7 @@ func TestPage_EditCascade(t *testing.T) {
 	browser(t)
 	d, nc, id := pageSession(t, inlineNotebook(t, quickstart))
 	var g graphDoc
-	request(t, nc, daemon.SessionSubject(id, "graph"), nil, &g)
+	request(t, nc, jobapi.SessionSubject(id, "graph"), nil, &g)
 	p := openPage(t, d, sessionPath(id))
 	p.ready()
 	p.run(chromedp.Click(chromedp.CSS(`[data-testid=run-all]`)))
@@ -478,10 +479,10 @@ func TestPage_LateJoiner(t *testing.T) {
 	d, nc, id := pageSession(t, inlineNotebook(t, quickstart))
 	ev := subscribe(t, nc, id)
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(id, "run"), map[string]any{}, &r)
+	request(t, nc, jobapi.SessionSubject(id, "run"), map[string]any{}, &r)
 	ev.waitRun(t, r.Run)
-	var st daemon.StatusReply
-	request(t, nc, daemon.SessionSubject(id, "status"), nil, &st)
+	var st jobapi.StatusReply
+	request(t, nc, jobapi.SessionSubject(id, "status"), nil, &st)
 
 	p := openPage(t, d, sessionPath(id))
 	p.ready()
@@ -542,11 +543,11 @@ func TestPage_NATSRestart(t *testing.T) {
 	t.Cleanup(func() { srv.Shutdown() }) // after the daemon's close
 	d := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL(), PageWebsocket: fmt.Sprintf("ws://127.0.0.1:%d", wsPort)})
 	nc := connect(t, d.NATSURL())
-	id := open(t, nc, daemon.OpenRequest{Notebook: slowChain})
+	id := open(t, nc, jobapi.OpenRequest{Notebook: slowChain})
 	p := openPage(t, d, sessionPath(id))
 	p.ready()
 
-	request(t, nc, daemon.SessionSubject(id, "run"), map[string]any{}, nil)
+	request(t, nc, jobapi.SessionSubject(id, "run"), map[string]any{}, nil)
 	p.waitStatuses("slow1 running", []string{"chain/slow1"}, "running", 30*time.Second)
 	srv.Shutdown()
 	srv.WaitForShutdown()
@@ -561,8 +562,8 @@ func TestPage_NATSRestart(t *testing.T) {
 	if reads < 2 {
 		t.Errorf("the page read the bucket %d times, want again after the reconnect", reads)
 	}
-	var st daemon.StatusReply
-	request(t, nc, daemon.SessionSubject(id, "status"), nil, &st)
+	var st jobapi.StatusReply
+	request(t, nc, jobapi.SessionSubject(id, "status"), nil, &st)
 	var seqs map[string]int64
 	p.waitFor("the page at the daemon's seq", fmt.Sprintf(`Math.max(...[...document.querySelectorAll(".cell[data-cell]")].map(e => Number(e.dataset.seq))) >= %d`, maxCellSeq(st)), 20*time.Second)
 	p.eval(`Object.fromEntries([...document.querySelectorAll(".cell[data-cell]")].map(e => [e.dataset.artifact + "/" + e.dataset.cell, Number(e.dataset.seq)]))`, &seqs)
@@ -574,7 +575,7 @@ func TestPage_NATSRestart(t *testing.T) {
 	p.shot("nats-back")
 }
 
-func maxCellSeq(st daemon.StatusReply) int64 {
+func maxCellSeq(st jobapi.StatusReply) int64 {
 	var m int64
 	for _, c := range st.Cells {
 		m = max(m, c.Seq)

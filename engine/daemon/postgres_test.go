@@ -8,6 +8,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/internal/pgtest"
 	"github.com/cellsd/cellsd/internal/poll"
 )
@@ -33,10 +34,10 @@ func TestDaemon_PostgresCellMetrics(t *testing.T) {
 		},
 		"artifacts": map[string]any{"a": map[string]any{"id": "a", "schemaName": "artifact_a", "cellIds": []string{"remote", "local"}, "edges": []any{}}},
 	})
-	id := open(t, nc, daemon.OpenRequest{Notebook: nb})
+	id := open(t, nc, jobapi.OpenRequest{Notebook: nb})
 	evs := subscribe(t, nc, id)
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(id, "run"), nil, &r)
+	request(t, nc, jobapi.SessionSubject(id, "run"), nil, &r)
 	if end := evs.waitRun(t, r.Run); end.Status != "success" {
 		t.Fatalf("run ended %s (%s)", end.Status, end.Reason)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/internal/measure"
 )
 
@@ -46,7 +47,7 @@ func BenchmarkQuery_Page(b *testing.B) {
 		}
 		return m.Data
 	}
-	call(openSubject, map[string]any{"notebook": json.RawMessage(nb), "sessionId": "bench"})
+	call(jobapi.OpenSubject, map[string]any{"notebook": json.RawMessage(nb), "sessionId": "bench"})
 	sdb, err := bridgeSessions{d}.Session(context.Background(), "bench")
 	if err != nil {
 		b.Fatal(err)
@@ -86,7 +87,7 @@ func BenchmarkQuery_Page(b *testing.B) {
 			b.Fatalf("direct: %v, %d rows", err, n)
 		}
 	}
-	subject := SessionSubject("bench", "query")
+	subject := jobapi.SessionSubject("bench", "query")
 	for _, c := range []struct {
 		name   string
 		req    map[string]any

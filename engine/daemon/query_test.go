@@ -10,15 +10,16 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 )
 
 // TestQuery_Pages reads a cell's result and a query's, page by page.
 func TestQuery_Pages(t *testing.T) {
 	d := startDaemon(t, daemon.Config{})
 	nc := runSession(t, d, "qp")
-	subj := daemon.SessionSubject("qp", "query")
+	subj := jobapi.SessionSubject("qp", "query")
 
-	var r daemon.QueryReply
+	var r jobapi.QueryReply
 	want := `{"columns":[{"name":"product_id","type":"INTEGER"},{"name":"product_name","type":"VARCHAR"},` +
 		`{"name":"category","type":"VARCHAR"},{"name":"unit_price","type":"DECIMAL(5,2)"}],` +
 		`"rows":[[1,"Espresso machine","kitchen",129.00],[2,"Grinder","kitchen",59.50]],"total":6}`
@@ -66,7 +67,7 @@ func raw(t testing.TB, nc *nats.Conn, subject string, body any) string {
 func TestQuery_BadInput(t *testing.T) {
 	d := startDaemon(t, daemon.Config{})
 	nc := runSession(t, d, "qb")
-	subj := daemon.SessionSubject("qb", "query")
+	subj := jobapi.SessionSubject("qb", "query")
 	base := "http://" + d.HTTPAddr()
 	before := fingerprint(t, base, "session:qb")
 
@@ -75,12 +76,12 @@ func TestQuery_BadInput(t *testing.T) {
 	failing := json.RawMessage(`{"data":{"ok":{"id":"ok","type":"sql","data":{"title":"ok","sql":"SELECT 1 AS x"}},
 		"bad":{"id":"bad","type":"sql","data":{"title":"bad","sql":"SELECT * FROM nowhere"}}},
 		"artifacts":{"a":{"id":"a","cellIds":["ok","bad"]}}}`)
-	open(t, nc, daemon.OpenRequest{Notebook: failing, SessionID: "qf"})
+	open(t, nc, jobapi.OpenRequest{Notebook: failing, SessionID: "qf"})
 	evs := subscribe(t, nc, "qf")
 	var run struct{ Run string }
-	request(t, nc, daemon.SessionSubject("qf", "run"), daemon.RunRequest{}, &run)
+	request(t, nc, jobapi.SessionSubject("qf", "run"), jobapi.RunRequest{}, &run)
 	evs.waitRun(t, run.Run)
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "ql", Mode: "lazy"})
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "ql", Mode: "lazy"})
 
 	type tc struct {
 		subject      string
@@ -88,35 +89,35 @@ func TestQuery_BadInput(t *testing.T) {
 		code, substr string
 	}
 	cases := map[string]tc{
-		"LimitZero":     {subj, map[string]any{"cellId": "sales", "limit": 0}, daemon.CodeBadRequest, "limit 0"},
-		"LimitNegative": {subj, map[string]any{"cellId": "sales", "limit": -1}, daemon.CodeBadRequest, "limit -1"},
-		"LimitOver":     {subj, map[string]any{"cellId": "sales", "limit": 10001}, daemon.CodeBadRequest, "limit 10001"},
-		"SQLLimitOver":  {subj, map[string]any{"sql": "FROM sales", "limit": 10001}, daemon.CodeBadRequest, "limit 10001"},
-		"OffsetNeg":     {subj, map[string]any{"cellId": "sales", "offset": -5}, daemon.CodeBadRequest, "offset -5"},
-		"Neither":       {subj, map[string]any{}, daemon.CodeBadRequest, "cellId or sql"},
-		"Both":          {subj, map[string]any{"cellId": "sales", "sql": "FROM sales"}, daemon.CodeBadRequest, "cellId or sql"},
-		"UnknownField":  {subj, map[string]any{"cellId": "sales", "page": 2}, daemon.CodeBadRequest, "page"},
-		"UnknownCell":   {subj, map[string]any{"cellId": "nope"}, daemon.CodeNotFound, "nope"},
-		"InputCell":     {subj, map[string]any{"cellId": "min_amount"}, daemon.CodeNotFound, "min_amount"},
-		"CellFailed":    {daemon.SessionSubject("qf", "query"), map[string]any{"cellId": "bad"}, "not_ready", "is error"},
-		"CellIdle":      {daemon.SessionSubject("ql", "query"), map[string]any{"cellId": "sales"}, "not_ready", "is idle"},
-		"MissingTable":  {subj, map[string]any{"sql": "FROM nowhere"}, daemon.CodeBadRequest, "nowhere"},
+		"LimitZero":     {subj, map[string]any{"cellId": "sales", "limit": 0}, jobapi.CodeBadRequest, "limit 0"},
+		"LimitNegative": {subj, map[string]any{"cellId": "sales", "limit": -1}, jobapi.CodeBadRequest, "limit -1"},
+		"LimitOver":     {subj, map[string]any{"cellId": "sales", "limit": 10001}, jobapi.CodeBadRequest, "limit 10001"},
+		"SQLLimitOver":  {subj, map[string]any{"sql": "FROM sales", "limit": 10001}, jobapi.CodeBadRequest, "limit 10001"},
+		"OffsetNeg":     {subj, map[string]any{"cellId": "sales", "offset": -5}, jobapi.CodeBadRequest, "offset -5"},
+		"Neither":       {subj, map[string]any{}, jobapi.CodeBadRequest, "cellId or sql"},
+		"Both":          {subj, map[string]any{"cellId": "sales", "sql": "FROM sales"}, jobapi.CodeBadRequest, "cellId or sql"},
+		"UnknownField":  {subj, map[string]any{"cellId": "sales", "page": 2}, jobapi.CodeBadRequest, "page"},
+		"UnknownCell":   {subj, map[string]any{"cellId": "nope"}, jobapi.CodeNotFound, "nope"},
+		"InputCell":     {subj, map[string]any{"cellId": "min_amount"}, jobapi.CodeNotFound, "min_amount"},
+		"CellFailed":    {jobapi.SessionSubject("qf", "query"), map[string]any{"cellId": "bad"}, "not_ready", "is error"},
+		"CellIdle":      {jobapi.SessionSubject("ql", "query"), map[string]any{"cellId": "sales"}, "not_ready", "is idle"},
+		"MissingTable":  {subj, map[string]any{"sql": "FROM nowhere"}, jobapi.CodeBadRequest, "nowhere"},
 	}
 	for name, sql := range writes {
-		cases["SQL"+name] = tc{subj, map[string]any{"sql": sql}, daemon.CodeBadRequest, "not a query"}
+		cases["SQL"+name] = tc{subj, map[string]any{"sql": sql}, jobapi.CodeBadRequest, "not a query"}
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			err := tryRequest(nc, c.subject, c.body, nil)
-			var ae *daemon.APIError
+			var ae *jobapi.Error
 			if !errors.As(err, &ae) || ae.Code != c.code || !strings.Contains(ae.Message, c.substr) {
 				t.Errorf("%v: got %v, want %s with %q", c.body, err, c.code, c.substr)
 			}
 		})
 	}
 	// The one that succeeded in the failing notebook still reads.
-	var r daemon.QueryReply
-	request(t, nc, daemon.SessionSubject("qf", "query"), map[string]any{"cellId": "ok"}, &r)
+	var r jobapi.QueryReply
+	request(t, nc, jobapi.SessionSubject("qf", "query"), map[string]any{"cellId": "ok"}, &r)
 	if !reflect.DeepEqual(r.Rows, [][]any{{float64(1)}}) || r.Total != 1 {
 		t.Errorf("ok: %+v", r)
 	}
@@ -125,9 +126,9 @@ func TestQuery_BadInput(t *testing.T) {
 	}
 	// A closed session, like one never opened, has no subject: no
 	// responders.
-	request(t, nc, daemon.SessionSubject("ql", "close"), nil, nil)
+	request(t, nc, jobapi.SessionSubject("ql", "close"), nil, nil)
 	for _, id := range []string{"ql", "never"} {
-		if err := tryRequest(nc, daemon.SessionSubject(id, "query"), map[string]any{"cellId": "sales"}, nil); !errors.Is(err, nats.ErrNoResponders) {
+		if err := tryRequest(nc, jobapi.SessionSubject(id, "query"), map[string]any{"cellId": "sales"}, nil); !errors.Is(err, nats.ErrNoResponders) {
 			t.Errorf("query of session %s: %v, want no responders", id, err)
 		}
 	}

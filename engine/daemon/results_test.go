@@ -16,6 +16,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors/bridge"
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/internal/sqlroomstest"
 )
 
@@ -24,10 +25,10 @@ import (
 func runSession(t testing.TB, d *daemon.Daemon, id string) *nats.Conn {
 	t.Helper()
 	nc := connect(t, d.NATSURL())
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: id})
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: id})
 	evs := subscribe(t, nc, id)
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(id, "run"), daemon.RunRequest{}, &r)
+	request(t, nc, jobapi.SessionSubject(id, "run"), jobapi.RunRequest{}, &r)
 	if end := evs.waitRun(t, r.Run); end.Status != "success" {
 		t.Fatalf("run ended %s (%s)", end.Status, end.Reason)
 	}
@@ -125,8 +126,8 @@ func TestResults_SessionBridge(t *testing.T) {
 	d := startDaemon(t, daemon.Config{})
 	nc := runSession(t, d, "rb")
 	base, conn := "http://"+d.HTTPAddr(), "session:rb"
-	var st daemon.StatusReply
-	request(t, nc, daemon.SessionSubject("rb", "status"), nil, &st)
+	var st jobapi.StatusReply
+	request(t, nc, jobapi.SessionSubject("rb", "status"), nil, &st)
 	rows := map[string]int64{}
 	for _, c := range st.Cells {
 		if c.Rows != nil {
@@ -315,7 +316,7 @@ func TestResults_SessionElsewhere(t *testing.T) {
 			}
 		}
 	}
-	request(t, nc, daemon.SessionSubject("here", "close"), nil, nil)
+	request(t, nc, jobapi.SessionSubject("here", "close"), nil, nil)
 	if code, body := post(t, base, "execute-query", bridge.QueryRequest{ConnectionID: "session:here", SQL: "SELECT 1", QueryType: "json"}); code != http.StatusNotFound {
 		t.Errorf("closed session: %d %s", code, body)
 	}
@@ -365,8 +366,8 @@ func TestResults_SQLRoomsClient(t *testing.T) {
 	client := sqlroomstest.NewClient(t)
 	d := startDaemon(t, daemon.Config{})
 	nc := runSession(t, d, "sq")
-	var st daemon.StatusReply
-	request(t, nc, daemon.SessionSubject("sq", "status"), nil, &st)
+	var st jobapi.StatusReply
+	request(t, nc, jobapi.SessionSubject("sq", "status"), nil, &st)
 	rows := map[string]int64{}
 	var rels []string
 	for _, c := range st.Cells {
@@ -403,7 +404,7 @@ func TestResults_SessionOnOtherDaemon(t *testing.T) {
 	a := startDaemon(t, daemon.Config{})
 	b := startDaemon(t, daemon.Config{NATSURL: a.NATSURL()})
 	nc := connect(t, a.NATSURL())
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "owned"})
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "owned"})
 	owner, other := a, b
 	if len(a.Sessions()) == 0 {
 		owner, other = b, a

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/cellsd/cellsd/connectors/bridge"
+	"github.com/cellsd/cellsd/engine/natsbus"
+
+	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 )
 
 // checkExposure refuses settings that would expose the daemon to the
@@ -18,7 +20,7 @@ func (c *Config) checkExposure() error {
 	if err != nil {
 		return fmt.Errorf("--http %q: %w", c.HTTPAddr, err)
 	}
-	if !isLoopback(host) && c.AuthToken == "" {
+	if !natsbus.IsLoopback(host) && c.AuthToken == "" {
 		return fmt.Errorf("--http %s is not a loopback address and there is no --auth-token: anyone reaching it could query every connection through the bridge; set --auth-token (or CELLSD_AUTH_TOKEN)", c.HTTPAddr)
 	}
 	return nil
@@ -27,28 +29,27 @@ func (c *Config) checkExposure() error {
 // bridgeAuth is the HTTP auth decision: the daemon's --auth-token reaches
 // everything; a session's token reaches that session's connection,
 // "session:<id>", only.
-func (d *Daemon) bridgeAuth() bridge.Authorizer {
-	return bridge.TokenAuthorizer(d.cfg.AuthToken, func(tok string) (bridge.Access, bool) {
+func (d *Daemon) bridgeAuth() bridgeserver.Authorizer {
+	return bridgeserver.TokenAuthorizer(d.cfg.AuthToken, func(tok string) (bridgeserver.Access, bool) {
 		id, ok := d.tokens.Session(tok)
 		if !ok {
-			return bridge.Access{}, false
+			return bridgeserver.Access{}, false
 		}
-		return bridge.Access{Only: []string{"session:" + id}}, true
+		return bridgeserver.Access{Only: []string{"session:" + id}}, true
 	})
 }
 
 // serveCallout answers the embedded server's auth callout, when the
 // daemon set one up.
 func (d *Daemon) serveCallout() error {
-	if d.nats == nil || d.nats.auth == nil {
+	if d.nats == nil || d.nats.Auth() == nil {
 		return nil
 	}
-	a := d.nats.auth
-	d.callout = &callout{d: d, issuer: a.issuer, account: "$G", anonymous: a.anonymous}
-	sub, err := d.nc.Subscribe("$SYS.REQ.USER.AUTH", d.callout.handle)
-	if err != nil {
+	a := d.nats.Auth()
+	c := &natsbus.Callout{Issuer: a.Issuer, Account: "$G", Anonymous: a.Anonymous,
+		Session: d.tokens.Session, Admitted: d.tokens.admitted, Log: d.log}
+	if _, err := d.nc.Subscribe(natsbus.CalloutSubject, c.Handle); err != nil {
 		return fmt.Errorf("subscribe auth callout: %w", err)
 	}
-	d.callout.sub = sub
 	return d.nc.Flush()
 }

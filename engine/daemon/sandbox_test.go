@@ -12,6 +12,7 @@ import (
 
 	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
@@ -35,10 +36,10 @@ func cellsNotebook(sqls map[string]string) json.RawMessage {
 func runCells(t *testing.T, d *daemon.Daemon, sqls map[string]string) map[string]natsbus.Payload {
 	t.Helper()
 	nc := connect(t, d.NATSURL())
-	id := open(t, nc, daemon.OpenRequest{Notebook: cellsNotebook(sqls)})
+	id := open(t, nc, jobapi.OpenRequest{Notebook: cellsNotebook(sqls)})
 	evs := subscribe(t, nc, id)
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(id, "run"), daemon.RunRequest{}, &r)
+	request(t, nc, jobapi.SessionSubject(id, "run"), jobapi.RunRequest{}, &r)
 	evs.waitRun(t, r.Run)
 	final := map[string]natsbus.Payload{}
 	for _, ev := range evs.all() {
@@ -175,10 +176,10 @@ func TestSandbox_Fixtures(t *testing.T) {
 	nc := connect(t, d.NATSURL())
 	for _, name := range []string{"quickstart.json", "sqlrooms-ui.json", "errors.json"} {
 		t.Run(name, func(t *testing.T) {
-			id := open(t, nc, daemon.OpenRequest{Notebook: notebookPath(name)})
+			id := open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(name)})
 			evs := subscribe(t, nc, id)
 			var r struct{ Run string }
-			request(t, nc, daemon.SessionSubject(id, "run"), daemon.RunRequest{}, &r)
+			request(t, nc, jobapi.SessionSubject(id, "run"), jobapi.RunRequest{}, &r)
 			end := evs.waitRun(t, r.Run)
 			if name != "errors.json" && end.Status != "success" {
 				t.Errorf("run: %s (%s)", end.Status, end.Reason)

@@ -16,42 +16,22 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 )
-
-// SessionsReply is one daemon's answer to cellsd.v1.api.sessions.
-type SessionsReply struct {
-	Sessions []SessionInfo `json:"sessions"`
-}
-
-// SessionInfo describes one open session.
-type SessionInfo struct {
-	SessionID string     `json:"sessionId"`
-	Title     string     `json:"title"`
-	Path      *string    `json:"path"`
-	Daemon    DaemonInfo `json:"daemon"`
-	OpenedAt  string     `json:"openedAt"`
-	Cells     int        `json:"cells"`
-}
-
-// DaemonInfo names the daemon that owns a session and where its HTTP is.
-type DaemonInfo struct {
-	Name string `json:"name"`
-	HTTP string `json:"http"`
-}
 
 // handleSessions answers cellsd.v1.api.sessions with this daemon's
 // sessions, sorted by id. Every daemon answers (no queue group): a client
 // gathers the replies.
 func (d *Daemon) handleSessions(m *nats.Msg) {
-	if err := decode(m.Data, &struct{}{}); err != nil {
+	if err := jobapi.Decode(m.Data, &struct{}{}); err != nil {
 		d.respond(m, "sessions", nil, err)
 		return
 	}
 	d.mu.Lock()
-	out := SessionsReply{Sessions: []SessionInfo{}}
+	out := jobapi.SessionsReply{Sessions: []jobapi.SessionInfo{}}
 	for _, s := range d.sessions {
-		info := SessionInfo{SessionID: s.id, Title: s.title, Daemon: DaemonInfo{Name: d.name, HTTP: d.httpURL()},
+		info := jobapi.SessionInfo{SessionID: s.id, Title: s.title, Daemon: jobapi.DaemonInfo{Name: d.name, HTTP: d.httpURL()},
 			OpenedAt: s.openedAt.UTC().Format(time.RFC3339), Cells: s.cells}
 		if s.path != "" {
 			path := s.path
@@ -60,7 +40,7 @@ func (d *Daemon) handleSessions(m *nats.Msg) {
 		out.Sessions = append(out.Sessions, info)
 	}
 	d.mu.Unlock()
-	slices.SortFunc(out.Sessions, func(a, b SessionInfo) int { return strings.Compare(a.SessionID, b.SessionID) })
+	slices.SortFunc(out.Sessions, func(a, b jobapi.SessionInfo) int { return strings.Compare(a.SessionID, b.SessionID) })
 	d.respond(m, "sessions", out, nil)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 	"github.com/cellsd/cellsd/internal/poll"
 )
@@ -51,7 +52,7 @@ func (a *asyncErrs) waitFor(t *testing.T, what, subject string) {
 func openWithToken(t *testing.T, nc *nats.Conn) (string, string) {
 	t.Helper()
 	var r struct{ SessionID, Token string }
-	request(t, nc, "cellsd.v1.api.open", daemon.OpenRequest{Notebook: notebookPath(quickstart)}, &r)
+	request(t, nc, "cellsd.v1.api.open", jobapi.OpenRequest{Notebook: notebookPath(quickstart)}, &r)
 	if r.Token == "" {
 		t.Fatalf("open replied no token")
 	}
@@ -71,7 +72,7 @@ func TestToken_SessionClient(t *testing.T) {
 	bEvents := subscribe(t, admin, b)
 
 	errs := &asyncErrs{}
-	nc, err := nats.Connect(d.NATSURL(), nats.Token(tokA), nats.CustomInboxPrefix(daemon.InboxPrefix(a)),
+	nc, err := nats.Connect(d.NATSURL(), nats.Token(tokA), nats.CustomInboxPrefix(natsbus.InboxPrefix(a)),
 		nats.ErrorHandler(errs.handler), nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatalf("connect with the session token: %v", err)
@@ -81,7 +82,7 @@ func TestToken_SessionClient(t *testing.T) {
 	// The late-joiner protocol, with exactly the session's permissions.
 	evs := subscribe(t, nc, a)
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject(a, "run"), daemon.RunRequest{}, &r)
+	request(t, nc, jobapi.SessionSubject(a, "run"), jobapi.RunRequest{}, &r)
 	if end := evs.waitRun(t, r.Run); end.Status != "success" {
 		t.Fatalf("run through the session token: %s %s", end.Status, end.Reason)
 	}
@@ -112,8 +113,8 @@ func TestToken_SessionClient(t *testing.T) {
 	if e, err := kv.Get(ctx, natsbus.Token(a)+".quickstart.summary"); err != nil || len(e.Value()) == 0 {
 		t.Errorf("get the session's key: %v", err)
 	}
-	var st daemon.StatusReply
-	request(t, nc, daemon.SessionSubject(a, "status"), nil, &st)
+	var st jobapi.StatusReply
+	request(t, nc, jobapi.SessionSubject(a, "status"), nil, &st)
 	if st.SessionID != a {
 		t.Errorf("status: %+v", st)
 	}
@@ -129,13 +130,13 @@ func TestToken_SessionClient(t *testing.T) {
 	// Outside the session: each a permission violation.
 	bBefore := len(bEvents.all())
 	t.Run("PublishOnOtherSession", func(t *testing.T) {
-		subj := daemon.SessionSubject(b, "close")
+		subj := jobapi.SessionSubject(b, "close")
 		nc.Publish(subj, nil)
 		nc.Flush()
 		errs.waitFor(t, "Permissions Violation for Publish", subj)
 	})
 	t.Run("RequestOtherSession", func(t *testing.T) {
-		subj := daemon.SessionSubject(b, "run")
+		subj := jobapi.SessionSubject(b, "run")
 		nc.Request(subj, nil, 200*time.Millisecond)
 		errs.waitFor(t, "Permissions Violation for Publish", subj)
 	})
@@ -170,8 +171,8 @@ func TestToken_SessionClient(t *testing.T) {
 		nc.Request("cellsd.v1.api.open", []byte(`{"notebook":"quickstart.json"}`), 200*time.Millisecond)
 		errs.waitFor(t, "Permissions Violation for Publish", "cellsd.v1.api.open")
 	})
-	var stB daemon.StatusReply
-	request(t, admin, daemon.SessionSubject(b, "status"), nil, &stB) // still open
+	var stB jobapi.StatusReply
+	request(t, admin, jobapi.SessionSubject(b, "status"), nil, &stB) // still open
 	if got := len(bEvents.all()); got != bBefore {
 		t.Errorf("session %s saw %d events from the other session's client", b, got-bBefore)
 	}
@@ -180,7 +181,7 @@ func TestToken_SessionClient(t *testing.T) {
 	}
 
 	// Closing the session ends the token.
-	request(t, admin, daemon.SessionSubject(a, "close"), nil, nil)
+	request(t, admin, jobapi.SessionSubject(a, "close"), nil, nil)
 	poll.Until(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if !nc.IsClosed() {
 			return errors.New("the session's client is still connected")
@@ -244,12 +245,12 @@ func TestToken_WebSocket(t *testing.T) {
 	d := startDaemon(t, daemon.Config{NATSWebsocket: "127.0.0.1:0"})
 	id, tok := openWithToken(t, connect(t, d.NATSURL()))
 	errs := &asyncErrs{}
-	ws, err := nats.Connect(d.WebsocketURL(), nats.Token(tok), nats.CustomInboxPrefix(daemon.InboxPrefix(id)), nats.ErrorHandler(errs.handler))
+	ws, err := nats.Connect(d.WebsocketURL(), nats.Token(tok), nats.CustomInboxPrefix(natsbus.InboxPrefix(id)), nats.ErrorHandler(errs.handler))
 	if err != nil {
 		t.Fatalf("websocket with the session token: %v", err)
 	}
 	defer ws.Close()
-	request(t, ws, daemon.SessionSubject(id, "status"), nil, nil)
+	request(t, ws, jobapi.SessionSubject(id, "status"), nil, nil)
 	ws.Publish("cellsd.v1.api.open", []byte(`{}`))
 	errs.waitFor(t, "Permissions Violation for Publish", "cellsd.v1.api.open")
 	if _, err := nats.Connect(d.WebsocketURL(), nats.Token("cst_nope")); err == nil {

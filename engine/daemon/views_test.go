@@ -15,6 +15,7 @@ import (
 
 	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/engine/daemon"
+	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/internal/natstest"
 	"github.com/cellsd/cellsd/internal/poll"
 )
@@ -60,7 +61,7 @@ type graphPage struct {
 	Artifacts []struct {
 		ID     string             `json:"id"`
 		Schema string             `json:"schema"`
-		Cells  []daemon.GraphCell `json:"cells"`
+		Cells  []jobapi.GraphCell `json:"cells"`
 		Order  []string           `json:"order"`
 		Errors []json.RawMessage  `json:"errors"`
 	} `json:"artifacts"`
@@ -80,18 +81,18 @@ func TestDaemon_Paging(t *testing.T) {
 		t.Fatalf("server max payload %d, want the stock 1 MB", nc.MaxPayload())
 	}
 	start := time.Now()
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath("nb.json"), SessionID: "big"})
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath("nb.json"), SessionID: "big"})
 	t.Logf("opened a %d-cell session in %v", n, time.Since(start).Round(time.Millisecond))
 
 	t.Run("Status", func(t *testing.T) {
 		var ids []string
 		pages := 0
 		for offset := 0; ; pages++ {
-			data := rawRequest(t, nc, daemon.SessionSubject("big", "status"), daemon.PageRequest{Offset: offset})
+			data := rawRequest(t, nc, jobapi.SessionSubject("big", "status"), jobapi.PageRequest{Offset: offset})
 			if len(data) > 1<<20 {
 				t.Fatalf("page of %d bytes", len(data))
 			}
-			var st daemon.StatusReply
+			var st jobapi.StatusReply
 			if err := json.Unmarshal(data, &st); err != nil {
 				t.Fatalf("%.200s: %v", data, err)
 			}
@@ -123,7 +124,7 @@ func TestDaemon_Paging(t *testing.T) {
 		var order []string
 		pages := 0
 		for offset := 0; ; pages++ {
-			data := rawRequest(t, nc, daemon.SessionSubject("big", "graph"), daemon.PageRequest{Offset: offset})
+			data := rawRequest(t, nc, jobapi.SessionSubject("big", "graph"), jobapi.PageRequest{Offset: offset})
 			if len(data) > 1<<20 {
 				t.Fatalf("page of %d bytes", len(data))
 			}
@@ -152,22 +153,22 @@ func TestDaemon_Paging(t *testing.T) {
 		t.Logf("graph: %d cells in %d pages", len(ids), pages+1)
 	})
 	t.Run("OffsetLimit", func(t *testing.T) {
-		var st daemon.StatusReply
-		request(t, nc, daemon.SessionSubject("big", "status"), daemon.PageRequest{Offset: 10, Limit: 5}, &st)
+		var st jobapi.StatusReply
+		request(t, nc, jobapi.SessionSubject("big", "status"), jobapi.PageRequest{Offset: 10, Limit: 5}, &st)
 		if len(st.Cells) != 5 || st.Cells[0].Cell != "c00010" || st.Next == nil || *st.Next != 15 || len(st.Inputs) != 0 {
 			t.Errorf("offset 10 limit 5: %d cells from %s, next %v", len(st.Cells), st.Cells[0].Cell, st.Next)
 		}
-		request(t, nc, daemon.SessionSubject("big", "status"), daemon.PageRequest{Offset: n - 2, Limit: 5}, &st)
+		request(t, nc, jobapi.SessionSubject("big", "status"), jobapi.PageRequest{Offset: n - 2, Limit: 5}, &st)
 		if len(st.Cells) != 2 || st.Next != nil {
 			t.Errorf("last page: %d cells, next %v", len(st.Cells), st.Next)
 		}
 		var g graphPage
-		request(t, nc, daemon.SessionSubject("big", "graph"), daemon.PageRequest{Offset: 100, Limit: 3}, &g)
+		request(t, nc, jobapi.SessionSubject("big", "graph"), jobapi.PageRequest{Offset: 100, Limit: 3}, &g)
 		if len(g.Artifacts) != 1 || len(g.Artifacts[0].Cells) != 3 || g.Artifacts[0].Cells[0].ID != "c00100" || *g.Next != 103 || len(g.Artifacts[0].Order) != 0 {
 			t.Errorf("graph offset 100 limit 3: %+v", g)
 		}
-		err := tryRequest(nc, daemon.SessionSubject("big", "status"), map[string]any{"offset": -1}, nil)
-		if ae, ok := err.(*daemon.APIError); !ok || ae.Code != daemon.CodeBadRequest {
+		err := tryRequest(nc, jobapi.SessionSubject("big", "status"), map[string]any{"offset": -1}, nil)
+		if ae, ok := err.(*jobapi.Error); !ok || ae.Code != jobapi.CodeBadRequest {
 			t.Errorf("offset -1: %v", err)
 		}
 	})
@@ -195,10 +196,10 @@ func TestDaemon_OversizeReply(t *testing.T) {
 	t.Cleanup(srv.Shutdown)
 	d := startDaemon(t, daemon.Config{NATSURL: srv.ClientURL(), Notebooks: writeNotebook(t, wideNotebook(2, 1100_000))})
 	nc := connect(t, srv.ClientURL())
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath("nb.json"), SessionID: "fat"})
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath("nb.json"), SessionID: "fat"})
 	for _, op := range []string{"status", "graph", "notebook"} {
-		err := tryRequest(nc, daemon.SessionSubject("fat", op), nil, nil)
-		if ae, ok := err.(*daemon.APIError); !ok || ae.Code != daemon.CodeInternal || !strings.Contains(ae.Message, "max payload") {
+		err := tryRequest(nc, jobapi.SessionSubject("fat", op), nil, nil)
+		if ae, ok := err.(*jobapi.Error); !ok || ae.Code != jobapi.CodeInternal || !strings.Contains(ae.Message, "max payload") {
 			t.Errorf("%s: %v, want internal about the max payload", op, err)
 		}
 		if m := metrics(t, d); m[fmt.Sprintf(`cellsd_api_requests_total{op=%q,outcome="internal"}`, op)] != 1 {
@@ -212,9 +213,9 @@ func TestDaemon_OversizeReply(t *testing.T) {
 func TestDaemon_CellFields(t *testing.T) {
 	d := startDaemon(t, daemon.Config{})
 	nc := connect(t, d.NATSURL())
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "fields", Params: map[string]json.RawMessage{"min_amount": json.RawMessage("100")}})
-	var st daemon.StatusReply
-	request(t, nc, daemon.SessionSubject("fields", "status"), nil, &st)
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "fields", Params: map[string]json.RawMessage{"min_amount": json.RawMessage("100")}})
+	var st jobapi.StatusReply
+	request(t, nc, jobapi.SessionSubject("fields", "status"), nil, &st)
 	if st.Next != nil || len(st.Cells) != 7 {
 		t.Fatalf("status: %d cells, next %v", len(st.Cells), st.Next)
 	}
@@ -222,13 +223,13 @@ func TestDaemon_CellFields(t *testing.T) {
 	if c.Cell != "products" || c.Title == "" || c.Type != "sql" || !strings.Contains(c.SQL, "SELECT") || c.ResultName != "products" || c.ConnectorID != "duckdb-core" || c.Status != "idle" {
 		t.Errorf("first cell %+v", c)
 	}
-	want := []daemon.StatusInput{{CellID: "min_amount", Artifact: "quickstart", Title: "Minimum order amount",
-		InputValue: daemon.InputValue{Kind: "slider", VarName: "min_amount", Value: json.Number("100"), Min: "0", Max: "500", Step: "10"}}}
+	want := []jobapi.StatusInput{{CellID: "min_amount", Artifact: "quickstart", Title: "Minimum order amount",
+		InputValue: jobapi.InputValue{Kind: "slider", VarName: "min_amount", Value: json.Number("100"), Min: "0", Max: "500", Step: "10"}}}
 	if !reflect.DeepEqual(decodeInputs(t, st.Inputs), want) {
 		t.Errorf("inputs %+v, want %+v", st.Inputs, want)
 	}
 	var g graphPage
-	request(t, nc, daemon.SessionSubject("fields", "graph"), nil, &g)
+	request(t, nc, jobapi.SessionSubject("fields", "graph"), nil, &g)
 	var sawInput, sawSQL bool
 	for _, c := range g.Artifacts[0].Cells {
 		switch c.Type {
@@ -244,7 +245,7 @@ func TestDaemon_CellFields(t *testing.T) {
 }
 
 // decodeInputs turns a value decoded as float64 back into a json.Number.
-func decodeInputs(t *testing.T, in []daemon.StatusInput) []daemon.StatusInput {
+func decodeInputs(t *testing.T, in []jobapi.StatusInput) []jobapi.StatusInput {
 	for i := range in {
 		if f, ok := in[i].Value.(float64); ok {
 			in[i].Value = json.Number(fmt.Sprint(f))
@@ -264,13 +265,13 @@ func TestDaemon_InputValidation(t *testing.T) {
 		"x": map[string]any{"id": "x", "type": "input", "data": map[string]any{"input": map[string]any{"kind": "text", "varName": "w", "value": "hi"}}},
 		"q": map[string]any{"id": "q", "type": "sql", "data": map[string]any{"sql": "SELECT {{n}} AS n, {{m}} AS m, {{w}} AS w", "resultName": "q"}},
 	}, "artifacts": map[string]any{"a": map[string]any{"id": "a", "cellIds": []string{"s", "d", "x", "q"}}}})
-	open(t, nc, daemon.OpenRequest{Notebook: nb, SessionID: "inputs"})
+	open(t, nc, jobapi.OpenRequest{Notebook: nb, SessionID: "inputs"})
 	evs := subscribe(t, nc, "inputs")
 	var r struct{ Run string }
-	request(t, nc, daemon.SessionSubject("inputs", "run"), nil, &r)
+	request(t, nc, jobapi.SessionSubject("inputs", "run"), nil, &r)
 	evs.waitRun(t, r.Run)
-	before := rawRequest(t, nc, daemon.SessionSubject("inputs", "status"), nil)
-	nbBefore := rawRequest(t, nc, daemon.SessionSubject("inputs", "notebook"), nil)
+	before := rawRequest(t, nc, jobapi.SessionSubject("inputs", "status"), nil)
+	nbBefore := rawRequest(t, nc, jobapi.SessionSubject("inputs", "notebook"), nil)
 	seen := len(evs.all())
 	for _, c := range []struct {
 		name, cell string
@@ -281,8 +282,8 @@ func TestDaemon_InputValidation(t *testing.T) {
 		{"TextObject", "x", map[string]any{"a": 1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := tryRequest(nc, daemon.SessionSubject("inputs", "update"), map[string]any{"cellId": c.cell, "value": c.value}, nil)
-			if ae, ok := err.(*daemon.APIError); !ok || ae.Code != daemon.CodeBadRequest {
+			err := tryRequest(nc, jobapi.SessionSubject("inputs", "update"), map[string]any{"cellId": c.cell, "value": c.value}, nil)
+			if ae, ok := err.(*jobapi.Error); !ok || ae.Code != jobapi.CodeBadRequest {
 				t.Fatalf("update %s to %#v: %v, want bad_request", c.cell, c.value, err)
 			}
 		})
@@ -291,21 +292,21 @@ func TestDaemon_InputValidation(t *testing.T) {
 	if n := len(evs.all()); n != seen {
 		t.Errorf("refused updates published %d events", n-seen)
 	}
-	if after := rawRequest(t, nc, daemon.SessionSubject("inputs", "status"), nil); string(after) != string(before) {
+	if after := rawRequest(t, nc, jobapi.SessionSubject("inputs", "status"), nil); string(after) != string(before) {
 		t.Errorf("status changed:\n%s\n%s", before, after)
 	}
-	if after := rawRequest(t, nc, daemon.SessionSubject("inputs", "notebook"), nil); string(after) != string(nbBefore) {
+	if after := rawRequest(t, nc, jobapi.SessionSubject("inputs", "notebook"), nil); string(after) != string(nbBefore) {
 		t.Errorf("notebook changed")
 	}
 	// Good values run.
 	for _, u := range []map[string]any{{"cellId": "s", "value": 10}, {"cellId": "s", "value": "2"}, {"cellId": "d", "value": "b"}, {"cellId": "x", "value": "any text"}} {
-		request(t, nc, daemon.SessionSubject("inputs", "update"), u, &r)
+		request(t, nc, jobapi.SessionSubject("inputs", "update"), u, &r)
 		if end := evs.waitRun(t, r.Run); end.Status != "success" {
 			t.Errorf("update %v: run %s", u, end.Status)
 		}
 	}
-	var st daemon.StatusReply
-	request(t, nc, daemon.SessionSubject("inputs", "status"), nil, &st)
+	var st jobapi.StatusReply
+	request(t, nc, jobapi.SessionSubject("inputs", "status"), nil, &st)
 	got := map[string]any{}
 	for _, in := range st.Inputs {
 		got[in.CellID] = in.Value
@@ -330,8 +331,8 @@ func TestDaemon_NotebookOp(t *testing.T) {
 		}
 		ui++
 		id := fmt.Sprintf("nb-%d", i)
-		open(t, nc, daemon.OpenRequest{Notebook: notebookPath(filepath.Base(path)), SessionID: id})
-		got := rawRequest(t, nc, daemon.SessionSubject(id, "notebook"), nil)
+		open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(filepath.Base(path)), SessionID: id})
+		got := rawRequest(t, nc, jobapi.SessionSubject(id, "notebook"), nil)
 		var a, b any
 		json.Unmarshal(orig, &a)
 		json.Unmarshal(got, &b)
@@ -348,10 +349,10 @@ func TestDaemon_NotebookOp(t *testing.T) {
 		t.Fatal("no UI-saved notebook in fixtures/notebooks")
 	}
 	// Edits show.
-	open(t, nc, daemon.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "nb-edit", Mode: "lazy"})
-	request(t, nc, daemon.SessionSubject("nb-edit", "update"), map[string]any{"cellId": "min_amount", "value": 300}, nil)
-	request(t, nc, daemon.SessionSubject("nb-edit", "update"), map[string]any{"cellId": "products", "title": "Renamed"}, nil)
-	got := rawRequest(t, nc, daemon.SessionSubject("nb-edit", "notebook"), nil)
+	open(t, nc, jobapi.OpenRequest{Notebook: notebookPath(quickstart), SessionID: "nb-edit", Mode: "lazy"})
+	request(t, nc, jobapi.SessionSubject("nb-edit", "update"), map[string]any{"cellId": "min_amount", "value": 300}, nil)
+	request(t, nc, jobapi.SessionSubject("nb-edit", "update"), map[string]any{"cellId": "products", "title": "Renamed"}, nil)
+	got := rawRequest(t, nc, jobapi.SessionSubject("nb-edit", "notebook"), nil)
 	nb, err := cells.Parse("op", got)
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,3 @@
-// Package natsbus carries a session's events over NATS (DESIGN.md "Events
-// over NATS"): every status change is published on
-// cellsd.v1.events.<session>.<artifact>.<cell>, captured by the JetStream
-// stream CELLSD_EVENTS, and the latest per cell is kept in the KV bucket
-// CELLSD_STATUS. It also keeps session ids' identity (DESIGN.md
-// "Sessions: identity"): who holds a live id (the bucket CELLSD_SESSIONS,
-// Acquire), where a new incarnation's seq starts and the purge of the old
-// one's keys (Begin), and the closing of sessions a killed daemon left
-// (CloseAbandoned).
 package natsbus
 
 import (

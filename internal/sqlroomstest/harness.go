@@ -22,7 +22,7 @@ import (
 
 // harnessRel is the harness's source directory, relative to the module
 // root: e2e.mjs, package.json and package-lock.json.
-const harnessRel = "connectors/bridge/testdata/sqlrooms"
+const harnessRel = "engine/daemon/bridgeserver/testdata/sqlrooms"
 
 // SourceDir returns the directory holding the harness's source files,
 // whichever package's test calls it: next to this file's source if that

@@ -1,13 +1,17 @@
 // Package sqlroomstest drives a cellsd SQLRooms DB bridge with the real
 // published SQLRooms client, for end-to-end tests: the @sqlrooms/db
 // package's dist/bridge.js, bundled by esbuild and run by node
-// (connectors/bridge/testdata/sqlrooms/e2e.mjs), calls every method of
+// (engine/daemon/bridgeserver/testdata/sqlrooms/e2e.mjs), calls every method of
 // createHttpDbBridge against a server, and Run checks what the client
 // decoded against the rows in Postgres:
 //
 //	client := sqlroomstest.NewClient(t) // skips without node, npm
 //	// start the server, sqlroomstest.People(t, pool, schema)
 //	client.Run(t, sqlroomstest.Target{...})
+//
+// RunMySQL does the same for a MySQL connection (MySQLConnectionID,
+// read-only, on the database MySQLPeople filled) with e2e_mysql.mjs, and
+// checks against MariaDB.
 //
 // The server must serve the bridge under {URL}/api/db/ behind a bearer
 // token, with the core DuckDB (connectors.CoreID, in memory) and a

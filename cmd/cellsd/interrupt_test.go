@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cellsd/cellsd/internal/pgtest"
+)
+
+// TestRun_CtrlC interrupts a run while a Postgres cell sleeps: the run
+// exits 130, prints what finished and the summary, and the remote query is
+// gone from pg_stat_activity.
+func TestRun_CtrlC(t *testing.T) {
+	pool := pgtest.Pool(t)
+	conns := filepath.Join(t.TempDir(), "connections.toml")
+	if err := os.WriteFile(conns, []byte("[[db.connectors]]\nid = \"pg\"\nengine = \"postgres\"\ndsn = \""+pgtest.DSN(t)+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const marker = "cellsd_ctrl_c_test"
+	nb := writeNotebook(t, `{"data": {
+		"fast": {"id": "fast", "type": "sql", "data": {"title": "Fast", "sql": "SELECT 1 AS one"}},
+		"slow": {"id": "slow", "type": "sql", "data": {"title": "Slow", "connectorId": "pg", "sql": "SELECT pg_sleep(60) AS `+marker+`"}},
+		"after": {"id": "after", "type": "sql", "data": {"title": "After", "sql": "SELECT * FROM slow"}}},
+	  "artifacts": {"nb": {"id": "nb", "cellIds": ["fast", "slow", "after"]}}}`)
+	ctx := context.Background()
+	remote := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%"+marker+"%' AND pid <> pg_backend_pid()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	type result struct {
+		code   int
+		stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		var out, errOut bytes.Buffer
+		code := run([]string{"run", nb, "--connections", conns}, &out, &errOut)
+		done <- result{code, errOut.String()}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for remote() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow query never showed in pg_stat_activity")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the run did not stop within 15 s of Ctrl-C")
+	}
+	if r.code != exitInterrupted {
+		t.Errorf("exit %d, want 130:\n%s", r.code, r.stderr)
+	}
+	for _, s := range []string{"success  nb/Fast (fast)", "cancel   nb/Slow (slow)", "1 success, 0 error, 1 blocked, 1 cancelled in ", "cellsd: interrupted"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); remote() > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the remote query is still in pg_stat_activity after the run ended")
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRun_Watch edits the notebook twice, the first save broken: the run
+// shows the error and waits, the second save reruns only the edited cell
+// and its downstream.
+func TestRun_Watch(t *testing.T) {
+	nb := func(sql string) string {
+		return `{"data": {
+		"a": {"id": "a", "type": "sql", "data": {"title": "A", "sql": "SELECT 1 AS x"}},
+		"b": {"id": "b", "type": "sql", "data": {"title": "B", "sql": "` + sql + `"}},
+		"c": {"id": "c", "type": "sql", "data": {"title": "C", "sql": "SELECT * FROM b"}},
+		"d": {"id": "d", "type": "sql", "data": {"title": "D", "sql": "SELECT 2 AS y"}}},
+	  "artifacts": {"nb": {"id": "nb", "cellIds": ["a", "b", "c", "d"]}}}`
+	}
+	path := filepath.Join(t.TempDir(), "notebook.json")
+	if err := os.WriteFile(path, []byte(nb("SELECT x FROM a")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"run", path, "--watch"}, &out, &errOut) }()
+	waitFor := func(what string, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); strings.Count(errOut.String(), what) < n; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %d× %q in:\n%s", n, what, errOut.String())
+			}
+		}
+	}
+	waitFor("watching ", 1)
+	if err := os.WriteFile(path, []byte(`{"data": {`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("waiting for the next save", 1)
+	if err := os.WriteFile(path, []byte(nb("SELECT x + 1 AS x FROM a")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("watching ", 2)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != exitInterrupted {
+			t.Errorf("exit %d, want 130", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("--watch did not stop on Ctrl-C")
+	}
+	got := errOut.String()
+	_, rerun, _ := strings.Cut(got, "waiting for the next save")
+	if strings.Count(got, "invalid JSON") != 1 || strings.Count(got, "watching ") != 2 {
+		t.Errorf("want one run, one broken save, one rerun:\n%s", got)
+	}
+	for _, s := range []string{"success  nb/B (b)", "success  nb/C (c)", "2 success, 0 error, 0 blocked in "} {
+		if !strings.Contains(rerun, s) {
+			t.Errorf("rerun lacks %q:\n%s", s, rerun)
+		}
+	}
+	for _, s := range []string{"nb/A (a)", "nb/D (d)"} {
+		if strings.Contains(rerun, s) {
+			t.Errorf("rerun ran %s, which did not change:\n%s", s, rerun)
+		}
+	}
+}

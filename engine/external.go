@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"time"
+
+	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/engine/materialize"
+)
+
+// renderCell renders a cell's {{var}} placeholders. A MySQL cell is
+// rendered by its connection just before each statement runs, in the
+// lexing of the session's sql_mode; here its placeholders are only checked
+// (unknown variables, values that cannot be rendered), and its SQL is kept
+// as written.
+func renderCell(cp *CellPlan, values map[string]any) (string, error) {
+	if cp.Connection.Engine == connectors.EngineMySQL {
+		if _, err := cells.RenderMySQL(cp.Cell.SQL, values, cells.MySQLMode{}); err != nil {
+			return "", err
+		}
+		if _, err := cells.RenderMySQL(cp.Cell.SQL, values, cells.MySQLMode{NoBackslashEscapes: true}); err != nil {
+			return "", err
+		}
+		return cp.Cell.SQL, nil
+	}
+	return cells.Render(cp.Cell.SQL, values)
+}
+
+// runExternal runs a cell on its connection's Source and materializes
+// its result: source.Fetch streams Arrow batches into a staging table,
+// which replaces the cell's result in one transaction committed through
+// guard. The one path of every external engine.
+func (e *Engine) runExternal(ctx context.Context, spec execSpec, guard func(context.Context, func() error) error) (*int64, error) {
+	if e.cfg.Sources == nil {
+		return nil, fmt.Errorf("connector %s: %s cells cannot run (the engine has no Sources)", spec.conn.ID, spec.conn.Engine)
+	}
+	src, err := e.cfg.Sources.Source(spec.conn)
+	if err != nil {
+		return nil, err
+	}
+	q := connectors.Query{SQL: spec.sql, Values: spec.values, HasResult: spec.hasResult}
+	if !spec.hasResult {
+		// Nothing to materialize (a cell ending in SET and the like): run
+		// it and drop what it returns.
+		return nil, sourceError(spec, src.Fetch(ctx, q, nil))
+	}
+	t := materialize.Target{Catalog: e.ResultDB(), Schema: spec.schema, Name: spec.name}
+	fetch := func(w connectors.ResultWriter) error { return src.Fetch(ctx, q, w) }
+	rows, err := e.mat.Load(ctx, t, fetch, guard, spec.received)
+	if err != nil {
+		return nil, sourceError(spec, err)
+	}
+	return &rows, nil
+}
+
+// sourceError adds to an error a Source reported at a place in the
+// cell's SQL the line and column there. The database's error stays
+// reachable.
+func sourceError(spec execSpec, err error) error {
+	var ce *connectors.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if ce.Offset >= 0 {
+		line, col := cells.LineColumn(spec.sql, ce.Offset)
+		return fmt.Errorf("%w (at line %d, column %d)%s", err, line, col, ce.Detail)
+	}
+	if ce.Detail != "" {
+		return fmt.Errorf("%w%s", err, ce.Detail)
+	}
+	return err
+}
+
+// provenance is one row of the provenance table.
+type provenance = materialize.Provenance
+
+func newProvenance(e *Engine, spec execSpec, started, finished time.Time, rows int64, bytes *int64) provenance {
+	return provenance{
+		Relation: e.relationName(spec.schema, spec.name), ArtifactID: spec.artifact, CellID: spec.cell,
+		ConnectionID: spec.conn.ID, Engine: spec.conn.Engine, SQLSHA256: materialize.SQLHash(spec.sql),
+		StartedAt: started, FinishedAt: finished, Rows: rows, Bytes: bytes,
+	}
+}
+
+// writeProvenance appends rows to the provenance table: one call for many
+// materializations, off the cells' path.
+func (e *Engine) writeProvenance(ctx context.Context, rows []provenance) error {
+	return e.mat.WriteProvenance(ctx, e.ResultDB(), rows)
+}
