@@ -423,6 +423,11 @@ func (f *fetch) loseLocked(why string) {
 		f.fail(fmt.Errorf("connection %s: worker %s: %s; %w", f.job.Connector, a.worker, why, ErrNotRetried))
 		return
 	}
+	if len(f.lost) >= MaxDeliver {
+		f.done = true
+		f.fail(fmt.Errorf("connection %s: %d workers lost running the job (the last: %s)", f.job.Connector, len(f.lost), a.worker))
+		return
+	}
 	nc.Publish(a.ack, []byte("-NAK"))
 	f.s.c.log.Warn("worker lost; job redelivered", "job", f.job.ID, "worker", a.worker, "why", why)
 	f.note(Status{State: StateQueued, Reason: "waiting for a worker for " + f.job.Connector + ": " + why})
@@ -548,7 +553,7 @@ func (f *fetch) take(m *nats.Msg, r *received) (done bool, err error) {
 			e.Message = "undecodable error from worker " + m.Header.Get(HdrWorker)
 		}
 		respond(m, okReply{OK: true})
-		return true, remoteError(e)
+		return true, remoteError(e, m.Header.Get(HdrWorker))
 	}
 	return false, nil
 }
@@ -611,8 +616,8 @@ type workerError struct {
 func (e *workerError) Error() string { return e.msg }
 func (e *workerError) Unwrap() error { return e.err }
 
-func remoteError(e Error) error {
-	we := &workerError{msg: e.Message}
+func remoteError(e Error, worker string) error {
+	we := &workerError{msg: "on worker " + worker + ": " + e.Message}
 	switch {
 	case e.Code == CodeTooLarge:
 		we.err = ErrTooLarge

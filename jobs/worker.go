@@ -367,7 +367,7 @@ func (w *Worker) run(msg jetstream.Msg, conn connectors.Connection) {
 	close(hbDone)
 	hbWG.Wait()
 
-	if cause := context.Cause(ctx); ctx.Err() != nil && !errors.Is(cause, context.DeadlineExceeded) {
+	if cause := context.Cause(ctx); ctx.Err() != nil && sw.err == nil && !errors.Is(cause, context.DeadlineExceeded) {
 		switch cause {
 		case errClosing, context.Canceled:
 			msg.Nak() // another worker takes it now
