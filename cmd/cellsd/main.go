@@ -55,11 +55,12 @@ type cli struct {
 	VersionCmd versionCmd    `cmd:"" name:"version" help:"Print cellsd's version, commit and DuckDB version."`
 	Completion completionCmd `cmd:"" help:"Print a shell completion script: eval \"$(cellsd completion bash)\"."`
 
-	Run   runCmd   `cmd:"" help:"Run every cell of a notebook in dependency order."`
-	Query queryCmd `cmd:"" help:"Run the cells a query on a notebook's results needs, then the query; print its result."`
-	Graph graphCmd `cmd:"" help:"Print a notebook's dependency graph."`
-	Check checkCmd `cmd:"" help:"Run notebook fixtures and compare them with their goldens (CI regression)."`
-	Serve serveCmd `cmd:"" help:"The daemon: sessions over NATS, status events, the SQLRooms DB bridge over HTTP."`
+	Run    runCmd    `cmd:"" help:"Run every cell of a notebook in dependency order."`
+	Query  queryCmd  `cmd:"" help:"Run the cells a query on a notebook's results needs, then the query; print its result."`
+	Graph  graphCmd  `cmd:"" help:"Print a notebook's dependency graph."`
+	Check  checkCmd  `cmd:"" help:"Run notebook fixtures and compare them with their goldens (CI regression)."`
+	Serve  serveCmd  `cmd:"" help:"The daemon: sessions over NATS, status events, the SQLRooms DB bridge over HTTP."`
+	Worker workerCmd `cmd:"" help:"Take external cells' jobs from NATS and run them on the connections of a connections file."`
 }
 
 // env is what every command gets besides its flags.

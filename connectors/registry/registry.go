@@ -37,10 +37,11 @@ var _ connectors.Sources = (*Sources)(nil)
 
 // New returns an empty Sources; it opens nothing until asked.
 func New() *Sources {
-	return &Sources{clients: connectors.NewClients(openSource, connectors.Source.Close)}
+	return &Sources{clients: connectors.NewClients(Open, connectors.Source.Close)}
 }
 
-func openSource(c connectors.Connection) (connectors.Source, error) {
+// Open opens a new Source for c, by its engine; the caller closes it.
+func Open(c connectors.Connection) (connectors.Source, error) {
 	o, ok := opens[c.Engine]
 	if !ok {
 		return nil, fmt.Errorf("connector %s: %s cells cannot run", c.ID, c.Engine)
