@@ -51,14 +51,13 @@ package jobs
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
 // Names of the stream, its subjects and the consumers.
@@ -223,32 +222,10 @@ const (
 )
 
 // Subject is the job subject of a connection.
-func Subject(connector string) string { return SubjectPrefix + "." + Token(connector) }
+func Subject(connector string) string { return SubjectPrefix + "." + natsbus.Token(connector) }
 
 // Consumer is the durable consumer of a connection's jobs.
-func Consumer(connector string) string { return ConsumerPrefix + Token(connector) }
-
-// Token makes s safe as one NATS subject token the way event subjects
-// are (DESIGN.md "Events over NATS"): ASCII letters, digits, '-' and '_'
-// stay, every other byte becomes "=XX" (natsbus.Token's rule, which this
-// package cannot import: natsbus imports the engine). The result is also a
-// valid durable consumer name.
-func Token(s string) string {
-	if s == "" {
-		return "="
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "=%02X", c)
-		}
-	}
-	return b.String()
-}
+func Consumer(connector string) string { return ConsumerPrefix + natsbus.Token(connector) }
 
 // encodeSchema writes an Arrow IPC stream holding only schema.
 func encodeSchema(schema *arrow.Schema) ([]byte, error) {
