@@ -94,8 +94,8 @@ func rounds(tb testing.TB) int {
 // trivialNotebook returns a notebook of n trivial DuckDB cells (c0 is
 // SELECT 1 AS v; cell i reads t(i-1) in a chain, t0 in a fan-out) as
 // cellsd reads it from a file, and the same work as the baseline runs it:
-// the ATTACH and schema cellsd's default materialization makes, then one
-// CREATE TABLE ... AS a line.
+// the ATTACH and schema cellsd's default materialization makes, then the
+// CREATE OR REPLACE TABLE ... AS statements cellsd runs, one a line.
 func trivialNotebook(tb testing.TB, shape string, n int) (notebook []byte, statements string) {
 	tb.Helper()
 	type cell struct {
@@ -121,7 +121,7 @@ func trivialNotebook(tb testing.TB, shape string, n int) (notebook []byte, state
 		id, name := fmt.Sprintf("c%d", i), fmt.Sprintf("t%d", i)
 		ids[i] = id
 		data[id] = cell{ID: id, Type: "sql", Data: map[string]any{"title": "Cell " + id, "sql": text, "resultName": name}}
-		fmt.Fprintf(&sql, "CREATE TABLE __sqlrooms_ephemeral.artifact_nb.%s AS %s\n", name, text)
+		fmt.Fprintf(&sql, "CREATE OR REPLACE TABLE __sqlrooms_ephemeral.artifact_nb.%s AS %s\n", name, text)
 	}
 	nb, err := json.Marshal(map[string]any{
 		"data":            data,
