@@ -2,7 +2,7 @@ package bench
 
 import (
 	"encoding/json"
-		"testing"
+	"testing"
 )
 
 // BenchmarkIdleSessions is issue 19's idle-session target: 100 sessions
