@@ -27,7 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,27 +148,69 @@ func writeFile(tb testing.TB, dir, name string, data []byte) string {
 type usage struct {
 	wall time.Duration // wall clock, start to exit
 	cpu  time.Duration // user + system CPU time, all threads
-	peak int64         // peak resident memory, KiB
+	peak int64         // peak resident memory (VmHWM, sampled), KiB
 }
 
 // timed runs a command to its end and returns what it cost; a failure
 // fails tb with its output.
+//
+// The peak is the process's VmHWM, read every 10 ms while it runs: the
+// rusage of a child started by os/exec counts, before its exec, the
+// resident memory of this process, whose address space it shared.
 func timed(tb testing.TB, name string, args ...string) usage {
 	tb.Helper()
 	var out bytes.Buffer
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	var peak atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if kib := statusKiB(status, "VmHWM:"); kib > peak.Load() {
+				peak.Store(kib)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	err := cmd.Wait()
 	d := time.Since(start)
+	close(done)
+	wg.Wait()
 	if err != nil {
 		tb.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, tail(out.String(), 2000))
 	}
-	u := usage{wall: d, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		u.peak = ru.Maxrss // KiB on Linux
+	return usage{wall: d, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), peak: peak.Load()}
+}
+
+// statusKiB reads the field (e.g. "VmRSS:") of a /proc status file, in
+// KiB; 0 when the file or the field is not there (the process has ended).
+func statusKiB(path, field string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
 	}
-	return u
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, field); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return n
+		}
+	}
+	return 0
 }
 
 func tail(s string, n int) string {
@@ -197,37 +239,27 @@ func rssKiB(tb testing.TB) int64 {
 	tb.Helper()
 	runtime.GC()
 	debug.FreeOSMemory()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		tb.Fatal(err)
+	kib := statusKiB("/proc/self/status", "VmRSS:")
+	if kib == 0 {
+		tb.Fatal("no VmRSS in /proc/self/status")
 	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return n
-		}
-	}
-	tb.Fatal("no VmRSS in /proc/self/status")
-	return 0
+	return kib
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // report prints one target's medians and ratio, as metrics of the
 // benchmark and as a line of its log with the load average; ns/op, which
-// means nothing here, is hidden. unit names what is measured ("wall",
-// "cpu").
-func report(b *testing.B, name, unit string, got, base []time.Duration, target float64) {
+// means nothing here, is hidden. baseName names the baseline ("baseline",
+// "batch"), unit what is measured ("wall", "cpu").
+func report(b *testing.B, name, baseName, unit string, got, base []time.Duration, target float64) {
 	b.Helper()
 	g, bl := measure.Median(got), measure.Median(base)
 	ratio := float64(g) / float64(bl)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(ms(g), name+"-"+unit+"-ms")
-	b.ReportMetric(ms(bl), "baseline-"+unit+"-ms")
-	b.ReportMetric(ratio, name+"/baseline-"+unit)
-	b.Logf("%s (%s): median %.1f ms, baseline median %.1f ms, ratio %.2f (target <= %.1f), %d rounds, load average %s, %d CPUs",
-		name, unit, ms(g), ms(bl), ratio, target, len(got), loadAverage(), runtime.NumCPU())
+	b.ReportMetric(ms(bl), baseName+"-"+unit+"-ms")
+	b.ReportMetric(ratio, name+"/"+baseName+"-"+unit)
+	b.Logf("%s (%s): median %.1f ms, %s median %.1f ms, ratio %.2f (target <= %.1f), %d rounds, load average %s, %d CPUs",
+		name, unit, ms(g), baseName, ms(bl), ratio, target, len(got), loadAverage(), runtime.NumCPU())
 }

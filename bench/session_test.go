@@ -64,7 +64,7 @@ func BenchmarkSession(b *testing.B) {
 					batch()
 				}
 			}
-			report(b, "session-run-all", "wall", sessions, batches, 1.3)
+			report(b, "session-run-all", "batch", "wall", sessions, batches, 1.3)
 		})
 	}
 }

@@ -203,8 +203,9 @@ func (b *batch) serialize(ctx context.Context, text string) (serialized, error) 
 }
 
 // prefetch serializes texts in one query (json_serialize_sql over the
-// rows of a list) into the memo. Texts the list cannot carry exactly (not UTF-8, or holding
-// a NUL) are left to serialize.
+// rows of a list; over a pool, a few such queries at once) into the memo.
+// Texts the list cannot carry exactly (not UTF-8, or holding a NUL) are
+// left to serialize.
 func (b *batch) prefetch(ctx context.Context, texts []string) error {
 	var todo []string
 	seen := map[string]bool{}
@@ -222,7 +223,37 @@ func (b *batch) prefetch(ctx context.Context, texts []string) error {
 		_, err := b.serialize(ctx, todo[0])
 		return err
 	}
-	in, err := json.Marshal(todo)
+	// Over a pool (*sql.DB), big batches are split in parts that DuckDB
+	// serializes at once, on connections of their own.
+	parts := 1
+	if _, pool := b.d.q.(*sql.DB); pool {
+		parts = max(1, min(runtime.GOMAXPROCS(0), len(todo)/256))
+	}
+	outs := make([]*string, len(todo))
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*len(todo)/parts, (p+1)*len(todo)/parts
+		wg.Go(func() { errs[p] = b.serializeList(ctx, todo[lo:hi], outs[lo:hi]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	decoded, err := decodeAll(todo, outs)
+	if err != nil {
+		return err
+	}
+	for i, t := range todo {
+		b.memo[t] = decoded[i]
+	}
+	return nil
+}
+
+// serializeList serializes texts in one query, json_serialize_sql over
+// the rows of a list, and sets outs[i] to the answer for texts[i].
+func (b *batch) serializeList(ctx context.Context, texts []string, outs []*string) error {
+	in, err := json.Marshal(texts)
 	if err != nil {
 		return fmt.Errorf("encode statements: %w", err)
 	}
@@ -232,15 +263,14 @@ func (b *batch) prefetch(ctx context.Context, texts []string) error {
 		return fmt.Errorf("json_serialize_sql: %w", err)
 	}
 	defer rows.Close()
-	outs := make([]*string, len(todo))
 	for rows.Next() {
 		var i int
 		var out string
 		if err := rows.Scan(&i, &out); err != nil {
 			return fmt.Errorf("json_serialize_sql: %w", err)
 		}
-		if i < 1 || i > len(todo) {
-			return fmt.Errorf("json_serialize_sql answered for statement %d of %d", i, len(todo))
+		if i < 1 || i > len(texts) {
+			return fmt.Errorf("json_serialize_sql answered for statement %d of %d", i, len(texts))
 		}
 		outs[i-1] = &out
 	}
@@ -251,13 +281,6 @@ func (b *batch) prefetch(ctx context.Context, texts []string) error {
 		if out == nil {
 			return fmt.Errorf("json_serialize_sql did not answer for every statement")
 		}
-	}
-	decoded, err := decodeAll(todo, outs)
-	if err != nil {
-		return err
-	}
-	for i, t := range todo {
-		b.memo[t] = decoded[i]
 	}
 	return nil
 }
