@@ -111,7 +111,7 @@ type execSpec struct {
 func (s *scheduler) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	values := map[string]any{}
 	for _, v := range cp.Analysis.Vars {
-		for _, id := range st.ap.definers[varKey(v)] {
+		for _, id := range st.ap.Inputs(v) {
 			values[v] = st.ap.Cell(id).Cell.Input.Value
 		}
 	}
@@ -128,7 +128,7 @@ func (s *scheduler) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	if cp.Connection.Engine != connectors.EngineDuckDB {
 		spec.received = new(atomic.Int64)
 	} else if !cp.HasResult() {
-		spec.family = st.ap.familyOf[st.ref.cell] != nil
+		spec.family = st.ap.InFamily(st.ref.cell)
 		if st.version > 0 && !s.batch {
 			spec.drops = dropStatements(cp)
 		}
