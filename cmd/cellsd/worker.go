@@ -92,9 +92,7 @@ func (c *workerCmd) Run(e *env) error {
 // workerConnections picks the connections a worker takes jobs for: those
 // named, else every Postgres and MySQL connection whose secret is set.
 func workerConnections(reg *connectors.Registry, ids []string, log *slog.Logger) ([]connectors.Connection, error) {
-	runs := func(c connectors.Connection) bool {
-		return c.Engine == connectors.EnginePostgres || c.Engine == connectors.EngineMySQL
-	}
+	runs := func(c connectors.Connection) bool { return jobs.RunsOnWorkers(c) && !c.Workers }
 	var out []connectors.Connection
 	if len(ids) > 0 {
 		for _, id := range ids {
@@ -102,6 +100,8 @@ func workerConnections(reg *connectors.Registry, ids []string, log *slog.Logger)
 			switch {
 			case !ok:
 				return nil, usagef("--connector %s: no such connection in the connections file", id)
+			case c.Workers:
+				return nil, usagef("--connector %s: workers = true: the entry holds no credentials to run it with", id)
 			case !runs(c):
 				return nil, usagef("--connector %s: a %s connection does not run on a worker", id, c.Engine)
 			case c.UnsetSecretVar() != "":
