@@ -497,3 +497,34 @@ func TestJob_WrongCredentials(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 }
+
+// TestJob_NotRetried: a job on a connection with read_only = false whose
+// worker is killed is not run again on another worker: the fetch fails.
+func TestJob_NotRetried(t *testing.T) {
+	e := newEnv(t, jobs.ClientOptions{})
+	w1 := e.child("w1")
+	got := make(chan struct{})
+	var once sync.Once
+	c := &collector{onWrite: func(int64) { once.Do(func() { close(got) }) }}
+	rw := pgConn(e.dsn)
+	rw.ReadOnly = new(bool)
+	done := fetchAsync(context.Background(), e.source(rw),
+		"SELECT g::bigint AS id, pg_sleep(0.00002)::text AS z FROM generate_series(1, 2000000) g", c)
+	select {
+	case <-got:
+	case err := <-done:
+		t.Fatalf("fetch ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no batch in 30 s")
+	}
+	e.worker("w2") // free to take it, were it retried
+	w1.Process.Signal(syscall.SIGKILL)
+	w1.Wait()
+	err := wait(t, done, 30*time.Second)
+	if !errors.Is(err, jobs.ErrNotRetried) || !strings.Contains(err.Error(), "connection pg: worker w1: w1 lost; not retried: the connection is not read_only") {
+		t.Fatalf("fetch: %v", err)
+	}
+	if rs := c.reasons(); hasReason(rs, "running: retried on worker w2: w1 lost") {
+		t.Fatalf("statuses %q", rs)
+	}
+}

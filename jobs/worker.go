@@ -388,7 +388,7 @@ func (w *Worker) run(msg jetstream.Msg, conn connectors.Connection) {
 		return
 	}
 	if sw.err != nil {
-		ferr = sw.err
+		ferr = fmt.Errorf("connection %s: %w", conn.ID, sw.err)
 	}
 	if ferr != nil {
 		w.m.failed.Add(1)
