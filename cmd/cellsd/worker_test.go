@@ -265,7 +265,9 @@ func TestServe_OutsideWorkers(t *testing.T) {
 	}
 
 	w2 := startWorker(t, url, workerConns, "w2")
-	waitFor(t, 120*time.Second, func() bool { return evs.has("big", "success", "") && len(evs.of("big")) > 3 && evs.of("big")[len(evs.of("big"))-1] == "success: executed" })
+	waitFor(t, 120*time.Second, func() bool {
+		return evs.has("big", "success", "") && len(evs.of("big")) > 3 && evs.of("big")[len(evs.of("big"))-1] == "success: executed"
+	})
 	if !evs.has("big", "running", "retried on worker w2: w1 lost") {
 		t.Errorf("events of big: %q", evs.of("big"))
 	}
