@@ -134,7 +134,7 @@ func (n *jobNote) report(fs connectors.FetchStatus) {
 func (s *scheduler) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	values := map[string]any{}
 	for _, v := range cp.Analysis.Vars {
-		for _, id := range st.ap.definers[varKey(v)] {
+		for _, id := range st.ap.Inputs(v) {
 			values[v] = st.ap.Cell(id).Cell.Input.Value
 		}
 	}
@@ -155,7 +155,7 @@ func (s *scheduler) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 			spec.job.run = st.run.ID
 		}
 	} else if !cp.HasResult() {
-		spec.family = st.ap.familyOf[st.ref.cell] != nil
+		spec.family = st.ap.InFamily(st.ref.cell)
 		if st.version > 0 && !s.batch {
 			spec.drops = dropStatements(cp)
 		}
