@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/internal/leaktest"
+	"github.com/cellsd/cellsd/internal/measure"
 	"github.com/cellsd/cellsd/internal/natstest"
 	"github.com/cellsd/cellsd/internal/pgtest"
 	"github.com/cellsd/cellsd/internal/poll"
@@ -42,7 +44,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// childWorker runs a worker until SIGTERM, then prints its Go heap's
+// high-water mark ("heap-MiB 12.3").
 func childWorker(url, dsn, name string) int {
+	var heap measure.HeapPeak
+	stopHeap := heap.Start()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -63,6 +69,8 @@ func childWorker(url, dsn, name string) int {
 	signal.Notify(ch, syscall.SIGTERM, os.Interrupt)
 	<-ch
 	w.Close()
+	stopHeap()
+	fmt.Printf("heap-MiB %.1f\n", heap.MiB())
 	return 0
 }
 
@@ -72,14 +80,14 @@ func pgConn(dsn string) connectors.Connection {
 
 // env is one test's NATS server, engine-side client and Postgres.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	dsn    string
 	nc     *nats.Conn
 	client *jobs.Client
 }
 
-func newEnv(t *testing.T, opts jobs.ClientOptions) *env {
+func newEnv(t testing.TB, opts jobs.ClientOptions) *env {
 	t.Helper()
 	dsn := pgtest.DSN(t)
 	srv := natstest.RunServer(t, -1, t.TempDir())
@@ -124,7 +132,28 @@ func (e *env) worker(name string, conns ...connectors.Connection) *jobs.Worker {
 }
 
 // child starts a worker in a child process and returns it once ready.
-func (e *env) child(name string) *exec.Cmd {
+func (e *env) child(name string) *exec.Cmd { return e.childProc(name).cmd }
+
+// childProcess is a worker child process and its stdout.
+type childProcess struct {
+	cmd *exec.Cmd
+	out io.Reader
+}
+
+// stop ends the child with SIGTERM and returns its heap's high-water mark
+// in MiB.
+func (c *childProcess) stop(tb testing.TB) float64 {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	data, _ := io.ReadAll(c.out)
+	c.cmd.Wait()
+	var mib float64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(data)), "heap-MiB %f", &mib); err != nil {
+		tb.Fatalf("worker's heap: %q: %v", data, err)
+	}
+	return mib
+}
+
+func (e *env) childProc(name string) *childProcess {
 	e.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChildNATS+"="+e.url, envChildDSN+"="+e.dsn, envChildName+"="+name)
@@ -141,10 +170,10 @@ func (e *env) child(name string) *exec.Cmd {
 		cmd.Wait()
 	})
 	buf := make([]byte, 6)
-	if _, err := out.Read(buf); err != nil || string(buf) != "ready\n" {
+	if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "ready\n" {
 		e.t.Fatalf("child worker %s: %q %v", name, buf, err)
 	}
-	return cmd
+	return &childProcess{cmd: cmd, out: out}
 }
 
 func (e *env) source(c connectors.Connection) connectors.Source {
