@@ -99,9 +99,18 @@ func NewWorker(nc *nats.Conn, opts WorkerOptions) (*Worker, error) {
 
 // Open makes the stream and the consumers of the worker's connections
 // and starts taking jobs.
+//
+// The stream is created only when it does not exist yet (a worker
+// started before any engine), so a worker's NATS user needs no right to
+// change it: see README "Workers on other machines".
 func (w *Worker) Open(ctx context.Context) error {
-	if err := ensureStream(ctx, w.js); err != nil {
-		return err
+	if _, err := w.js.Stream(ctx, StreamName); errors.Is(err, jetstream.ErrStreamNotFound) {
+		err = ensureStream(ctx, w.js)
+		if err != nil {
+			return err
+		}
+	} else if err != nil {
+		return fmt.Errorf("stream %s: %w", StreamName, err)
 	}
 	var cons []jetstream.Consumer
 	for _, c := range w.opts.Connections {

@@ -20,7 +20,7 @@ import (
 )
 
 type workerCmd struct {
-	NATS           string   `name:"nats" required:"" placeholder:"URL" help:"NATS server or cluster (comma-separated URLs) to take jobs from."`
+	NATS           string   `name:"nats" required:"" env:"CELLSD_NATS" placeholder:"URL" help:"NATS server or cluster (comma-separated URLs) to take jobs from; nats://user:password@host:4222 for a --nats-config user (or set CELLSD_NATS, out of ps)."`
 	Connections    string   `required:"" type:"existingfile" placeholder:"FILE" help:"Connections config (TOML, [[db.connectors]]) with the credentials of the connections this worker runs."`
 	Connector      []string `sep:"none" placeholder:"ID" help:"Take only this connection's jobs (repeatable; default: every Postgres and MySQL connection whose secret is set)."`
 	Concurrency    int      `default:"4" placeholder:"N" help:"Jobs run at once."`
