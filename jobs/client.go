@@ -595,9 +595,14 @@ func (f *fetch) take(m *nats.Msg, r *received) (done bool, err error) {
 		if max := f.job.MaxResultBytes; max > 0 && r.bytes > max {
 			return false, f.tooLarge()
 		}
-		r.buf = append(r.buf, m.Data...)
-		if m.Header.Get(HdrMore) != "1" {
-			rd, err := ipc.NewReader(bytes.NewReader(r.buf))
+		more := m.Header.Get(HdrMore) == "1"
+		data := m.Data // a batch in one part is read where it arrived
+		if more || len(r.buf) > 0 {
+			r.buf = append(r.buf, m.Data...)
+			data = r.buf
+		}
+		if !more {
+			rd, err := ipc.NewReader(bytes.NewReader(data))
 			if err != nil {
 				return false, fmt.Errorf("connection %s: job: batch: %w", f.job.Connector, err)
 			}

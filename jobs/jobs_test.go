@@ -557,3 +557,22 @@ func TestJob_NotRetried(t *testing.T) {
 		t.Fatalf("statuses %q", rs)
 	}
 }
+
+// TestJob_BatchInParts: record batches larger than the server's max
+// payload cross in parts and arrive whole.
+func TestJob_BatchInParts(t *testing.T) {
+	e := newEnv(t, jobs.ClientOptions{})
+	e.worker("w1")
+	var c collector
+	err := e.source(pgConn(e.dsn)).Fetch(context.Background(), connectors.Query{HasResult: true,
+		SQL: "SELECT g::bigint AS id, repeat(md5(g::text), 40) AS s FROM generate_series(1, 6000) g"}, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max := e.nc.MaxPayload(); 2048*1280 < max {
+		t.Fatalf("a batch fits in one message of %d bytes", max)
+	}
+	if c.rows != 6000 || c.sum != 6000*6001/2 {
+		t.Fatalf("rows %d sum %d", c.rows, c.sum)
+	}
+}
