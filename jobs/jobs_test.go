@@ -300,6 +300,14 @@ func TestJob_EndToEnd(t *testing.T) {
 	if last.State != jobs.StateDone || last.Meta == nil || last.Meta.Worker != "w1" || last.Meta.Connector != "pg" {
 		t.Fatalf("last status %+v", last)
 	}
+	// Record batches larger than the server's max payload cross in parts
+	// and arrive whole.
+	var big collector
+	err = e.source(pgConn(e.dsn)).Fetch(context.Background(), connectors.Query{HasResult: true,
+		SQL: "SELECT g::bigint AS id, repeat(md5(g::text), 40) AS s FROM generate_series(1, 6000) g"}, &big)
+	if err != nil || big.rows != 6000 || big.sum != 6000*6001/2 || e.nc.MaxPayload() > 2048*1280 {
+		t.Fatalf("batches in parts: %v, rows %d sum %d, max payload %d", err, big.rows, big.sum, e.nc.MaxPayload())
+	}
 	// A query without a result runs, and nothing reaches the writer.
 	var c2 collector
 	if err := e.source(pgConn(e.dsn)).Fetch(context.Background(), connectors.Query{SQL: "SELECT 1"}, &c2); err != nil || c2.begun != 0 {
@@ -555,24 +563,5 @@ func TestJob_NotRetried(t *testing.T) {
 	}
 	if rs := c.reasons(); hasReason(rs, "running: retried on worker w2: w1 lost") {
 		t.Fatalf("statuses %q", rs)
-	}
-}
-
-// TestJob_BatchInParts: record batches larger than the server's max
-// payload cross in parts and arrive whole.
-func TestJob_BatchInParts(t *testing.T) {
-	e := newEnv(t, jobs.ClientOptions{})
-	e.worker("w1")
-	var c collector
-	err := e.source(pgConn(e.dsn)).Fetch(context.Background(), connectors.Query{HasResult: true,
-		SQL: "SELECT g::bigint AS id, repeat(md5(g::text), 40) AS s FROM generate_series(1, 6000) g"}, &c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if max := e.nc.MaxPayload(); 2048*1280 < max {
-		t.Fatalf("a batch fits in one message of %d bytes", max)
-	}
-	if c.rows != 6000 || c.sum != 6000*6001/2 {
-		t.Fatalf("rows %d sum %d", c.rows, c.sum)
 	}
 }
