@@ -1,7 +1,9 @@
 // NOTICE (p19-perf, issue 19): this file holds the helpers every benchmark
 // of package bench shares: the built binaries (binary), the rounds knob
 // (rounds), the generated notebooks (trivialNotebook), the load average
-// (loadAverage), resident memory (rssKiB) and the ratio report (report).
+// (loadAverage), resident memory (rssKiB, timed), alternation (turnAbout)
+// and the ratio report (report); and in session_test.go, the daemon's
+// (startDaemon, connect, request, openSession, runAll, closeSession).
 // Add shared helpers here, not in a file of your own, and do not define
 // these names again; TestMain is here too.
 
@@ -244,6 +246,16 @@ func rssKiB(tb testing.TB) int64 {
 		tb.Fatal("no VmRSS in /proc/self/status")
 	}
 	return kib
+}
+
+// turnAbout runs a and b, a first in even rounds and b first in odd ones,
+// so that neither side always runs on the heels of the other.
+func turnAbout(round int, a, b func()) {
+	if round%2 == 1 {
+		a, b = b, a
+	}
+	a()
+	b()
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

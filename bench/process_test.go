@@ -31,13 +31,7 @@ func BenchmarkProcess(b *testing.B) {
 					u := timed(b, baseline, sqlPath)
 					base, baseCPU = append(base, u.wall), append(baseCPU, u.cpu)
 				}
-				if i%2 == 0 {
-					runCellsd()
-					runBase()
-				} else {
-					runBase()
-					runCellsd()
-				}
+				turnAbout(i, runCellsd, runBase)
 			}
 			report(b, "cellsd-run", "baseline", "wall", got, base, 1.3)
 			// CPU time, all threads: what the machine's load moves least.

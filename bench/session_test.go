@@ -56,13 +56,7 @@ func BenchmarkSession(b *testing.B) {
 					batches = append(batches, time.Since(start))
 				}
 				session := func() { sessions = append(sessions, sessionRunAll(b, nc, data, n)) }
-				if i%2 == 0 {
-					batch()
-					session()
-				} else {
-					session()
-					batch()
-				}
+				turnAbout(i, batch, session)
 			}
 			report(b, "session-run-all", "batch", "wall", sessions, batches, 1.3)
 		})
