@@ -465,6 +465,7 @@ func (s *scheduler) start(st *cellState) []*cellState {
 	if s.batch {
 		guard = nil
 	}
+	queued := s.awaitsWorker(st, ex, spec)
 	prev, done := st.lastExec, make(chan struct{})
 	// The goroutine reports through finished, which takes mu: it sees the
 	// bookkeeping below.
@@ -489,6 +490,9 @@ func (s *scheduler) start(st *cellState) []*cellState {
 	}
 	st.exec, st.lastExec = ex, done
 	s.running++
+	if queued {
+		return nil // until a worker runs it (jobStatus)
+	}
 	s.transition(st, StatusRunning, "dependencies ready")
 	return nil
 }
