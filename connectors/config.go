@@ -73,6 +73,10 @@ type Connection struct {
 	// TLS (tls) asks a MySQL connection for TLS: "true" (verified),
 	// "skip-verify", "preferred" or "false" (the default).
 	TLS string
+	// Workers (workers = true) says the connection's cells run on outside
+	// workers (cellsd worker), which hold its credentials: the entry names
+	// the connection and holds none of them.
+	Workers bool
 }
 
 // ErrSecretMissing is wrapped when password_env or token_env names an
@@ -192,7 +196,13 @@ func NewRegistry(conns ...Connection) (*Registry, error) {
 			if err := validateTLS(c); err != nil {
 				return nil, err
 			}
+			if err := validateWorkers(c); err != nil {
+				return nil, err
+			}
 		case EngineBridge:
+			if c.Workers {
+				return nil, fmt.Errorf("connector %q: workers: only for engine postgres or mysql", c.ID)
+			}
 			if err := validateBridge(c); err != nil {
 				return nil, err
 			}
@@ -266,6 +276,31 @@ func validateTLS(c Connection) error {
 		return nil
 	}
 	return fmt.Errorf("connector %q: tls %q: want true, false, skip-verify or preferred", c.ID, c.TLS)
+}
+
+// validateWorkers checks a workers = true entry: a Postgres or MySQL
+// connection named for outside workers, without the credentials and
+// addresses only those workers hold.
+func validateWorkers(c Connection) error {
+	if !c.Workers {
+		return nil
+	}
+	if c.Engine == EngineDuckDB {
+		return fmt.Errorf("connector %q: workers: only for engine postgres or mysql", c.ID)
+	}
+	var set []string
+	for _, f := range []struct{ key, v string }{
+		{"host", c.Host}, {"port", c.Port}, {"database", c.Database}, {"user", c.User}, {"password", c.Password},
+		{"password_env", c.PasswordEnv}, {"dsn", c.DSN}, {"statement_timeout", c.StatementTimeout}, {"tls", c.TLS},
+	} {
+		if f.v != "" {
+			set = append(set, f.key)
+		}
+	}
+	if len(set) > 0 {
+		return fmt.Errorf("connector %q: %s: not a setting of a workers = true connection (the workers' own connections file has them)", c.ID, strings.Join(set, ", "))
+	}
+	return nil
 }
 
 // noBridgeKeys rejects bridge settings on a connection of another engine.
@@ -427,7 +462,7 @@ var errUnknownKey = errors.New("unknown key")
 
 // setField sets the field of TOML key k to v, a value as the TOML decoder
 // gives it. port may be a string or an integer, as the SQLRooms CLI takes
-// it; every other key but read_only is a string.
+// it; every other key but read_only and workers is a string.
 func (c *Connection) setField(k string, v any) error {
 	var dst *string
 	switch k {
@@ -467,6 +502,13 @@ func (c *Connection) setField(k string, v any) error {
 			return fmt.Errorf("want true or false, got %s", tomlType(v))
 		}
 		c.ReadOnly = &b
+		return nil
+	case "workers":
+		b, ok := v.(bool)
+		if !ok {
+			return fmt.Errorf("want true or false, got %s", tomlType(v))
+		}
+		c.Workers = b
 		return nil
 	case "statement_timeout":
 		dst = &c.StatementTimeout

@@ -280,3 +280,35 @@ func TestNewRegistry_UnsupportedEngine(t *testing.T) {
 		t.Errorf("an id used by an unsupported and a supported entry: error %v", err)
 	}
 }
+
+// TestLoadFile_Workers: a workers = true entry names a connection for
+// outside workers; credentials and addresses in it are refused by name.
+func TestLoadFile_Workers(t *testing.T) {
+	reg, err := loadTOML(t, "[[db.connectors]]\nid = \"pg\"\nengine = \"postgres\"\ntitle = \"Warehouse\"\nworkers = true\nread_only = false\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := reg.Lookup("pg")
+	if !ok || !c.Workers || c.IsReadOnly() || c.UnsetSecretVar() != "" {
+		t.Fatalf("connection %+v", c)
+	}
+	for _, tc := range []struct{ name, toml, want string }{
+		{"Credentials", "id = \"pg\"\nengine = \"postgres\"\nworkers = true\nhost = \"db\"\npassword_env = \"PGPASSWORD\"",
+			`connections.toml: connector "pg": host, password_env: not a setting of a workers = true connection (the workers' own connections file has them)`},
+		{"DSN", "id = \"pg\"\nengine = \"postgres\"\nworkers = true\ndsn = \"postgres://u:secret99@h/d\"",
+			`connector "pg": dsn: not a setting of a workers = true connection`},
+		{"DuckDB", "id = \"d\"\nengine = \"duckdb\"\nworkers = true", `connector "d": workers: only for engine postgres or mysql`},
+		{"Bridge", "id = \"b\"\nengine = \"bridge\"\nurl = \"http://h\"\nconnection_id = \"x\"\nworkers = true", `connector "b": workers: only for engine postgres or mysql`},
+		{"NotBool", "id = \"pg\"\nengine = \"postgres\"\nworkers = \"yes\"", `connector "pg": workers: want true or false, got a string`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadTOML(t, "[[db.connectors]]\n"+tc.toml+"\n")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "secret99") {
+				t.Errorf("the secret is in the error: %v", err)
+			}
+		})
+	}
+}

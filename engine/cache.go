@@ -16,7 +16,7 @@ import (
 // results.
 func (s *scheduler) fingerprint(st *cellState, cp *CellPlan, values map[string]any) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%s\x00", cp.sqlFingerprint, cp.Connection.ID, cp.HasResult(), cp.Name)
+	fmt.Fprintf(h, "%s\x00%s\x00%v\x00%s\x00", cp.Fingerprint(), cp.Connection.ID, cp.HasResult(), cp.Name)
 	for _, v := range cp.Analysis.Vars {
 		b, _ := json.Marshal(values[v])
 		fmt.Fprintf(h, "var %s=%s\x00", v, b)
@@ -34,7 +34,7 @@ func (s *scheduler) fingerprint(st *cellState, cp *CellPlan, values map[string]a
 // inputs and, for the definer of a family, so has every writer of it.
 func (s *scheduler) cacheHit(st *cellState, spec execSpec) bool {
 	return !s.opts.NoCache && st.version > 0 && spec.fingerprint == st.fingerprint &&
-		(!st.ap.definesFamily(st.ref.cell) || s.familyCached(st))
+		(!st.ap.DefinesFamily(st.ref.cell) || s.familyCached(st))
 }
 
 // familyCached reports whether every writer of the family st defines

@@ -1,5 +1,6 @@
-// Package engine runs notebooks. A [Planner] resolves a notebook into one
-// dependency graph per artifact ([Plan]), kept current cell by cell with
+// Package engine runs notebooks. A [Planner] (package plan, whose types
+// the engine's names alias) resolves a notebook into one dependency graph
+// per artifact ([Plan]), kept current cell by cell with
 // [ArtifactPlan.Update]. A [Session] holds an open notebook: it runs cells
 // in dependency order on the embedded DuckDB with bounded parallelism,
 // materializes every result as a table in <resultDb>.<artifactSchema>.<name>,

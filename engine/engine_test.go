@@ -82,6 +82,28 @@ func parseNotebook(t testing.TB, arts ...nbArtifact) *cells.Notebook {
 	return nb
 }
 
+// pgCell is a SQL cell on the Postgres connection "pg".
+func pgCell(id, name, sql string) nbCell {
+	c := sqlCell(id, name, sql)
+	c["data"].(map[string]any)["connectorId"] = "pg"
+	return c
+}
+
+// onConnector is a SQL cell on the given connector id.
+func onConnector(id, name, connector, sql string) nbCell {
+	c := sqlCell(id, name, sql)
+	c["data"].(map[string]any)["connectorId"] = connector
+	return c
+}
+
+// edge is a saved edge of the given kind.
+func edge(source, target, kind string) map[string]string {
+	return map[string]string{"id": source + "-" + target, "source": source, "target": target, "kind": kind}
+}
+
+// art is an artifact "nb" with the default schema artifact_nb.
+func art(cells ...nbCell) nbArtifact { return nbArtifact{id: "nb", cells: cells} }
+
 // openEngine opens an engine with cfg and closes it when the test ends.
 func openEngine(t testing.TB, cfg engine.Config) *engine.Engine {
 	t.Helper()

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"strings"
 	"unicode/utf8"
 
@@ -48,13 +47,3 @@ func unwrapPosition(err error, stmt string, prefix int) error {
 		err: err,
 	}
 }
-
-// ErrNoMatch is a selection (Plan.Select) that matches no cell.
-var ErrNoMatch = errors.New("no cell matches the selection")
-
-// noMatchError is ErrNoMatch with its message: what was looked for and a
-// did-you-mean.
-type noMatchError string
-
-func (e noMatchError) Error() string      { return string(e) }
-func (noMatchError) Is(target error) bool { return target == ErrNoMatch }

@@ -104,6 +104,29 @@ type execSpec struct {
 	// received counts the bytes of the Arrow batches an external
 	// connector sent; nil for core cells.
 	received *atomic.Int64
+	// job hears where an external cell's fetch stands when its Source
+	// queues it for a worker; nil for core cells.
+	job *jobNote
+}
+
+// jobNote is where an external cell's job stands: status, set by the
+// scheduler, moves the cell's state (queued while no worker runs it,
+// running on one); worker is the worker that ran it, for provenance. The
+// Source reports on the goroutine running Fetch, which is the execution's.
+type jobNote struct {
+	session, run string
+	status       func(connectors.FetchStatus)
+	worker       string
+}
+
+// report is the connectors.FetchInfo.Status of the cell's fetch.
+func (n *jobNote) report(fs connectors.FetchStatus) {
+	if fs.Worker != "" && fs.State != connectors.FetchQueued {
+		n.worker = fs.Worker
+	}
+	if n.status != nil {
+		n.status(fs)
+	}
 }
 
 // spec captures what executing st needs, with the cell's {{var}}s
@@ -111,7 +134,7 @@ type execSpec struct {
 func (s *scheduler) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	values := map[string]any{}
 	for _, v := range cp.Analysis.Vars {
-		for _, id := range st.ap.definers[varKey(v)] {
+		for _, id := range st.ap.Inputs(v) {
 			values[v] = st.ap.Cell(id).Cell.Input.Value
 		}
 	}
@@ -127,11 +150,47 @@ func (s *scheduler) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	}
 	if cp.Connection.Engine != connectors.EngineDuckDB {
 		spec.received = new(atomic.Int64)
+		spec.job = &jobNote{session: s.opts.ID}
+		if st.run != nil {
+			spec.job.run = st.run.ID
+		}
 	} else if !cp.HasResult() {
-		spec.family = st.ap.familyOf[st.ref.cell] != nil
+		spec.family = st.ap.InFamily(st.ref.cell)
 		if st.version > 0 && !s.batch {
 			spec.drops = dropStatements(cp)
 		}
 	}
 	return spec, nil
+}
+
+// awaitsWorker hooks an external cell's job to the cell's state, and
+// reports whether the cell stays queued as it starts: its Source queues
+// the fetch for a worker (connectors.Queueing), and jobStatus moves it on.
+func (s *scheduler) awaitsWorker(st *cellState, ex *execution, spec execSpec) bool {
+	if spec.job == nil {
+		return false
+	}
+	spec.job.status = func(fs connectors.FetchStatus) { s.jobStatus(st, ex, fs) }
+	q, ok := s.e.cfg.Sources.(connectors.Queueing)
+	return ok && q.Queues(spec.conn)
+}
+
+// jobStatus moves an external cell whose job waits for a worker or runs
+// on one: queued with the reason while no worker runs it ("waiting for a
+// worker for pg"), running on one ("on worker w1", "retried on worker w2:
+// w1 lost"), unless a newer run took the cell over.
+func (s *scheduler) jobStatus(st *cellState, ex *execution, fs connectors.FetchStatus) {
+	to := StatusRunning
+	switch fs.State {
+	case connectors.FetchQueued:
+		to = StatusQueued
+	case connectors.FetchDone:
+		return // finished says it
+	}
+	s.mu.Lock()
+	defer s.unlock()
+	if st.exec != ex || (st.status == to && st.reason == fs.Reason) {
+		return
+	}
+	s.transition(st, to, fs.Reason)
 }

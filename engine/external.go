@@ -43,6 +43,9 @@ func (e *Engine) runExternal(ctx context.Context, spec execSpec, guard func(cont
 		return nil, err
 	}
 	q := connectors.Query{SQL: spec.sql, Values: spec.values, HasResult: spec.hasResult}
+	if n := spec.job; n != nil {
+		ctx = connectors.WithFetchInfo(ctx, connectors.FetchInfo{Session: n.session, Artifact: spec.artifact, Cell: spec.cell, Run: n.run, Status: n.report})
+	}
 	if !spec.hasResult {
 		// Nothing to materialize (a cell ending in SET and the like): run
 		// it and drop what it returns.
@@ -79,11 +82,15 @@ func sourceError(spec execSpec, err error) error {
 type provenance = materialize.Provenance
 
 func newProvenance(e *Engine, spec execSpec, started, finished time.Time, rows int64, bytes *int64) provenance {
-	return provenance{
+	p := provenance{
 		Relation: e.relationName(spec.schema, spec.name), ArtifactID: spec.artifact, CellID: spec.cell,
 		ConnectionID: spec.conn.ID, Engine: spec.conn.Engine, SQLSHA256: materialize.SQLHash(spec.sql),
 		StartedAt: started, FinishedAt: finished, Rows: rows, Bytes: bytes,
 	}
+	if spec.job != nil {
+		p.Worker = spec.job.worker
+	}
+	return p
 }
 
 // writeProvenance appends rows to the provenance table: one call for many

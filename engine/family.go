@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -52,9 +51,8 @@ func (e *missingError) Error() string { return e.err.Error() + "\n" + e.hint }
 func (e *missingError) Unwrap() error { return e.err }
 
 // explainMissing adds to DuckDB's "Table with name x does not exist" what
-// the notebook knows: that x is a TEMP table of another cell (local to
-// it), or the names the notebook's cells define, closest first, as
-// did-you-mean. Other errors are returned as they are.
+// the plan knows about x (ArtifactPlan.MissingHint). Other errors are
+// returned as they are.
 func explainMissing(ap *ArtifactPlan, cell string, err error) error {
 	var de *duckdb.Error
 	if !errors.As(err, &de) || de.Type != duckdb.ErrorTypeCatalog {
@@ -64,36 +62,7 @@ func explainMissing(ap *ArtifactPlan, cell string, err error) error {
 	if !ok {
 		return err
 	}
-	var names []string
-	seen := map[string]bool{}
-	for _, cp := range ap.Cells {
-		if cp.Analysis != nil && cp.Cell.ID != cell {
-			for _, t := range cp.Analysis.Temps {
-				if strings.EqualFold(t.Name, name) {
-					return &missingError{err, fmt.Sprintf("%s is a TEMP table of cell %s: TEMP tables and views are local to the cell that creates them; use CREATE TABLE in %s to share it", name, cp.Cell.ID, cp.Cell.ID)}
-				}
-			}
-		}
-		for _, d := range cp.Defines {
-			if !seen[strings.ToLower(d)] {
-				seen[strings.ToLower(d)] = true
-				names = append(names, d)
-			}
-		}
-	}
-	if len(names) == 0 {
-		return &missingError{err, "No cell of this notebook defines " + name + "."}
-	}
-	slices.SortStableFunc(names, func(a, b string) int {
-		return editDistance(strings.ToLower(name), strings.ToLower(a)) - editDistance(strings.ToLower(name), strings.ToLower(b))
-	})
-	if len(names) > 5 {
-		names = names[:5]
-	}
-	for i, n := range names {
-		names[i] = `"` + n + `"`
-	}
-	return &missingError{err, fmt.Sprintf("No cell of this notebook defines %s. Did you mean one of the notebook's tables: %s?", name, strings.Join(names, ", "))}
+	return &missingError{err, ap.MissingHint(cell, name)}
 }
 
 // missingName reads the relation name out of DuckDB's catalog error

@@ -181,7 +181,7 @@ func (s *scheduler) cascade(ap *ArtifactPlan, id string, mode Mode, why string) 
 // reruns it from its definer, in order, so that no write is applied
 // twice) and, when downstream is set, the downstream of what it adds.
 func (s *scheduler) addFamilies(ap *ArtifactPlan, cells map[*cellState]string, downstream bool) {
-	if ap.families == nil {
+	if !ap.HasFamilies() {
 		return
 	}
 	for {
@@ -368,7 +368,7 @@ func (s *scheduler) decide(st *cellState) (next []*cellState, ready bool) {
 			}
 		}
 	}
-	if !wait && blockedBy == "" && st.ap.definesFamily(st.ref.cell) {
+	if !wait && blockedBy == "" && st.ap.DefinesFamily(st.ref.cell) {
 		wait = s.familyWaits(st)
 	}
 	switch {
@@ -409,7 +409,10 @@ func (s *scheduler) familyWaits(st *cellState) bool {
 				continue
 			}
 			if below == nil {
-				below = setOf(ap.Graph.Downstream(st.ref.cell)...)
+				below = map[string]bool{}
+				for _, id := range ap.Graph.Downstream(st.ref.cell) {
+					below[id] = true
+				}
 			}
 			if !below[d] {
 				return true
@@ -430,7 +433,7 @@ func (s *scheduler) dependents(st *cellState) []*cellState {
 		// The definer of a family waits for what its writers read
 		// (familyWaits): it may be ready now.
 		for _, m := range st.ap.Family(d) {
-			if mst := s.states[cellRef{st.ref.artifact, m}]; mst != nil && m != d && st.ap.definesFamily(m) {
+			if mst := s.states[cellRef{st.ref.artifact, m}]; mst != nil && m != d && st.ap.DefinesFamily(m) {
 				out = append(out, mst)
 			}
 		}
@@ -462,6 +465,7 @@ func (s *scheduler) start(st *cellState) []*cellState {
 	if s.batch {
 		guard = nil
 	}
+	queued := s.awaitsWorker(st, ex, spec)
 	prev, done := st.lastExec, make(chan struct{})
 	// The goroutine reports through finished, which takes mu: it sees the
 	// bookkeeping below.
@@ -486,6 +490,9 @@ func (s *scheduler) start(st *cellState) []*cellState {
 	}
 	st.exec, st.lastExec = ex, done
 	s.running++
+	if queued {
+		return nil // until a worker runs it (jobStatus)
+	}
 	s.transition(st, StatusRunning, "dependencies ready")
 	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/cellsd/cellsd/cells"
-	"github.com/cellsd/cellsd/connectors"
-	"github.com/cellsd/cellsd/sqlparse"
 )
 
 // CellPatch is an edit of one cell; nil fields are left alone.
@@ -42,7 +40,7 @@ func (s *Session) Update(ctx context.Context, p CellPatch) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, err = s.e.Planner().preparse(ctx, c)
+	ctx, err = s.e.Planner().Preparse(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -110,44 +108,4 @@ func (s *scheduler) patched(p CellPatch) (*cells.Cell, error) {
 		c.Input = &in
 	}
 	return &c, nil
-}
-
-// preparsedKey carries, in the context of ArtifactPlan.Update, the parse
-// Session.Update made of the edited cell before it took the lock.
-type preparsedKey struct{}
-
-type preparsed struct {
-	text string
-	a    *sqlparse.Analysis
-}
-
-// preparse parses c through DuckDB when it is a DuckDB cell, and returns
-// ctx carrying the parse for analyzeDuckDB. Other dialects parse without
-// I/O, under the lock. (Temporary: the plans' Analyzer replaces it.)
-func (p *Planner) preparse(ctx context.Context, c *cells.Cell) (context.Context, error) {
-	if c.Type != cells.TypeSQL {
-		return ctx, nil
-	}
-	reg := p.Connections
-	if reg == nil {
-		reg, _ = connectors.NewRegistry()
-	}
-	conn, ok := reg.Lookup(c.Connector())
-	if d := conn.SQLDialect(); !ok || d == connectors.EnginePostgres || d == connectors.EngineMySQL {
-		return ctx, nil
-	}
-	a, err := p.DuckDB.Analyze(ctx, c.SQL)
-	if err != nil {
-		return nil, fmt.Errorf("update cell %s: cell %s: %w", c.ID, c.ID, err)
-	}
-	return context.WithValue(ctx, preparsedKey{}, preparsed{c.SQL, a}), nil
-}
-
-// analyzeDuckDB parses a DuckDB cell, or takes the parse preparse made of
-// it.
-func (p *Planner) analyzeDuckDB(ctx context.Context, text string) (*sqlparse.Analysis, error) {
-	if pre, ok := ctx.Value(preparsedKey{}).(preparsed); ok && pre.text == text {
-		return pre.a, nil
-	}
-	return p.DuckDB.Analyze(ctx, text)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,10 +55,10 @@ const (
 	StateDone    = "done"
 )
 
-// Observer hears how a fetch's job is doing. The engine gives one to a
-// fetch with WithObserver, or its ResultWriter implements it; calls are
-// serialized. (The engine's hookup, mapping a Status to the cell's state
-// and reason, comes with the executor of the engine redesign.)
+// Observer hears how a fetch's job is doing, with the result's Meta at
+// the end. A caller gives one with WithObserver, or its ResultWriter
+// implements it; calls are serialized. (The engine, which imports no
+// connector, hears the same through connectors.FetchInfo.Status.)
 type Observer interface {
 	JobStatus(Status)
 }
@@ -70,26 +71,13 @@ type Restarter interface {
 	Restart() error
 }
 
-// Cell is where a job comes from.
-type Cell struct {
-	Session, Artifact, Cell, Run string
-}
-
 type ctxKey int
 
-const (
-	observerKey ctxKey = iota
-	cellKey
-)
+const observerKey ctxKey = iota
 
 // WithObserver returns a context whose fetches report to o.
 func WithObserver(ctx context.Context, o Observer) context.Context {
 	return context.WithValue(ctx, observerKey, o)
-}
-
-// WithCell returns a context whose fetches' jobs name c.
-func WithCell(ctx context.Context, c Cell) context.Context {
-	return context.WithValue(ctx, cellKey, c)
 }
 
 // ClientOptions configure a Client.
@@ -111,6 +99,14 @@ type Client struct {
 
 	mu      sync.Mutex
 	waiting map[string]int // jobs no worker has taken, per connection
+	workers map[string]seen
+	sub     *nats.Subscription // of the workers' presence
+}
+
+// seen is a worker's latest Presence and when it came.
+type seen struct {
+	p  Presence
+	at time.Time
 }
 
 // NewClient returns a Client on nc; Open creates the stream.
@@ -126,11 +122,66 @@ func NewClient(nc *nats.Conn, opts ClientOptions) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{nc: nc, js: js, opts: opts, log: log.With("component", "jobs"), waiting: map[string]int{}}, nil
+	return &Client{nc: nc, js: js, opts: opts, log: log.With("component", "jobs"), waiting: map[string]int{}, workers: map[string]seen{}}, nil
 }
 
-// Open creates (or updates) the CELLSD_JOBS stream.
-func (c *Client) Open(ctx context.Context) error { return ensureStream(ctx, c.js) }
+// Open creates (or updates) the CELLSD_JOBS stream and starts hearing
+// the workers' presence.
+func (c *Client) Open(ctx context.Context) error {
+	if err := ensureStream(ctx, c.js); err != nil {
+		return err
+	}
+	sub, err := c.nc.Subscribe(WorkersPrefix+".*", c.onPresence)
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", WorkersPrefix, err)
+	}
+	c.mu.Lock()
+	c.sub = sub
+	c.mu.Unlock()
+	return nil
+}
+
+// Close stops hearing the workers; the NATS connection is the caller's.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sub != nil {
+		c.sub.Unsubscribe()
+		c.sub = nil
+	}
+	return nil
+}
+
+func (c *Client) onPresence(m *nats.Msg) {
+	var p Presence
+	if json.Unmarshal(m.Data, &p) != nil || p.Worker == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.Gone {
+		delete(c.workers, p.Worker)
+		return
+	}
+	c.workers[p.Worker] = seen{p: p, at: time.Now()}
+}
+
+// Workers returns the latest Presence of each worker alive (heard within
+// three PresenceIntervals), sorted by name.
+func (c *Client) Workers() []Presence {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Presence, 0, len(c.workers))
+	for name, w := range c.workers {
+		if time.Since(w.at) > 3*PresenceInterval {
+			delete(c.workers, name)
+			continue
+		}
+		out = append(out, w.p)
+	}
+	slices.SortFunc(out, func(a, b Presence) int { return strings.Compare(a.Worker, b.Worker) })
+	return out
+}
 
 func ensureStream(ctx context.Context, js jetstream.JetStream) error {
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
@@ -167,6 +218,32 @@ func (c *Client) addWaiting(conn string, d int) {
 	c.mu.Unlock()
 }
 
+// Sources runs the cells of Postgres and MySQL connections as jobs on
+// Client's workers and those of other engines (bridges) on Other: the
+// connectors.Sources of an engine whose external cells are jobs.
+type Sources struct {
+	Client *Client
+	Other  connectors.Sources
+}
+
+var _ connectors.Queueing = Sources{}
+
+// RunsOnWorkers reports whether c's cells are jobs.
+func RunsOnWorkers(c connectors.Connection) bool {
+	return c.Engine == connectors.EnginePostgres || c.Engine == connectors.EngineMySQL
+}
+
+// Source returns c's Source.
+func (s Sources) Source(c connectors.Connection) (connectors.Source, error) {
+	if RunsOnWorkers(c) {
+		return s.Client.Source(c)
+	}
+	return s.Other.Source(c)
+}
+
+// Queues reports whether c's fetches wait for a worker.
+func (s Sources) Queues(c connectors.Connection) bool { return RunsOnWorkers(c) }
+
 // Source returns the Source that runs c's cells on workers.
 func (c *Client) Source(conn connectors.Connection) (connectors.Source, error) {
 	return &Source{c: c, conn: conn}, nil
@@ -202,8 +279,9 @@ func (s *Source) Fetch(ctx context.Context, q connectors.Query, w connectors.Res
 	if d, ok := ctx.Deadline(); ok {
 		f.job.Deadline = &d
 	}
-	if c, ok := ctx.Value(cellKey).(Cell); ok {
-		f.job.Session, f.job.Artifact, f.job.Cell, f.job.Run = c.Session, c.Artifact, c.Cell, c.Run
+	if fi, ok := connectors.FetchInfoOf(ctx); ok {
+		f.job.Session, f.job.Artifact, f.job.Cell, f.job.Run = fi.Session, fi.Artifact, fi.Cell, fi.Run
+		f.status = fi.Status
 	}
 	sub, err := s.c.nc.Subscribe(f.job.Reply, f.onMsg)
 	if err != nil {
@@ -245,6 +323,8 @@ type fetch struct {
 	seq uint64 // the job's stream sequence
 	w   connectors.ResultWriter
 	obs Observer
+	// status is the caller's connectors.FetchInfo.Status, or nil.
+	status func(connectors.FetchStatus)
 
 	// in carries the followed attempt's data messages, in order, from
 	// onMsg to loop.
@@ -291,6 +371,9 @@ func (f *fetch) report(st Status) {
 	}
 	if f.obs != nil {
 		f.obs.JobStatus(st)
+	}
+	if f.status != nil {
+		f.status(connectors.FetchStatus{State: st.State, Reason: st.Reason, Worker: st.Worker, Attempt: st.Attempt})
 	}
 }
 
@@ -512,9 +595,14 @@ func (f *fetch) take(m *nats.Msg, r *received) (done bool, err error) {
 		if max := f.job.MaxResultBytes; max > 0 && r.bytes > max {
 			return false, f.tooLarge()
 		}
-		r.buf = append(r.buf, m.Data...)
-		if m.Header.Get(HdrMore) != "1" {
-			rd, err := ipc.NewReader(bytes.NewReader(r.buf))
+		more := m.Header.Get(HdrMore) == "1"
+		data := m.Data // a batch in one part is read where it arrived
+		if more || len(r.buf) > 0 {
+			r.buf = append(r.buf, m.Data...)
+			data = r.buf
+		}
+		if !more {
+			rd, err := ipc.NewReader(bytes.NewReader(data))
 			if err != nil {
 				return false, fmt.Errorf("connection %s: job: batch: %w", f.job.Connector, err)
 			}
@@ -553,7 +641,7 @@ func (f *fetch) take(m *nats.Msg, r *received) (done bool, err error) {
 			e.Message = "undecodable error from worker " + m.Header.Get(HdrWorker)
 		}
 		respond(m, okReply{OK: true})
-		return true, remoteError(e, m.Header.Get(HdrWorker))
+		return true, remoteError(e, f.job.Connector)
 	}
 	return false, nil
 }
@@ -616,8 +704,19 @@ type workerError struct {
 func (e *workerError) Error() string { return e.msg }
 func (e *workerError) Unwrap() error { return e.err }
 
-func remoteError(e Error, worker string) error {
-	we := &workerError{msg: "on worker " + worker + ": " + e.Message}
+// remoteError is the error a worker sent, as the connection's Source
+// would have returned it in the engine's process: the same message, a
+// *connectors.Error when it was one, the database's error reachable.
+func remoteError(e Error, connector string) error {
+	err := workerErr(e)
+	if e.Source != nil {
+		return &connectors.Error{Connection: connector, Offset: e.Source.Offset, Detail: e.Source.Detail, Err: err}
+	}
+	return err
+}
+
+func workerErr(e Error) error {
+	we := &workerError{msg: e.Message}
 	switch {
 	case e.Code == CodeTooLarge:
 		we.err = ErrTooLarge
@@ -628,6 +727,9 @@ func remoteError(e Error, worker string) error {
 		we.err = &pgconn.PgError{Severity: p.Severity, Code: p.Code, Message: p.Message, Detail: p.Detail, Hint: p.Hint, Position: p.Position}
 	case e.Offset != nil:
 		we.err = &mysql.Error{Err: errors.New(strings.TrimSpace(e.Message)), Offset: *e.Offset}
+	}
+	if we.err == nil {
+		return errors.New(e.Message)
 	}
 	return we
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/internal/leaktest"
+	"github.com/cellsd/cellsd/internal/measure"
 	"github.com/cellsd/cellsd/internal/natstest"
 	"github.com/cellsd/cellsd/internal/pgtest"
 	"github.com/cellsd/cellsd/internal/poll"
@@ -42,7 +44,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// childWorker runs a worker until SIGTERM, then prints its Go heap's
+// high-water mark ("heap-MiB 12.3").
 func childWorker(url, dsn, name string) int {
+	var heap measure.HeapPeak
+	stopHeap := heap.Start()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -63,6 +69,8 @@ func childWorker(url, dsn, name string) int {
 	signal.Notify(ch, syscall.SIGTERM, os.Interrupt)
 	<-ch
 	w.Close()
+	stopHeap()
+	fmt.Printf("heap-MiB %.1f\n", heap.MiB())
 	return 0
 }
 
@@ -72,14 +80,14 @@ func pgConn(dsn string) connectors.Connection {
 
 // env is one test's NATS server, engine-side client and Postgres.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	dsn    string
 	nc     *nats.Conn
 	client *jobs.Client
 }
 
-func newEnv(t *testing.T, opts jobs.ClientOptions) *env {
+func newEnv(t testing.TB, opts jobs.ClientOptions) *env {
 	t.Helper()
 	dsn := pgtest.DSN(t)
 	srv := natstest.RunServer(t, -1, t.TempDir())
@@ -124,7 +132,28 @@ func (e *env) worker(name string, conns ...connectors.Connection) *jobs.Worker {
 }
 
 // child starts a worker in a child process and returns it once ready.
-func (e *env) child(name string) *exec.Cmd {
+func (e *env) child(name string) *exec.Cmd { return e.childProc(name).cmd }
+
+// childProcess is a worker child process and its stdout.
+type childProcess struct {
+	cmd *exec.Cmd
+	out io.Reader
+}
+
+// stop ends the child with SIGTERM and returns its heap's high-water mark
+// in MiB.
+func (c *childProcess) stop(tb testing.TB) float64 {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	data, _ := io.ReadAll(c.out)
+	c.cmd.Wait()
+	var mib float64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(data)), "heap-MiB %f", &mib); err != nil {
+		tb.Fatalf("worker's heap: %q: %v", data, err)
+	}
+	return mib
+}
+
+func (e *env) childProc(name string) *childProcess {
 	e.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChildNATS+"="+e.url, envChildDSN+"="+e.dsn, envChildName+"="+name)
@@ -141,10 +170,10 @@ func (e *env) child(name string) *exec.Cmd {
 		cmd.Wait()
 	})
 	buf := make([]byte, 6)
-	if _, err := out.Read(buf); err != nil || string(buf) != "ready\n" {
+	if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "ready\n" {
 		e.t.Fatalf("child worker %s: %q %v", name, buf, err)
 	}
-	return cmd
+	return &childProcess{cmd: cmd, out: out}
 }
 
 func (e *env) source(c connectors.Connection) connectors.Source {
@@ -270,6 +299,14 @@ func TestJob_EndToEnd(t *testing.T) {
 	last := c.last()
 	if last.State != jobs.StateDone || last.Meta == nil || last.Meta.Worker != "w1" || last.Meta.Connector != "pg" {
 		t.Fatalf("last status %+v", last)
+	}
+	// Record batches larger than the server's max payload cross in parts
+	// and arrive whole.
+	var big collector
+	err = e.source(pgConn(e.dsn)).Fetch(context.Background(), connectors.Query{HasResult: true,
+		SQL: "SELECT g::bigint AS id, repeat(md5(g::text), 40) AS s FROM generate_series(1, 6000) g"}, &big)
+	if err != nil || big.rows != 6000 || big.sum != 6000*6001/2 || e.nc.MaxPayload() > 2048*1280 {
+		t.Fatalf("batches in parts: %v, rows %d sum %d, max payload %d", err, big.rows, big.sum, e.nc.MaxPayload())
 	}
 	// A query without a result runs, and nothing reaches the writer.
 	var c2 collector
@@ -496,4 +533,35 @@ func TestJob_WrongCredentials(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	t.Logf("error: %v", err)
+}
+
+// TestJob_NotRetried: a job on a connection with read_only = false whose
+// worker is killed is not run again on another worker: the fetch fails.
+func TestJob_NotRetried(t *testing.T) {
+	e := newEnv(t, jobs.ClientOptions{})
+	w1 := e.child("w1")
+	got := make(chan struct{})
+	var once sync.Once
+	c := &collector{onWrite: func(int64) { once.Do(func() { close(got) }) }}
+	rw := pgConn(e.dsn)
+	rw.ReadOnly = new(bool)
+	done := fetchAsync(context.Background(), e.source(rw),
+		"SELECT g::bigint AS id, pg_sleep(0.00002)::text AS z FROM generate_series(1, 2000000) g", c)
+	select {
+	case <-got:
+	case err := <-done:
+		t.Fatalf("fetch ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no batch in 30 s")
+	}
+	e.worker("w2") // free to take it, were it retried
+	w1.Process.Signal(syscall.SIGKILL)
+	w1.Wait()
+	err := wait(t, done, 30*time.Second)
+	if !errors.Is(err, jobs.ErrNotRetried) || !strings.Contains(err.Error(), "connection pg: worker w1: w1 lost; not retried: the connection is not read_only") {
+		t.Fatalf("fetch: %v", err)
+	}
+	if rs := c.reasons(); hasReason(rs, "running: retried on worker w2: w1 lost") {
+		t.Fatalf("statuses %q", rs)
+	}
 }

@@ -69,6 +69,9 @@ const (
 	ReplyPrefix = "cellsd.v1.job"
 	// ConsumerPrefix is followed by the connection id, as one token.
 	ConsumerPrefix = "jobs-"
+	// WorkersPrefix is followed by a worker's name, as one token: where
+	// the worker publishes its Presence.
+	WorkersPrefix = "cellsd.v1.workers"
 )
 
 // Timing of the protocol.
@@ -85,7 +88,36 @@ const (
 	MaxDeliver = 5
 	// DefaultWindow is how many parts may be in flight.
 	DefaultWindow = 8
+	// PresenceInterval is how often a worker publishes its Presence; one
+	// unheard for three intervals is not alive.
+	PresenceInterval = time.Second
 )
+
+// Presence is what a worker publishes on WorkersPrefix.<name>: that it
+// is alive, what it runs and its counters since it started.
+type Presence struct {
+	V           int      `json:"v"`
+	Worker      string   `json:"worker"`
+	Connectors  []string `json:"connectors"`
+	Concurrency int      `json:"concurrency"`
+	// Running is how many jobs it runs now.
+	Running int `json:"running"`
+	// Gone is set on the last Presence of a worker that closes.
+	Gone bool `json:"gone,omitempty"`
+	Counters
+}
+
+// Counters are a worker's totals since it started.
+type Counters struct {
+	// Run counts the jobs it started, Failed those that ended in an
+	// error, Retried those it took after another worker was lost.
+	Run     int64 `json:"run"`
+	Failed  int64 `json:"failed"`
+	Retried int64 `json:"retried"`
+	// Rows and Bytes are what it streamed (Arrow IPC bytes).
+	Rows  int64 `json:"rows"`
+	Bytes int64 `json:"bytes"`
+}
 
 // Message types (the Cellsd-Type header).
 const (
@@ -202,6 +234,16 @@ type Error struct {
 	// Offset is the byte offset in the cell's SQL a MySQL error points
 	// at, or -1 (MySQL only).
 	Offset *int `json:"offset,omitempty"`
+	// Source is set when the connection's Source failed the fetch with a
+	// *connectors.Error; Message is then that error's own error, without
+	// the connection's name, and the engine rebuilds the same error.
+	Source *SourceError `json:"source,omitempty"`
+}
+
+// SourceError carries a *connectors.Error's fields.
+type SourceError struct {
+	Offset int    `json:"offset"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // PGError carries the fields of a *pgconn.PgError a message uses.

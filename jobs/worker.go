@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/mysql"
+	"github.com/cellsd/cellsd/engine/natsbus"
 )
 
 // ErrNoConnection is wrapped when a worker took a job for a connection
@@ -97,9 +99,18 @@ func NewWorker(nc *nats.Conn, opts WorkerOptions) (*Worker, error) {
 
 // Open makes the stream and the consumers of the worker's connections
 // and starts taking jobs.
+//
+// The stream is created only when it does not exist yet (a worker
+// started before any engine), so a worker's NATS user needs no right to
+// change it: see README "Workers on other machines".
 func (w *Worker) Open(ctx context.Context) error {
-	if err := ensureStream(ctx, w.js); err != nil {
-		return err
+	if _, err := w.js.Stream(ctx, StreamName); errors.Is(err, jetstream.ErrStreamNotFound) {
+		err = ensureStream(ctx, w.js)
+		if err != nil {
+			return err
+		}
+	} else if err != nil {
+		return fmt.Errorf("stream %s: %w", StreamName, err)
 	}
 	var cons []jetstream.Consumer
 	for _, c := range w.opts.Connections {
@@ -123,10 +134,14 @@ func (w *Worker) Open(ctx context.Context) error {
 		return errors.New("worker closed")
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
+	ids := make([]string, len(cons))
 	for i, cn := range cons {
+		ids[i] = w.opts.Connections[i].ID
 		w.wg.Add(1)
 		go w.pull(cn, w.opts.Connections[i])
 	}
+	w.wg.Add(1)
+	go w.present(ids)
 	w.log.Info("worker taking jobs", "connections", len(cons), "concurrency", w.opts.Concurrency)
 	return nil
 }
@@ -305,9 +320,11 @@ func (w *Worker) run(msg jetstream.Msg, conn connectors.Connection) {
 		return
 	}
 	fl.window = int64(max(g.Window, 1))
-	w.m.run.Inc()
+	w.m.run.Add(1)
+	w.m.running.Add(1)
+	defer w.m.running.Add(-1)
 	if attempt > 1 {
-		w.m.retried.Inc()
+		w.m.retried.Add(1)
 	}
 	log.Info("job started")
 
@@ -380,10 +397,10 @@ func (w *Worker) run(msg jetstream.Msg, conn connectors.Connection) {
 		return
 	}
 	if sw.err != nil {
-		ferr = sw.err
+		ferr = fmt.Errorf("connection %s: %w", conn.ID, sw.err)
 	}
 	if ferr != nil {
-		w.m.failed.Inc()
+		w.m.failed.Add(1)
 		log.Info("job failed", "err", ferr)
 		e := errorBody(conn, ferr)
 		if w.finish(request, MsgError, marshal(e)) {
@@ -422,11 +439,17 @@ func (w *Worker) finish(request func(string, []byte, time.Duration) (*nats.Msg, 
 // errorBody is a fetch's error as the engine gets it, with the
 // connection's secret removed whatever the error.
 func errorBody(conn connectors.Connection, err error) Error {
+	var ce *connectors.Error
+	var se *SourceError
+	if errors.As(err, &ce) {
+		se = &SourceError{Offset: ce.Offset, Detail: ce.Detail}
+		err = ce.Err
+	}
 	msg := err.Error()
 	if pw, _ := conn.PasswordSecret(); pw != "" {
 		msg = strings.ReplaceAll(msg, pw, "********")
 	}
-	e := Error{Message: msg}
+	e := Error{Message: msg, Source: se}
 	var pe *pgconn.PgError
 	var me *mysql.Error
 	switch {
@@ -538,36 +561,67 @@ func (s *streamWriter) Write(rec arrow.RecordBatch) error {
 		}
 		s.parts++
 		s.bytes += int64(n)
-		s.w.m.bytes.Add(float64(n))
+		s.w.m.bytes.Add(int64(n))
 		data = data[n:]
 	}
 	s.rows += rec.NumRows()
-	s.w.m.rows.Add(float64(rec.NumRows()))
+	s.w.m.rows.Add(rec.NumRows())
 	return nil
 }
 
-// metrics are a worker's counters.
+// metrics are a worker's counters: published in its Presence, and on
+// the Registerer, when there is one, as Prometheus counters.
 type metrics struct {
-	run, failed, retried, rows, bytes prometheus.Counter
+	run, failed, retried, rows, bytes atomic.Int64
+	running                           atomic.Int64
+}
+
+func (m *metrics) counters() Counters {
+	return Counters{Run: m.run.Load(), Failed: m.failed.Load(), Retried: m.retried.Load(), Rows: m.rows.Load(), Bytes: m.bytes.Load()}
 }
 
 func newMetrics(reg prometheus.Registerer, name string) (*metrics, error) {
-	c := func(n, help string) prometheus.Counter {
-		return prometheus.NewCounter(prometheus.CounterOpts{Name: "cellsd_worker_" + n, Help: help, ConstLabels: prometheus.Labels{"worker": name}})
+	m := &metrics{}
+	if reg == nil {
+		return m, nil
 	}
-	m := &metrics{
-		run:     c("jobs_run_total", "Jobs the worker started."),
-		failed:  c("jobs_failed_total", "Jobs that ended in an error on the worker."),
-		retried: c("jobs_retried_total", "Jobs the worker took after another worker was lost."),
-		rows:    c("rows_streamed_total", "Rows streamed to engines."),
-		bytes:   c("bytes_streamed_total", "Arrow IPC bytes streamed to engines."),
+	c := func(n, help string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cellsd_worker_" + n, Help: help, ConstLabels: prometheus.Labels{"worker": name}},
+			func() float64 { return float64(v.Load()) })
 	}
-	if reg != nil {
-		for _, x := range []prometheus.Collector{m.run, m.failed, m.retried, m.rows, m.bytes} {
-			if err := reg.Register(x); err != nil {
-				return nil, err
-			}
+	for _, x := range []prometheus.Collector{
+		c("jobs_run_total", "Jobs the worker started.", &m.run),
+		c("jobs_failed_total", "Jobs that ended in an error on the worker.", &m.failed),
+		c("jobs_retried_total", "Jobs the worker took after another worker was lost.", &m.retried),
+		c("rows_streamed_total", "Rows streamed to engines.", &m.rows),
+		c("bytes_streamed_total", "Arrow IPC bytes streamed to engines.", &m.bytes),
+	} {
+		if err := reg.Register(x); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// present publishes the worker's Presence every PresenceInterval until
+// the worker closes, then once more with Gone.
+func (w *Worker) present(ids []string) {
+	defer w.wg.Done()
+	subj := WorkersPrefix + "." + natsbus.Token(w.opts.Name)
+	send := func(gone bool) {
+		w.nc.Publish(subj, marshal(Presence{V: 1, Worker: w.opts.Name, Connectors: ids, Concurrency: w.opts.Concurrency,
+			Running: int(w.m.running.Load()), Gone: gone, Counters: w.m.counters()}))
+	}
+	t := time.NewTicker(PresenceInterval)
+	defer t.Stop()
+	for {
+		send(false)
+		select {
+		case <-t.C:
+		case <-w.ctx.Done():
+			send(true)
+			w.nc.FlushTimeout(time.Second)
+			return
+		}
+	}
 }

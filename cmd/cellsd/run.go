@@ -62,11 +62,14 @@ func (c *runCmd) Run(e *env) error {
 	if c.Sandbox {
 		sandbox = &engine.Sandbox{AllowDirs: c.AllowDir}
 	}
+	jobSources := newRunJobs(e, reg, c.NATS, c.Concurrency)
+	defer jobSources.close() // after the engine's Close: its cells are over
 	eng, err := openEngine(e, engine.Config{
 		DBPath:          c.DB,
 		Materialization: engine.Strategy(c.Materialization),
 		Connections:     reg,
 		Sandbox:         sandbox,
+		Sources:         jobSources,
 	})
 	if err != nil {
 		return err
@@ -90,6 +93,9 @@ func (c *runCmd) Run(e *env) error {
 		}
 	}
 	if err := secretsSet(plan, c.Artifact, c.Connections, sel); err != nil {
+		return err
+	}
+	if err := workersReachable(plan, c.Artifact, c.Connections, c.NATS, sel); err != nil {
 		return err
 	}
 	if c.Watch {

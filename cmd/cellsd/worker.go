@@ -20,7 +20,7 @@ import (
 )
 
 type workerCmd struct {
-	NATS           string   `name:"nats" required:"" placeholder:"URL" help:"NATS server or cluster (comma-separated URLs) to take jobs from."`
+	NATS           string   `name:"nats" required:"" env:"CELLSD_NATS" placeholder:"URL" help:"NATS server or cluster (comma-separated URLs) to take jobs from; nats://user:password@host:4222 for a --nats-config user (or set CELLSD_NATS, out of ps)."`
 	Connections    string   `required:"" type:"existingfile" placeholder:"FILE" help:"Connections config (TOML, [[db.connectors]]) with the credentials of the connections this worker runs."`
 	Connector      []string `sep:"none" placeholder:"ID" help:"Take only this connection's jobs (repeatable; default: every Postgres and MySQL connection whose secret is set)."`
 	Concurrency    int      `default:"4" placeholder:"N" help:"Jobs run at once."`
@@ -92,9 +92,7 @@ func (c *workerCmd) Run(e *env) error {
 // workerConnections picks the connections a worker takes jobs for: those
 // named, else every Postgres and MySQL connection whose secret is set.
 func workerConnections(reg *connectors.Registry, ids []string, log *slog.Logger) ([]connectors.Connection, error) {
-	runs := func(c connectors.Connection) bool {
-		return c.Engine == connectors.EnginePostgres || c.Engine == connectors.EngineMySQL
-	}
+	runs := func(c connectors.Connection) bool { return jobs.RunsOnWorkers(c) && !c.Workers }
 	var out []connectors.Connection
 	if len(ids) > 0 {
 		for _, id := range ids {
@@ -102,6 +100,8 @@ func workerConnections(reg *connectors.Registry, ids []string, log *slog.Logger)
 			switch {
 			case !ok:
 				return nil, usagef("--connector %s: no such connection in the connections file", id)
+			case c.Workers:
+				return nil, usagef("--connector %s: workers = true: the entry holds no credentials to run it with", id)
 			case !runs(c):
 				return nil, usagef("--connector %s: a %s connection does not run on a worker", id, c.Engine)
 			case c.UnsetSecretVar() != "":

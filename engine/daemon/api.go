@@ -348,7 +348,7 @@ func (d *Daemon) sessionOp(s *session, es *engine.Session, op string, body []byt
 		if err := jobapi.DecodePage(body, &req); err != nil {
 			return nil, err
 		}
-		return jobapi.Status(s.id, es, req, d.nc.MaxPayload())
+		return jobapi.Status(s.id, es, req, d.nc.MaxPayload(), d.jobsStatus())
 	case "graph":
 		var req jobapi.PageRequest
 		if err := jobapi.DecodePage(body, &req); err != nil {

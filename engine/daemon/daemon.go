@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/cellsd/cellsd/engine/daemon/bridgeserver"
 	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
+	"github.com/cellsd/cellsd/jobs"
 )
 
 // Config configures a Daemon.
@@ -105,9 +107,16 @@ type Daemon struct {
 	nbSub   *nats.Subscription // cellsd.v1.api.notebooks
 	sandbox *engine.Sandbox
 	tokens  *tokens
-	// sources are the external connections' Sources (one pool per
-	// connection), shared by all the sessions; closed last.
-	sources *registry.Sources
+	// registry holds the Sources of the connections that are not jobs
+	// (bridges), shared by all the sessions; closed last.
+	registry *registry.Sources
+	// jobs submits the sessions' Postgres and MySQL cells to CELLSD_JOBS;
+	// its embedded worker (on workerNC) runs the connections the daemon
+	// holds credentials for. sources is the sessions' Sources: jobs, or
+	// registry for bridges.
+	jobs     *jobs.Local
+	workerNC *nats.Conn
+	sources  connectors.Sources
 
 	opens sync.WaitGroup // open requests in flight
 	wg    sync.WaitGroup // the HTTP server
@@ -139,7 +148,7 @@ func New(cfg Config) *Daemon {
 	}
 	return &Daemon{cfg: cfg, log: cfg.Logger.With("component", "daemon", "daemon", name), name: name, stableName: stable,
 		sessions: map[string]*session{}, opening: map[string]*session{}, sandbox: &sb, tokens: newTokens(),
-		sources: registry.New()}
+		registry: registry.New()}
 }
 
 // Open starts the embedded NATS server (unless given one), connects, sets
@@ -177,7 +186,10 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 	if err = d.serveCallout(); err != nil {
 		return err
 	}
-	d.metrics = newMetrics(func() float64 { return float64(d.pub.Buffered()) })
+	if err = d.openJobs(ctx, url, co); err != nil {
+		return err
+	}
+	d.metrics = newMetrics(func() float64 { return float64(d.pub.Buffered()) }, d.jobs.Client)
 	d.pub = natsbus.NewPublisher(d.js, d.cfg.Logger, natsbus.Hooks{
 		Published: func(n int) { d.metrics.published.Add(float64(n)) },
 		Retried:   func(error) { d.metrics.retries.Inc() },
@@ -220,6 +232,51 @@ func (d *Daemon) Open(ctx context.Context) (err error) {
 	}()
 	d.log.Info("cellsd serving", "nats", url, "http", d.HTTPAddr(), "websocket", d.WebsocketURL())
 	return nil
+}
+
+// openJobs starts the jobs client and the embedded worker: the sessions'
+// Postgres and MySQL cells are jobs on CELLSD_JOBS, taken by the embedded
+// worker for the connections with credentials and by outside workers
+// (cellsd worker) for those with workers = true.
+func (d *Daemon) openJobs(ctx context.Context, url string, co natsbus.ConnectOptions) error {
+	opts := []nats.Option{nats.Name("cellsd " + d.name + " worker"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if co.User != "" {
+		opts = append(opts, nats.UserInfo(co.User, co.Password))
+	}
+	var err error
+	if d.workerNC, err = nats.Connect(url, opts...); err != nil {
+		return fmt.Errorf("jobs: connect to nats %s: %w", url, err)
+	}
+	concurrency := max(d.cfg.Concurrency, runtime.NumCPU()) * 4
+	if d.jobs, err = jobs.StartLocal(ctx, d.nc, d.workerNC, jobs.LocalOptions{Connections: d.cfg.Connections, Other: d.registry,
+		Name: d.name, Concurrency: concurrency, Logger: d.cfg.Logger}); err != nil {
+		return fmt.Errorf("jobs: %w", err)
+	}
+	d.sources = d.jobs.Sources
+	var outside []string
+	if d.cfg.Connections != nil {
+		for _, id := range d.cfg.Connections.IDs() {
+			if c, _ := d.cfg.Connections.Lookup(id); c.Workers {
+				outside = append(outside, id)
+			}
+		}
+	}
+	if len(outside) > 0 {
+		d.log.Info("connections run by outside workers (cellsd worker)", "connections", outside)
+	}
+	return nil
+}
+
+// jobsStatus is the status op's view of the jobs.
+func (d *Daemon) jobsStatus() *jobapi.JobsStatus {
+	if d.jobs == nil {
+		return nil
+	}
+	out := &jobapi.JobsStatus{Waiting: d.jobs.Client.Waiting(), Workers: []jobapi.WorkerStatus{}}
+	for _, p := range d.jobs.Client.Workers() {
+		out.Workers = append(out.Workers, jobapi.WorkerStatus{Name: p.Worker, Connectors: p.Connectors, Running: p.Running})
+	}
+	return out
 }
 
 // NATSURL is the URL clients reach the daemon's NATS at.
@@ -316,7 +373,13 @@ func (d *Daemon) Close(ctx context.Context) error {
 		d.httpLn.Close()
 	}
 	d.wg.Wait()
-	if err := d.sources.Close(); err != nil { // the sessions that used them are closed
+	if d.jobs != nil { // the sessions that submitted jobs are closed
+		errs = append(errs, d.jobs.Close())
+	}
+	if d.workerNC != nil {
+		d.workerNC.Close()
+	}
+	if err := d.registry.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("sources: %w", err))
 	}
 	if d.nc != nil {

@@ -77,6 +77,7 @@ type loader struct {
 	st      *scanStream
 	ctasErr chan error
 	rows    int64
+	bytes   int64 // added to received
 }
 
 var errScanStopped = errors.New("the load into DuckDB stopped")
@@ -199,13 +200,39 @@ func (l *loader) send(rec arrow.RecordBatch) error {
 	case l.st.records <- rec:
 		l.rows += rec.NumRows()
 		if l.received != nil {
-			l.received.Add(recordBytes(rec))
+			n := recordBytes(rec)
+			l.bytes += n
+			l.received.Add(n)
 		}
 		return nil
 	case <-l.st.stopped:
 		rec.Release()
 		return errScanStopped
 	}
+}
+
+// errRestarted stops the load of a result the source starts over.
+var errRestarted = errors.New("the source starts the result over")
+
+// Restart drops what the load received: the source (a worker pool whose
+// worker was lost) sends the result again from Begin. The staging table
+// is dropped; the target is untouched, as it is until the swap.
+func (l *loader) Restart() error {
+	if l.st == nil {
+		return nil
+	}
+	err := l.finish(errRestarted)
+	if err != nil && !errors.Is(err, errRestarted) {
+		return err
+	}
+	if _, err := l.conn.ExecContext(l.ctx, "DROP TABLE IF EXISTS "+l.stagingRel); err != nil {
+		return fmt.Errorf("load result: drop the partial result: %w", err)
+	}
+	if l.received != nil {
+		l.received.Add(-l.bytes)
+	}
+	l.st, l.rows, l.bytes = nil, 0, 0
+	return nil
 }
 
 // finish ends the stream with the fetch's error, waits for DuckDB to

@@ -20,6 +20,9 @@ type Provenance struct {
 	StartedAt, FinishedAt        time.Time
 	Rows                         int64
 	Bytes                        *int64 // of the batches received; nil for core cells
+	// Worker is the worker that ran the cell's job; empty when it ran in
+	// the engine's process.
+	Worker string
 }
 
 // SQLHash is the hash of a cell's SQL the provenance keeps.
@@ -33,12 +36,14 @@ func ProvenanceTable(catalog string) string {
 	return QuoteIdent(catalog) + ".main.cellsd_provenance"
 }
 
-// CreateProvenance is the statement that creates catalog's provenance
-// table if it does not exist.
+// CreateProvenance is the statements that create catalog's provenance
+// table if it does not exist, and add the worker column to one made
+// before it had one.
 func CreateProvenance(catalog string) string {
 	return `CREATE TABLE IF NOT EXISTS ` + ProvenanceTable(catalog) + ` (
 		relation VARCHAR, artifact_id VARCHAR, cell_id VARCHAR, connection_id VARCHAR, engine VARCHAR,
-		sql_sha256 VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, rows BIGINT, bytes BIGINT)`
+		sql_sha256 VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, rows BIGINT, bytes BIGINT, worker VARCHAR);
+		ALTER TABLE ` + ProvenanceTable(catalog) + ` ADD COLUMN IF NOT EXISTS worker VARCHAR`
 }
 
 // WriteProvenance appends rows to catalog's provenance table with
@@ -59,12 +64,15 @@ func (m *Materializer) WriteProvenance(ctx context.Context, catalog string, rows
 			return err
 		}
 		for _, p := range rows {
-			var b any
+			var b, w any
 			if p.Bytes != nil {
 				b = *p.Bytes
 			}
+			if p.Worker != "" {
+				w = p.Worker
+			}
 			if err := a.AppendRow(p.Relation, p.ArtifactID, p.CellID, p.ConnectionID, p.Engine, p.SQLSHA256,
-				p.StartedAt, p.FinishedAt, p.Rows, b); err != nil {
+				p.StartedAt, p.FinishedAt, p.Rows, b, w); err != nil {
 				a.Close()
 				return err
 			}

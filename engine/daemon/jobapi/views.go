@@ -39,6 +39,22 @@ type StatusReply struct {
 	Cells     []StatusCell  `json:"cells"`
 	Inputs    []StatusInput `json:"inputs"`
 	Next      *int          `json:"next"`
+	Jobs      *JobsStatus   `json:"jobs,omitempty"`
+}
+
+// JobsStatus is how the daemon's external cells' jobs stand: how many no
+// worker has taken yet, per connector, and the workers alive.
+type JobsStatus struct {
+	Waiting map[string]int `json:"waiting"`
+	Workers []WorkerStatus `json:"workers"`
+}
+
+// WorkerStatus is a worker alive: its name, the connectors it takes jobs
+// for and how many it runs now.
+type WorkerStatus struct {
+	Name       string   `json:"name"`
+	Connectors []string `json:"connectors"`
+	Running    int      `json:"running"`
 }
 
 // StatusCell is a cell's latest event and the cell itself.
@@ -109,8 +125,9 @@ func tooBig(what string, n, budget int) error {
 }
 
 // Status answers the status op of session id: a page of its cells that
-// fits, with the room left in a reply of maxPayload bytes.
-func Status(id string, es *engine.Session, req PageRequest, maxPayload int64) (any, error) {
+// fits, with the room left in a reply of maxPayload bytes; jobs, when not
+// nil, is the daemon's jobs.
+func Status(id string, es *engine.Session, req PageRequest, maxPayload int64, jobs *JobsStatus) (any, error) {
 	seq, evs := es.Snapshot()
 	views := map[[2]string]engine.CellView{}
 	var inputs []StatusInput
@@ -129,9 +146,10 @@ func Status(id string, es *engine.Session, req PageRequest, maxPayload int64) (a
 		Cells     []json.RawMessage `json:"cells"`
 		Inputs    []StatusInput     `json:"inputs"`
 		Next      *int              `json:"next"`
+		Jobs      *JobsStatus       `json:"jobs,omitempty"`
 	}
 	n := len(evs)
-	out := page{SessionID: id, Seq: seq, Cells: []json.RawMessage{}, Inputs: inputs, Next: &n}
+	out := page{SessionID: id, Seq: seq, Cells: []json.RawMessage{}, Inputs: inputs, Next: &n, Jobs: jobs}
 	budget, err := room(maxPayload, out)
 	if err != nil {
 		return nil, err

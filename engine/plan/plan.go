@@ -1,4 +1,4 @@
-package engine
+package plan
 
 import (
 	"context"
@@ -125,13 +125,13 @@ type CellPlan struct {
 	// Errors found in this cell; the first one decides its status.
 	Errors []*CellError
 
-	own            []*CellError    // errors of the cell alone: invalid-name, unknown-connector, parse
-	sqlFingerprint string          // of the SQL, layout and comments left out
-	defKeys        []string        // keys the cell defines
-	ddlKeys        map[string]bool // the defKeys its DDL creates: reading them is no edge
-	reads          []read
-	writes         []read   // what the cell writes; keys as for reads
-	writeKeys      []string // the keys its writes resolved to (families it writes into)
+	own         []*CellError    // errors of the cell alone: invalid-name, unknown-connector, parse
+	fingerprint string          // of the SQL, layout and comments left out
+	defKeys     []string        // keys the cell defines
+	ddlKeys     map[string]bool // the defKeys its DDL creates: reading them is no edge
+	reads       []read
+	writes      []read   // what the cell writes; keys as for reads
+	writeKeys   []string // the keys its writes resolved to (families it writes into)
 }
 
 // HasResult reports whether the cell materializes a result relation: a SQL
@@ -388,14 +388,14 @@ func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 	case conn.SQLDialect() == connectors.EngineMySQL:
 		cp.Analysis = sqlparse.AnalyzeMySQL(c.SQL)
 	default:
-		a, err := ap.planner.analyzeDuckDB(ctx, c.SQL) // Session.Update may have parsed it already
+		a, err := ap.planner.analyzeDuckDB(ctx, c.SQL) // Preparse may have parsed it already
 		if err != nil {
 			return fmt.Errorf("cell %s: %w", c.ID, err)
 		}
 		cp.Analysis = a
 	}
 	cp.Connection = conn
-	cp.sqlFingerprint = sqlparse.Fingerprint(c.SQL)
+	cp.fingerprint = sqlparse.Fingerprint(c.SQL)
 	a := cp.Analysis
 	if a.Err != nil {
 		cp.own = append(cp.own, &CellError{CellID: c.ID, Kind: KindParse, Message: a.Err.Message, Line: a.Err.Line, Column: a.Err.Column})
@@ -650,53 +650,6 @@ func (ap *ArtifactPlan) finish() {
 		}
 	}
 	ap.Order, _ = ap.Graph.Order(failed)
-}
-
-// indexFamilies recomputes the families of the relations cells write.
-func (ap *ArtifactPlan) indexFamilies() {
-	ap.families, ap.familyOf = nil, nil
-	for _, cp := range ap.Cells {
-		for _, k := range cp.writeKeys {
-			if _, ok := ap.families[k]; ok {
-				continue
-			}
-			if ap.families == nil {
-				ap.families, ap.familyOf = map[string][]string{}, map[string][]string{}
-			}
-			members := append(slices.Clone(ap.definers[k]), ap.writersOf(k)...)
-			ap.families[k] = members
-			for _, id := range members {
-				ap.familyOf[id] = append(ap.familyOf[id], k)
-			}
-		}
-	}
-}
-
-// Family returns the cells of every family cell id belongs to (as the
-// definer or a writer of a relation some cell writes), in the order they
-// run: definers, then writers in notebook order; nil when it belongs to
-// none.
-func (ap *ArtifactPlan) Family(id string) []string {
-	var out []string
-	for _, k := range ap.familyOf[id] {
-		for _, m := range ap.families[k] {
-			if !slices.Contains(out, m) {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
-}
-
-// definesFamily reports whether cell id is the definer of a relation that
-// other cells write.
-func (ap *ArtifactPlan) definesFamily(id string) bool {
-	for _, k := range ap.familyOf[id] {
-		if slices.Contains(ap.definers[k], id) {
-			return true
-		}
-	}
-	return false
 }
 
 // markCycles records a cycle error on every cell of every cycle.

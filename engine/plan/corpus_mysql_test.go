@@ -1,10 +1,9 @@
-package engine_test
+package plan_test
 
 import (
 	"testing"
 
 	"github.com/cellsd/cellsd/connectors"
-	"github.com/cellsd/cellsd/engine"
 )
 
 // The MySQL dialect's dependency corpus: cells on connection "mysql" are
@@ -22,7 +21,7 @@ func TestCorpusMySQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := openEngine(t, engine.Config{Connections: reg, Sources: testSources(t)})
+	pl := newPlanner(t, reg)
 	seen := map[string]bool{}
 	for _, tc := range mysqlCorpus {
 		if seen[tc.name] {
@@ -30,7 +29,7 @@ func TestCorpusMySQL(t *testing.T) {
 		}
 		seen[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
-			checkCorpusCase(t, tc, mustPlan(t, eng, corpusNotebook(t, tc)))
+			checkCorpusCase(t, tc, mustPlan(t, pl, corpusNotebook(t, tc)))
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package engine_test
+package plan_test
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/cellsd/cellsd/connectors"
-	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/plan"
 )
 
 // The dependency corpus: small notebooks, each with its exact expected edges
@@ -78,7 +78,7 @@ func TestCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := openEngine(t, engine.Config{Connections: reg, Sources: testSources(t)})
+	pl := newPlanner(t, reg)
 	seen := map[string]bool{}
 	for _, tc := range corpus {
 		if seen[tc.name] {
@@ -86,16 +86,16 @@ func TestCorpus(t *testing.T) {
 		}
 		seen[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
-			checkCorpusCase(t, tc, mustPlan(t, eng, corpusNotebook(t, tc)))
+			checkCorpusCase(t, tc, mustPlan(t, pl, corpusNotebook(t, tc)))
 		})
 	}
 }
 
-func checkCorpusCase(t *testing.T, tc corpusCase, plan *engine.Plan) {
+func checkCorpusCase(t *testing.T, tc corpusCase, p *plan.Plan) {
 	t.Helper()
 	wantDeps := lineMap(t, tc.deps)
 	var gotErrors []string
-	for _, ap := range plan.Artifacts {
+	for _, ap := range p.Artifacts {
 		for _, cp := range ap.Cells {
 			id := cp.Cell.ID
 			if got, want := strings.Join(cp.Deps, " "), wantDeps[id]; got != want {
@@ -112,14 +112,14 @@ func checkCorpusCase(t *testing.T, tc corpusCase, plan *engine.Plan) {
 	}
 	if !slices.Equal(gotErrors, tc.errors) && !(len(gotErrors) == 0 && len(tc.errors) == 0) {
 		t.Errorf("errors = %q, want %q", gotErrors, tc.errors)
-		for _, ap := range plan.Artifacts {
+		for _, ap := range p.Artifacts {
 			for _, e := range ap.Errors {
 				t.Logf("  %v", e)
 			}
 		}
 	}
-	cellPlan := func(id string) *engine.CellPlan {
-		for _, ap := range plan.Artifacts {
+	cellPlan := func(id string) *plan.CellPlan {
+		for _, ap := range p.Artifacts {
 			if cp := ap.Cell(id); cp != nil {
 				return cp
 			}

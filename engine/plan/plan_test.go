@@ -1,4 +1,4 @@
-package engine_test
+package plan_test
 
 import (
 	"path/filepath"
@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/cellsd/cellsd/connectors"
-	"github.com/cellsd/cellsd/engine"
 	"github.com/cellsd/cellsd/engine/format"
+	"github.com/cellsd/cellsd/engine/plan"
 )
 
 // cellWant is what the plan should say about one cell. A nil slice means
@@ -19,7 +19,7 @@ type cellWant struct {
 }
 
 // checkCell compares the plan of one cell with want.
-func checkCell(t *testing.T, ap *engine.ArtifactPlan, id string, want cellWant) {
+func checkCell(t *testing.T, ap *plan.ArtifactPlan, id string, want cellWant) {
 	t.Helper()
 	cp := ap.Cell(id)
 	if cp == nil {
@@ -48,7 +48,7 @@ func checkCell(t *testing.T, ap *engine.ArtifactPlan, id string, want cellWant) 
 
 // errorOf returns the first error of kind in cell id, failing if there is
 // none.
-func errorOf(t *testing.T, ap *engine.ArtifactPlan, id, kind string) *engine.CellError {
+func errorOf(t *testing.T, ap *plan.ArtifactPlan, id, kind string) *plan.CellError {
 	t.Helper()
 	for _, e := range ap.Cell(id).Errors {
 		if e.Kind == kind {
@@ -60,7 +60,7 @@ func errorOf(t *testing.T, ap *engine.ArtifactPlan, id, kind string) *engine.Cel
 }
 
 func TestPlan_References(t *testing.T) {
-	eng := openEngine(t, engine.Config{})
+	pl := newPlanner(t, nil)
 	nb := parseNotebook(t, nbArtifact{id: "nb1", cells: []nbCell{
 		inputCell("in", "v", "hello"),
 		sqlCell("orders", "orders", "SELECT 1 AS id"),
@@ -74,11 +74,11 @@ func TestPlan_References(t *testing.T) {
 		vegaCell("chart", "unq"),
 		sqlCell("unkvar", "unkvar", "SELECT {{nope}} AS x"),
 	}})
-	plan := mustPlan(t, eng, nb)
-	if len(plan.Artifacts) != 1 {
-		t.Fatalf("%d artifact plans, want 1", len(plan.Artifacts))
+	p := mustPlan(t, pl, nb)
+	if len(p.Artifacts) != 1 {
+		t.Fatalf("%d artifact plans, want 1", len(p.Artifacts))
 	}
-	ap := plan.Artifacts[0]
+	ap := p.Artifacts[0]
 	if ap.Schema != "artifact_nb1" {
 		t.Errorf("Schema = %q, want artifact_nb1", ap.Schema)
 	}
@@ -97,13 +97,13 @@ func TestPlan_References(t *testing.T) {
 		{"OtherSchemaIsExternal", "other", cellWant{defines: []string{"other"}, external: []string{"other_schema.orders", "raw_events"}}},
 		{"VariableDependsOnInput", "var", cellWant{deps: []string{"in"}, defines: []string{"var"}}},
 		{"VegaDependsOnSQLID", "chart", cellWant{deps: []string{"unq"}}},
-		{"UnknownVariable", "unkvar", cellWant{defines: []string{"unkvar"}, errKinds: []string{engine.KindUnknownVariable}}},
+		{"UnknownVariable", "unkvar", cellWant{defines: []string{"unkvar"}, errKinds: []string{plan.KindUnknownVariable}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { checkCell(t, ap, tt.cell, tt.want) })
 	}
 	t.Run("UnknownVariableMessage", func(t *testing.T) {
-		if e := errorOf(t, ap, "unkvar", engine.KindUnknownVariable); !strings.Contains(e.Message, "nope") {
+		if e := errorOf(t, ap, "unkvar", plan.KindUnknownVariable); !strings.Contains(e.Message, "nope") {
 			t.Errorf("message %q does not name the variable", e.Message)
 		}
 	})
@@ -121,7 +121,7 @@ func TestPlan_References(t *testing.T) {
 }
 
 func TestPlan_Errors(t *testing.T) {
-	eng := openEngine(t, engine.Config{})
+	pl := newPlanner(t, nil)
 	nb := parseNotebook(t, nbArtifact{id: "nb", cells: []nbCell{
 		sqlCell("ok", "fine", "SELECT 42 AS answer"),
 		sqlCell("d1", "dup", "SELECT 1 AS x"),
@@ -138,23 +138,23 @@ func TestPlan_Errors(t *testing.T) {
 		vegaCell("chartdown", "down"),
 		sqlCell("uses", "uses_fine", "SELECT answer + 1 AS next FROM fine"),
 	}})
-	ap := mustPlan(t, eng, nb).Artifacts[0]
+	ap := mustPlan(t, pl, nb).Artifacts[0]
 
 	tests := []struct {
 		name string
 		cell string
 		want cellWant
 	}{
-		{"DuplicateName/First", "d1", cellWant{defines: []string{"dup"}, errKinds: []string{engine.KindDuplicateName}}},
-		{"DuplicateName/Second", "d2", cellWant{defines: []string{"Dup"}, errKinds: []string{engine.KindDuplicateName}}},
+		{"DuplicateName/First", "d1", cellWant{defines: []string{"dup"}, errKinds: []string{plan.KindDuplicateName}}},
+		{"DuplicateName/Second", "d2", cellWant{defines: []string{"Dup"}, errKinds: []string{plan.KindDuplicateName}}},
 		{"DuplicateName/Reader", "readsdup", cellWant{deps: []string{"d1", "d2"}, defines: []string{"readsdup"}}},
-		{"UnknownConnector", "pg", cellWant{defines: []string{"remote"}, errKinds: []string{engine.KindUnknownConnector}}},
-		{"InvalidName", ".noname", cellWant{errKinds: []string{engine.KindInvalidName}}},
-		{"CycleOfTwo/A", "a", cellWant{deps: []string{"b"}, defines: []string{"a"}, errKinds: []string{engine.KindCycle}}},
-		{"CycleOfTwo/B", "b", cellWant{deps: []string{"a"}, defines: []string{"b"}, errKinds: []string{engine.KindCycle}}},
+		{"UnknownConnector", "pg", cellWant{defines: []string{"remote"}, errKinds: []string{plan.KindUnknownConnector}}},
+		{"InvalidName", ".noname", cellWant{errKinds: []string{plan.KindInvalidName}}},
+		{"CycleOfTwo/A", "a", cellWant{deps: []string{"b"}, defines: []string{"a"}, errKinds: []string{plan.KindCycle}}},
+		{"CycleOfTwo/B", "b", cellWant{deps: []string{"a"}, defines: []string{"b"}, errKinds: []string{plan.KindCycle}}},
 		{"CycleOfTwo/Downstream", "aftercycle", cellWant{deps: []string{"a"}, defines: []string{"aftercycle"}}},
-		{"SelfReference", "s", cellWant{deps: []string{"s"}, defines: []string{"s"}, errKinds: []string{engine.KindCycle}}},
-		{"ParseError", "bad", cellWant{defines: []string{"typo"}, errKinds: []string{engine.KindParse}}},
+		{"SelfReference", "s", cellWant{deps: []string{"s"}, defines: []string{"s"}, errKinds: []string{plan.KindCycle}}},
+		{"ParseError", "bad", cellWant{defines: []string{"typo"}, errKinds: []string{plan.KindParse}}},
 		{"ParseError/Downstream", "down", cellWant{deps: []string{"bad"}, defines: []string{"down"}}},
 		{"Fine", "uses", cellWant{deps: []string{"ok"}, defines: []string{"uses_fine"}}},
 	}
@@ -165,9 +165,9 @@ func TestPlan_Errors(t *testing.T) {
 	messages := []struct {
 		name, cell, kind, want string
 	}{
-		{"CycleOfTwo/Message", "a", engine.KindCycle, "cycle: a -> b -> a"},
-		{"CycleOfTwo/MessageOnB", "b", engine.KindCycle, "cycle: a -> b -> a"},
-		{"SelfReference/Message", "s", engine.KindCycle, "cycle: s -> s"},
+		{"CycleOfTwo/Message", "a", plan.KindCycle, "cycle: a -> b -> a"},
+		{"CycleOfTwo/MessageOnB", "b", plan.KindCycle, "cycle: a -> b -> a"},
+		{"SelfReference/Message", "s", plan.KindCycle, "cycle: s -> s"},
 	}
 	for _, m := range messages {
 		t.Run(m.name, func(t *testing.T) {
@@ -177,12 +177,12 @@ func TestPlan_Errors(t *testing.T) {
 		})
 	}
 	t.Run("UnknownConnector/Message", func(t *testing.T) {
-		if msg := errorOf(t, ap, "pg", engine.KindUnknownConnector).Message; !strings.Contains(msg, `"pg"`) {
+		if msg := errorOf(t, ap, "pg", plan.KindUnknownConnector).Message; !strings.Contains(msg, `"pg"`) {
 			t.Errorf("message %q does not name the connector", msg)
 		}
 	})
 	t.Run("ParseError/Position", func(t *testing.T) {
-		e := errorOf(t, ap, "bad", engine.KindParse)
+		e := errorOf(t, ap, "bad", plan.KindParse)
 		if e.Line != 2 || e.Column != 6 {
 			t.Errorf("parse error at line %d, column %d, want line 2, column 6 (%q)", e.Line, e.Column, e.Message)
 		}
@@ -207,7 +207,7 @@ func TestPlan_Errors(t *testing.T) {
 }
 
 func TestPlan_Edges(t *testing.T) {
-	eng := openEngine(t, engine.Config{})
+	pl := newPlanner(t, nil)
 	nb := parseNotebook(t, nbArtifact{
 		id: "nb",
 		cells: []nbCell{
@@ -221,7 +221,7 @@ func TestPlan_Edges(t *testing.T) {
 			{"id": "c-a", "source": "c", "target": "a", "kind": "derived"},
 		},
 	})
-	ap := mustPlan(t, eng, nb).Artifacts[0]
+	ap := mustPlan(t, pl, nb).Artifacts[0]
 	t.Run("ManualAdded", func(t *testing.T) { checkCell(t, ap, "b", cellWant{deps: []string{"a"}, defines: []string{"b"}}) })
 	t.Run("OtherKindIgnored", func(t *testing.T) { checkCell(t, ap, "a", cellWant{defines: []string{"a"}}) })
 	t.Run("Order", func(t *testing.T) {
@@ -232,7 +232,7 @@ func TestPlan_Edges(t *testing.T) {
 }
 
 func TestPlan_EdgesStayInArtifact(t *testing.T) {
-	eng := openEngine(t, engine.Config{})
+	pl := newPlanner(t, nil)
 	nb := parseNotebook(t,
 		nbArtifact{id: "nb1", cells: []nbCell{
 			sqlCell("x1", "x", "SELECT 1 AS v"),
@@ -244,11 +244,11 @@ func TestPlan_EdgesStayInArtifact(t *testing.T) {
 			sqlCell("z2", "z", "SELECT * FROM artifact_nb1.x"),
 		}},
 	)
-	plan := mustPlan(t, eng, nb)
-	if len(plan.Artifacts) != 2 {
-		t.Fatalf("%d artifact plans, want 2", len(plan.Artifacts))
+	p := mustPlan(t, pl, nb)
+	if len(p.Artifacts) != 2 {
+		t.Fatalf("%d artifact plans, want 2", len(p.Artifacts))
 	}
-	nb1, nb2 := plan.Artifacts[0], plan.Artifacts[1]
+	nb1, nb2 := p.Artifacts[0], p.Artifacts[1]
 	t.Run("SameNameNoDuplicate", func(t *testing.T) {
 		if len(nb1.Errors)+len(nb2.Errors) != 0 {
 			t.Errorf("errors %v %v; a name may repeat across artifacts", nb1.Errors, nb2.Errors)
@@ -262,7 +262,7 @@ func TestPlan_EdgesStayInArtifact(t *testing.T) {
 }
 
 func TestPlan_OrderTiesByPosition(t *testing.T) {
-	eng := openEngine(t, engine.Config{})
+	pl := newPlanner(t, nil)
 	tests := []struct {
 		name  string
 		cells []nbCell
@@ -299,7 +299,7 @@ func TestPlan_OrderTiesByPosition(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ap := mustPlan(t, eng, parseNotebook(t, nbArtifact{id: "nb", cells: tt.cells})).Artifacts[0]
+			ap := mustPlan(t, pl, parseNotebook(t, nbArtifact{id: "nb", cells: tt.cells})).Artifacts[0]
 			if !reflect.DeepEqual(ap.Order, tt.want) {
 				t.Errorf("Order = %q, want %q", ap.Order, tt.want)
 			}
@@ -312,33 +312,33 @@ func TestPlan_OrderTiesByPosition(t *testing.T) {
 // unknown-connector error that says cellsd does not run its engine, and the
 // rest of the notebook plans as usual.
 func TestPlan_UnsupportedEngine(t *testing.T) {
-	reg, err := connectors.LoadFile(filepath.Join("..", "fixtures", "sqlrooms-cli.toml"))
+	reg, err := connectors.LoadFile(filepath.Join("..", "..", "fixtures", "sqlrooms-cli.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := openEngine(t, engine.Config{Connections: reg})
+	pl := newPlanner(t, reg)
 	nb := parseNotebook(t, nbArtifact{id: "nb", cells: []nbCell{
 		{"id": "sf", "type": "sql", "data": map[string]any{"title": "Sales", "sql": "SELECT 1 AS x", "resultName": "sales", "connectorId": "snowflake-dev"}},
 		sqlCell("down", "down", "SELECT * FROM sales"),
 		{"id": "nope", "type": "sql", "data": map[string]any{"title": "Nope", "sql": "SELECT 1", "resultName": "nope", "connectorId": "snowflake-typo"}},
 		sqlCell("ok", "ok", "SELECT 2 AS y"),
 	}})
-	ap := mustPlan(t, eng, nb).Artifacts[0]
+	ap := mustPlan(t, pl, nb).Artifacts[0]
 
-	checkCell(t, ap, "sf", cellWant{defines: []string{"sales"}, errKinds: []string{engine.KindUnknownConnector}})
+	checkCell(t, ap, "sf", cellWant{defines: []string{"sales"}, errKinds: []string{plan.KindUnknownConnector}})
 	checkCell(t, ap, "down", cellWant{deps: []string{"sf"}, defines: []string{"down"}})
 	want := `connector "snowflake-dev": engine "snowflake" is not supported by cellsd (it runs bridge, duckdb, mysql, postgres)`
-	if got := errorOf(t, ap, "sf", engine.KindUnknownConnector).Message; got != want {
+	if got := errorOf(t, ap, "sf", plan.KindUnknownConnector).Message; got != want {
 		t.Errorf("message = %q, want %q", got, want)
 	}
 	want = `connector "snowflake-typo" is not configured (known: duckdb-core, postgres-local)`
-	if got := errorOf(t, ap, "nope", engine.KindUnknownConnector).Message; got != want {
+	if got := errorOf(t, ap, "nope", plan.KindUnknownConnector).Message; got != want {
 		t.Errorf("message for an unconfigured connector = %q, want %q", got, want)
 	}
 	if !reflect.DeepEqual(ap.Order, []string{"ok"}) {
 		t.Errorf("Order = %q, want [ok]", ap.Order)
 	}
-	for _, gc := range format.NewGraph(mustPlan(t, eng, nb)).Artifacts[0].Cells {
+	for _, gc := range format.NewGraph(mustPlan(t, pl, nb)).Artifacts[0].Cells {
 		if gc.ID == "sf" && (gc.Engine == nil || *gc.Engine != "snowflake") {
 			t.Errorf("graph engine of cell sf = %v, want snowflake", gc.Engine)
 		}

@@ -1,4 +1,4 @@
-package engine_test
+package plan_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/cellsd/cellsd/cells"
-	"github.com/cellsd/cellsd/engine"
+	"github.com/cellsd/cellsd/engine/plan"
 )
 
 // graphState is what a plan says about an artifact, for comparing plans.
@@ -20,7 +20,7 @@ type graphState struct {
 	Order                     []string
 }
 
-func stateOf(ap *engine.ArtifactPlan) graphState {
+func stateOf(ap *plan.ArtifactPlan) graphState {
 	s := graphState{Deps: map[string][]string{}, Defines: map[string][]string{}, External: map[string][]string{},
 		Writes: map[string][]string{}, WriteDeps: map[string][]string{}, Family: map[string][]string{}, Order: ap.Order}
 	for _, cp := range ap.Cells {
@@ -72,7 +72,7 @@ func TestUpdate_MatchesFullPlanWithWriters(t *testing.T) {
 
 func matchesFullPlan(t *testing.T, sqls []string) (families int) {
 	t.Helper()
-	eng := openEngine(t, engine.Config{})
+	pl := newPlanner(t, nil)
 	names := []string{"a", "b", "c", "d", "e"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	pick := func() string { return names[rng.IntN(len(names))] }
@@ -89,7 +89,7 @@ func matchesFullPlan(t *testing.T, sqls []string) (families int) {
 		build = append(build, randomCell(fmt.Sprintf("c%d", i)))
 	}
 	nb := parseNotebook(t, art(build...))
-	ap := mustPlan(t, eng, nb).Artifacts[0]
+	ap := mustPlan(t, pl, nb).Artifacts[0]
 	// families counts the edges from families seen, over all steps.
 	for step := range 200 {
 		id := fmt.Sprintf("c%d", rng.IntN(6))
@@ -98,7 +98,7 @@ func matchesFullPlan(t *testing.T, sqls []string) (families int) {
 		if err := ap.Update(context.Background(), edited); err != nil {
 			t.Fatal(err)
 		}
-		fresh := mustPlan(t, eng, nb).Artifacts[0]
+		fresh := mustPlan(t, pl, nb).Artifacts[0]
 		for _, cp := range fresh.Cells {
 			families += len(cp.WriteDeps)
 		}
@@ -110,13 +110,13 @@ func matchesFullPlan(t *testing.T, sqls []string) (families int) {
 }
 
 func TestUpdate_Rename(t *testing.T) {
-	eng := openEngine(t, engine.Config{})
+	pl := newPlanner(t, nil)
 	nb := parseNotebook(t, art(
 		sqlCell("c1", "orders", "SELECT 1 AS id"),
 		sqlCell("c2", "old_readers", "SELECT * FROM orders"),
 		sqlCell("c3", "new_readers", "SELECT * FROM sales"),
 	))
-	ap := mustPlan(t, eng, nb).Artifacts[0]
+	ap := mustPlan(t, pl, nb).Artifacts[0]
 	renamed := *nb.Cells["c1"]
 	renamed.ResultName = "sales"
 	if err := ap.Update(context.Background(), &renamed); err != nil {
@@ -134,9 +134,9 @@ func TestUpdate_Rename(t *testing.T) {
 }
 
 func TestUpdate_Errors(t *testing.T) {
-	eng := openEngine(t, engine.Config{})
+	pl := newPlanner(t, nil)
 	nb := parseNotebook(t, art(sqlCell("c1", "a", "SELECT 1"), textCell("t1")))
-	ap := mustPlan(t, eng, nb).Artifacts[0]
+	ap := mustPlan(t, pl, nb).Artifacts[0]
 	if err := ap.Update(context.Background(), &cells.Cell{ID: "nope", Type: cells.TypeSQL}); err == nil {
 		t.Error("updating a cell that is not in the artifact succeeded")
 	}

@@ -1,0 +1,50 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cellsd/cellsd/cells"
+	"github.com/cellsd/cellsd/connectors"
+	"github.com/cellsd/cellsd/sqlparse"
+)
+
+// preparsedKey carries, in the context of ArtifactPlan.Update, the parse
+// Preparse made of the edited cell.
+type preparsedKey struct{}
+
+type preparsed struct {
+	text string
+	a    *sqlparse.Analysis
+}
+
+// Preparse parses c through DuckDB when it is a DuckDB cell, and returns
+// ctx carrying the parse for ArtifactPlan.Update, so that a caller can do
+// the I/O before it takes its lock. Other dialects parse without I/O.
+func (p *Planner) Preparse(ctx context.Context, c *cells.Cell) (context.Context, error) {
+	if c.Type != cells.TypeSQL {
+		return ctx, nil
+	}
+	reg := p.Connections
+	if reg == nil {
+		reg, _ = connectors.NewRegistry()
+	}
+	conn, ok := reg.Lookup(c.Connector())
+	if d := conn.SQLDialect(); !ok || d == connectors.EnginePostgres || d == connectors.EngineMySQL {
+		return ctx, nil
+	}
+	a, err := p.DuckDB.Analyze(ctx, c.SQL)
+	if err != nil {
+		return nil, fmt.Errorf("update cell %s: cell %s: %w", c.ID, c.ID, err)
+	}
+	return context.WithValue(ctx, preparsedKey{}, preparsed{c.SQL, a}), nil
+}
+
+// analyzeDuckDB parses a DuckDB cell, or takes the parse Preparse made of
+// it.
+func (p *Planner) analyzeDuckDB(ctx context.Context, text string) (*sqlparse.Analysis, error) {
+	if pre, ok := ctx.Value(preparsedKey{}).(preparsed); ok && pre.text == text {
+		return pre.a, nil
+	}
+	return p.DuckDB.Analyze(ctx, text)
+}
