@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/cellsd/cellsd/internal/editdist"
 )
 
 // unknownKeysError is a [[db.connectors]] table with keys cellsd does not
@@ -79,30 +81,9 @@ func keyLines(data []byte, index int) map[string]int {
 func closestKey(k string) string {
 	best, bestD := "", 3
 	for _, c := range connectionKeys {
-		if d := distance(strings.ToLower(k), c); d < bestD {
+		if d := editdist.Distance(strings.ToLower(k), c); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-// distance is the Levenshtein distance of a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

@@ -92,7 +92,7 @@ func BenchmarkPlan(b *testing.B) {
 		b.ResetTimer()
 		i := 0
 		for b.Loop() {
-			if err := ap.Update(ctx, edits[i%2]); err != nil {
+			if _, err := ap.Update(ctx, edits[i%2]); err != nil {
 				b.Fatal(err)
 			}
 			i++

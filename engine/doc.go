@@ -21,4 +21,13 @@
 // DuckDB, Close releases it and is idempotent. Engines and Sessions are safe
 // for concurrent use. A Session owns every goroutine it starts; its Close
 // cancels what runs, waits for all of them and delivers the last events.
+//
+// At ~2,900 lines it is over the ~1,500 the house aims a package at, and
+// the scheduler type over ~300: what is left here is one concern, running
+// a session. The scheduler's methods (scheduler.go, cellstate.go,
+// cache.go, executor.go, update.go, selected.go) all work under its one
+// lock on the cells' states, and splitting them across packages would
+// split that lock; planning (engine/plan), loading results
+// (engine/materialize), formats, events and the daemon already live in
+// rooms of their own.
 package engine

@@ -56,7 +56,7 @@ func (s *Session) Update(ctx context.Context, p CellPatch) (*Run, error) {
 		if ap.Cell(c.ID) == nil {
 			continue
 		}
-		if err := ap.Update(ctx, c); err != nil {
+		if _, err := ap.Update(ctx, c); err != nil {
 			return nil, err
 		}
 		if s.opts.Mode == Lazy {

@@ -114,9 +114,9 @@ func columnOf(typ string, prec, scale int64) Column {
 	case "BIT":
 		return set("UBIGINT", arrow.PrimitiveTypes.Uint64, appendBit)
 	case "FLOAT":
-		return set("FLOAT", arrow.PrimitiveTypes.Float32, appendFloat32)
+		return set("FLOAT", arrow.PrimitiveTypes.Float32, appendFloat[float32, *array.Float32Builder])
 	case "DOUBLE":
-		return set("DOUBLE", arrow.PrimitiveTypes.Float64, appendFloat64)
+		return set("DOUBLE", arrow.PrimitiveTypes.Float64, appendFloat[float64, *array.Float64Builder])
 	case "DECIMAL":
 		p, s := int32(prec), int32(scale)
 		if p < s {
@@ -206,24 +206,13 @@ func appendBit(b array.Builder, v driver.Value) error {
 	return nil
 }
 
-func appendFloat32(b array.Builder, v driver.Value) error {
+// appendFloat appends a FLOAT or DOUBLE value as T.
+func appendFloat[T float32 | float64, B interface{ Append(T) }](b array.Builder, v driver.Value) error {
 	switch v := v.(type) {
 	case float32:
-		b.(*array.Float32Builder).Append(v)
+		b.(B).Append(T(v))
 	case float64:
-		b.(*array.Float32Builder).Append(float32(v))
-	default:
-		return fmt.Errorf("unexpected value %T", v)
-	}
-	return nil
-}
-
-func appendFloat64(b array.Builder, v driver.Value) error {
-	switch v := v.(type) {
-	case float64:
-		b.(*array.Float64Builder).Append(v)
-	case float32:
-		b.(*array.Float64Builder).Append(float64(v))
+		b.(B).Append(T(v))
 	default:
 		return fmt.Errorf("unexpected value %T", v)
 	}
@@ -380,18 +369,24 @@ func atoi(b []byte) (int, bool) {
 	return n, false
 }
 
-func appendDate(b array.Builder, v driver.Value) error {
+// dateOf reads the date of a DATE or DATETIME value, as days since 1970.
+// MySQL's zero date is appended to b as NULL, and null is set.
+func dateOf(b array.Builder, v driver.Value) (raw []byte, days int64, null bool, err error) {
 	raw, ok := v.([]byte)
 	if !ok {
-		return fmt.Errorf("unexpected value %T", v)
+		return nil, 0, false, fmt.Errorf("unexpected value %T", v)
 	}
 	days, zero, err := civil(raw)
-	if err != nil {
-		return err
-	}
-	if zero {
+	if err == nil && zero {
 		b.AppendNull()
-		return nil
+	}
+	return raw, days, zero, err
+}
+
+func appendDate(b array.Builder, v driver.Value) error {
+	_, days, null, err := dateOf(b, v)
+	if err != nil || null {
+		return err
 	}
 	b.(*array.Date32Builder).Append(arrow.Date32(days))
 	return nil
@@ -400,17 +395,9 @@ func appendDate(b array.Builder, v driver.Value) error {
 // appendDateTime parses "YYYY-MM-DD HH:MM:SS[.ffffff]" (DATETIME, and
 // TIMESTAMP in the session's UTC) into µs since 1970.
 func appendDateTime(b array.Builder, v driver.Value) error {
-	raw, ok := v.([]byte)
-	if !ok {
-		return fmt.Errorf("unexpected value %T", v)
-	}
-	days, zero, err := civil(raw)
-	if err != nil {
+	raw, days, null, err := dateOf(b, v)
+	if err != nil || null {
 		return err
-	}
-	if zero {
-		b.AppendNull()
-		return nil
 	}
 	var us int64
 	if len(raw) > 10 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/cellsd/cellsd/internal/editdist"
 )
 
 // Families (DESIGN.md rule 7): the definer of a relation and the cells that
@@ -97,7 +99,7 @@ func (ap *ArtifactPlan) MissingHint(cell, name string) string {
 		return "No cell of this notebook defines " + name + "."
 	}
 	slices.SortStableFunc(names, func(a, b string) int {
-		return editDistance(strings.ToLower(name), strings.ToLower(a)) - editDistance(strings.ToLower(name), strings.ToLower(b))
+		return editdist.Distance(strings.ToLower(name), strings.ToLower(a)) - editdist.Distance(strings.ToLower(name), strings.ToLower(b))
 	})
 	if len(names) > 5 {
 		names = names[:5]

@@ -164,6 +164,10 @@ func inGraph(c *cells.Cell) bool {
 type Planner struct {
 	// DuckDB parses DuckDB-dialect cells.
 	DuckDB *sqlparse.DuckDB
+	// Analyzers parse the cells of other dialects, by
+	// Connection.SQLDialect; a dialect left out takes the built-in
+	// PostgresAnalyzer or MySQLAnalyzer.
+	Analyzers map[string]Analyzer
 	// Connections resolves connectorIds; nil means only the core DuckDB.
 	Connections *connectors.Registry
 	// ResultDB is the catalog results live in, for matching names qualified
@@ -226,25 +230,36 @@ func (p *Planner) PlanArtifact(ctx context.Context, nb *cells.Notebook, a *cells
 	return ap, nil
 }
 
+// Diff is what an edit changed in an artifact's plan.
+type Diff struct {
+	// Cell is the edited cell.
+	Cell string
+	// Changed lists, in position order, the cells whose dependencies,
+	// definitions or errors the edit changed (the edited cell among them
+	// when its own did).
+	Changed []string
+}
+
 // Update replaces one cell of the artifact with c (same id, same type),
 // re-parses only that cell and re-resolves only the cells whose
 // dependencies it can change: those that define or read a name the cell
-// defined before or defines now. Adding or removing cells, or changing a
-// cell's type, needs a new plan.
-func (ap *ArtifactPlan) Update(ctx context.Context, c *cells.Cell) error {
+// defined before or defines now. It returns what changed. Adding or
+// removing cells, or changing a cell's type, needs a new plan.
+func (ap *ArtifactPlan) Update(ctx context.Context, c *cells.Cell) (*Diff, error) {
 	cp := ap.byID[c.ID]
 	if cp == nil {
-		return fmt.Errorf("update: cell %q is not in artifact %s", c.ID, ap.Artifact.ID)
+		return nil, fmt.Errorf("update: cell %q is not in artifact %s", c.ID, ap.Artifact.ID)
 	}
 	if c.Type != cp.Cell.Type {
-		return fmt.Errorf("update: cell %q changes type from %s to %s; plan the notebook again", c.ID, cp.Cell.Type, c.Type)
+		return nil, fmt.Errorf("update: cell %q changes type from %s to %s; plan the notebook again", c.ID, cp.Cell.Type, c.Type)
 	}
 	touched := map[string]bool{}
 	cp.touches(touched)
+	before := map[string]cellSummary{c.ID: summarize(cp)}
 	ap.unindex(cp)
 	*cp = CellPlan{Cell: c}
 	if err := ap.analyse(ctx, cp); err != nil {
-		return fmt.Errorf("update cell %s: %w", c.ID, err)
+		return nil, fmt.Errorf("update cell %s: %w", c.ID, err)
 	}
 	ap.index(cp)
 	cp.touches(touched)
@@ -259,11 +274,55 @@ func (ap *ArtifactPlan) Update(ctx context.Context, c *cells.Cell) error {
 	}
 	for _, cp := range ap.Cells {
 		if affected[cp.Cell.ID] {
+			if _, ok := before[cp.Cell.ID]; !ok {
+				before[cp.Cell.ID] = summarize(cp)
+			}
 			ap.resolve(cp)
 		}
 	}
+	cycles := ap.cycleErrors() // what the cells not re-resolved can change
 	ap.finish()
-	return nil
+	diff := &Diff{Cell: c.ID}
+	nowCycles := ap.cycleErrors()
+	for _, cp := range ap.Cells {
+		id := cp.Cell.ID
+		old, ok := before[id]
+		if ok && !old.equal(summarize(cp)) || !ok && cycles[id] != nowCycles[id] {
+			diff.Changed = append(diff.Changed, id)
+		}
+	}
+	return diff, nil
+}
+
+// cycleErrors maps the cells with a cycle error to its message.
+func (ap *ArtifactPlan) cycleErrors() map[string]string {
+	var out map[string]string
+	for _, e := range ap.Errors {
+		if e.Kind == KindCycle {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[e.CellID] = e.Message
+		}
+	}
+	return out
+}
+
+// cellSummary is what a Diff compares of a cell's plan.
+type cellSummary struct {
+	deps, defines, errors []string
+}
+
+func summarize(cp *CellPlan) cellSummary {
+	s := cellSummary{deps: slices.Clone(cp.Deps), defines: slices.Clone(cp.Defines)}
+	for _, e := range cp.Errors {
+		s.errors = append(s.errors, e.Describe())
+	}
+	return s
+}
+
+func (s cellSummary) equal(o cellSummary) bool {
+	return slices.Equal(s.deps, o.deps) && slices.Equal(s.defines, o.defines) && slices.Equal(s.errors, o.errors)
 }
 
 // touches adds the keys whose cells an edit of cp concerns: what it
@@ -316,46 +375,42 @@ func (ap *ArtifactPlan) registry() *connectors.Registry {
 }
 
 // parseAll parses the SQL cells of the artifact whose connector is known,
-// one batch per dialect (issue 19 P8): the DuckDB cells in few
-// json_serialize_sql queries, the Postgres cells in one pg_query parse.
-// The analyses are those each cell's own parse gives.
+// one batch per dialect (issue 19 P8) through the dialect's Analyzer: the
+// DuckDB cells in few json_serialize_sql queries, the Postgres cells in one
+// pg_query parse. The analyses are those each cell's own parse gives.
 func (ap *ArtifactPlan) parseAll(ctx context.Context) (map[string]*sqlparse.Analysis, error) {
 	reg := ap.registry()
-	var duck, pg []*cells.Cell
+	var dialects []string
+	batches := map[string][]*cells.Cell{}
 	for _, cp := range ap.Cells {
 		c := cp.Cell
 		if c.Type != cells.TypeSQL {
 			continue
 		}
 		conn, ok := reg.Lookup(c.Connector())
-		switch {
-		case !ok:
-		case conn.SQLDialect() == connectors.EnginePostgres:
-			pg = append(pg, c)
-		case conn.SQLDialect() == connectors.EngineMySQL:
-		default:
-			duck = append(duck, c)
+		if !ok {
+			continue
 		}
+		d := conn.SQLDialect()
+		if batches[d] == nil {
+			dialects = append(dialects, d)
+		}
+		batches[d] = append(batches[d], c)
 	}
-	out := make(map[string]*sqlparse.Analysis, len(duck)+len(pg))
-	sqlOf := func(cs []*cells.Cell) []string {
+	out := map[string]*sqlparse.Analysis{}
+	for _, d := range dialects {
+		cs := batches[d]
 		texts := make([]string, len(cs))
 		for i, c := range cs {
 			texts[i] = c.SQL
 		}
-		return texts
-	}
-	if len(duck) > 0 {
-		as, err := ap.planner.DuckDB.AnalyzeAll(ctx, sqlOf(duck))
+		as, err := ap.planner.analyzer(d).AnalyzeAll(ctx, texts)
 		if err != nil {
 			return nil, err
 		}
-		for i, c := range duck {
+		for i, c := range cs {
 			out[c.ID] = as[i]
 		}
-	}
-	for i, a := range sqlparse.AnalyzePostgresAll(sqlOf(pg)) {
-		out[pg[i].ID] = a
 	}
 	return out, nil
 }
@@ -383,12 +438,8 @@ func (ap *ArtifactPlan) analyseSQL(ctx context.Context, cp *CellPlan) error {
 		cp.Analysis = &sqlparse.Analysis{Vars: cells.Vars(c.SQL), Query: true}
 	case parsed != nil:
 		cp.Analysis = parsed
-	case conn.SQLDialect() == connectors.EnginePostgres: // Postgres, or a bridge to it
-		cp.Analysis = sqlparse.AnalyzePostgres(c.SQL)
-	case conn.SQLDialect() == connectors.EngineMySQL:
-		cp.Analysis = sqlparse.AnalyzeMySQL(c.SQL)
 	default:
-		a, err := ap.planner.analyzeDuckDB(ctx, c.SQL) // Preparse may have parsed it already
+		a, err := ap.planner.analyze(ctx, conn.SQLDialect(), c.SQL) // Preparse may have parsed it already
 		if err != nil {
 			return fmt.Errorf("cell %s: %w", c.ID, err)
 		}

@@ -18,9 +18,10 @@ type preparsed struct {
 	a    *sqlparse.Analysis
 }
 
-// Preparse parses c through DuckDB when it is a DuckDB cell, and returns
-// ctx carrying the parse for ArtifactPlan.Update, so that a caller can do
-// the I/O before it takes its lock. Other dialects parse without I/O.
+// Preparse parses c with its dialect's Analyzer and returns ctx carrying
+// the parse for ArtifactPlan.Update, so that a caller can do the parse (for
+// DuckDB, a query) before it takes its lock. A cell whose connector is not
+// configured is not parsed.
 func (p *Planner) Preparse(ctx context.Context, c *cells.Cell) (context.Context, error) {
 	if c.Type != cells.TypeSQL {
 		return ctx, nil
@@ -30,21 +31,21 @@ func (p *Planner) Preparse(ctx context.Context, c *cells.Cell) (context.Context,
 		reg, _ = connectors.NewRegistry()
 	}
 	conn, ok := reg.Lookup(c.Connector())
-	if d := conn.SQLDialect(); !ok || d == connectors.EnginePostgres || d == connectors.EngineMySQL {
+	if !ok {
 		return ctx, nil
 	}
-	a, err := p.DuckDB.Analyze(ctx, c.SQL)
+	a, err := p.analyzeOne(ctx, conn.SQLDialect(), c.SQL)
 	if err != nil {
 		return nil, fmt.Errorf("update cell %s: cell %s: %w", c.ID, c.ID, err)
 	}
 	return context.WithValue(ctx, preparsedKey{}, preparsed{c.SQL, a}), nil
 }
 
-// analyzeDuckDB parses a DuckDB cell, or takes the parse Preparse made of
-// it.
-func (p *Planner) analyzeDuckDB(ctx context.Context, text string) (*sqlparse.Analysis, error) {
+// analyze parses one cell's text in dialect, or takes the parse Preparse
+// made of it.
+func (p *Planner) analyze(ctx context.Context, dialect, text string) (*sqlparse.Analysis, error) {
 	if pre, ok := ctx.Value(preparsedKey{}).(preparsed); ok && pre.text == text {
 		return pre.a, nil
 	}
-	return p.DuckDB.Analyze(ctx, text)
+	return p.analyzeOne(ctx, dialect, text)
 }

@@ -70,6 +70,20 @@ func TestUpdate_MatchesFullPlanWithWriters(t *testing.T) {
 	}
 }
 
+// cellStates is, for each cell, its deps, defines and errors: what a Diff
+// compares.
+func cellStates(ap *plan.ArtifactPlan) map[string][]string {
+	out := map[string][]string{}
+	for _, cp := range ap.Cells {
+		st := []string{fmt.Sprint(cp.Deps), fmt.Sprint(cp.Defines)}
+		for _, e := range cp.Errors {
+			st = append(st, e.Describe())
+		}
+		out[cp.Cell.ID] = st
+	}
+	return out
+}
+
 func matchesFullPlan(t *testing.T, sqls []string) (families int) {
 	t.Helper()
 	pl := newPlanner(t, nil)
@@ -95,8 +109,20 @@ func matchesFullPlan(t *testing.T, sqls []string) (families int) {
 		id := fmt.Sprintf("c%d", rng.IntN(6))
 		edited := parseNotebook(t, art(randomCell(id))).Cells[id]
 		nb.Cells[id] = edited
-		if err := ap.Update(context.Background(), edited); err != nil {
+		was := cellStates(ap)
+		diff, err := ap.Update(context.Background(), edited)
+		if err != nil {
 			t.Fatal(err)
+		}
+		now := cellStates(ap)
+		var changed []string
+		for _, cp := range ap.Cells {
+			if id := cp.Cell.ID; !reflect.DeepEqual(was[id], now[id]) {
+				changed = append(changed, id)
+			}
+		}
+		if diff.Cell != id || !reflect.DeepEqual(diff.Changed, changed) {
+			t.Fatalf("step %d, after editing %s to %q: diff %+v, want the cells %v", step, id, edited.SQL, diff, changed)
 		}
 		fresh := mustPlan(t, pl, nb).Artifacts[0]
 		for _, cp := range fresh.Cells {
@@ -119,7 +145,7 @@ func TestUpdate_Rename(t *testing.T) {
 	ap := mustPlan(t, pl, nb).Artifacts[0]
 	renamed := *nb.Cells["c1"]
 	renamed.ResultName = "sales"
-	if err := ap.Update(context.Background(), &renamed); err != nil {
+	if _, err := ap.Update(context.Background(), &renamed); err != nil {
 		t.Fatal(err)
 	}
 	if d := ap.Cell("c2").Deps; len(d) != 0 {
@@ -137,10 +163,10 @@ func TestUpdate_Errors(t *testing.T) {
 	pl := newPlanner(t, nil)
 	nb := parseNotebook(t, art(sqlCell("c1", "a", "SELECT 1"), textCell("t1")))
 	ap := mustPlan(t, pl, nb).Artifacts[0]
-	if err := ap.Update(context.Background(), &cells.Cell{ID: "nope", Type: cells.TypeSQL}); err == nil {
+	if _, err := ap.Update(context.Background(), &cells.Cell{ID: "nope", Type: cells.TypeSQL}); err == nil {
 		t.Error("updating a cell that is not in the artifact succeeded")
 	}
-	if err := ap.Update(context.Background(), &cells.Cell{ID: "t1", Type: cells.TypeSQL}); err == nil {
+	if _, err := ap.Update(context.Background(), &cells.Cell{ID: "t1", Type: cells.TypeSQL}); err == nil {
 		t.Error("changing a cell's type through Update succeeded")
 	}
 }

@@ -1,23 +1,17 @@
 package sqlroomstest
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/connectors/bridge"
 )
 
@@ -73,37 +67,11 @@ func MySQLPeople(t testing.TB, db *sql.DB) {
 func (c *Client) RunMySQL(t testing.TB, tg MySQLTarget) *MySQLResult {
 	t.Helper()
 	marker := fmt.Sprintf("e2e_abort_%s", tg.Database)
-	script := filepath.Join(c.dir, fmt.Sprintf("e2e_mysql-%d.mjs", os.Getpid()))
-	src, err := os.ReadFile(filepath.Join(SourceDir(t), "e2e_mysql.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(script, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(script) })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.node, script)
-	cmd.Dir = c.dir
-	cmd.Env = append(os.Environ(), "BRIDGE_URL="+tg.URL, "BRIDGE_TOKEN="+tg.Token, "MY_DB="+tg.Database, "E2E_MARKER="+marker)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if os.Getenv("E2E_DUMP") != "" {
-		t.Logf("%s", stdout)
-	}
-	if err != nil {
-		t.Fatalf("node e2e_mysql.mjs: %v\n%s", err, stderr.String())
-	}
-	var got MySQLResult
-	if err := json.Unmarshal(stdout, &got); err != nil {
-		t.Fatalf("decode the client's output: %v\n%s", err, stdout)
-	}
-	t.Logf("abort: first batch of %d rows; query seen after %d ms; aborted, %d more batches, then %q; query gone %d ms after the abort",
-		got.Abort.FirstBatchRows, got.Abort.RunningAfterMs, got.Abort.BatchesAfterAbort, got.Abort.AfterAbort, got.Abort.GoneAfterMs)
-	checkMySQL(t, &got, tg, marker)
-	return &got
+	got := new(MySQLResult)
+	c.runJSON(t, "e2e_mysql.mjs", got, "BRIDGE_URL="+tg.URL, "BRIDGE_TOKEN="+tg.Token, "MY_DB="+tg.Database, "E2E_MARKER="+marker)
+	logAbort(t, got.Abort)
+	checkMySQL(t, got, tg, marker)
+	return got
 }
 
 // wantMySQLPeople reads e2e_people with database/sql and returns the rows
@@ -180,19 +148,12 @@ func wantMySQLPeople(t testing.TB, tg MySQLTarget) (wantArrow, wantJSON [][]any)
 func checkMySQL(t testing.TB, got *MySQLResult, tg MySQLTarget, marker string) {
 	t.Helper()
 	wantArrow, wantJSON := wantMySQLPeople(t, tg)
-	is := func(name string, ok bool, format string, args ...any) {
-		t.Helper()
-		if !ok {
-			t.Errorf("%s: "+format, append([]any{name}, args...)...)
-		}
-	}
 	tc := got.TestConnection
-	is("testConnection", tc.My, "my %v", tc.My)
-	is("testConnection unknown", strings.Contains(tc.Unknown, "(404)") && strings.Contains(tc.Unknown, `unknown connection "nope"`), "%q", tc.Unknown)
-	is("testConnection without token", strings.Contains(tc.NoToken, "(401)"), "%q", tc.NoToken)
+	expect(t, "testConnection", tc.My, "my %v", tc.My)
+	checkRefusals(t, tc.Unknown, tc.NoToken)
 
 	cat := got.ListCatalog.My
-	is("listCatalog", slices.Contains(cat.Tables, bridge.CatalogTable{Database: "def", Schema: tg.Database, Table: "e2e_people_names", IsView: true}) &&
+	expect(t, "listCatalog", slices.Contains(cat.Tables, bridge.CatalogTable{Database: "def", Schema: tg.Database, Table: "e2e_people_names", IsView: true}) &&
 		slices.Contains(cat.Tables, bridge.CatalogTable{Database: "def", Schema: tg.Database, Table: "e2e_people"}) &&
 		slices.Contains(cat.Schemas, bridge.CatalogSchema{Database: "def", Schema: tg.Database}), "e2e_people, e2e_people_names or the schema missing: %+v", cat)
 
@@ -201,12 +162,12 @@ func checkMySQL(t testing.TB, got *MySQLResult, tg MySQLTarget, marker string) {
 	for _, r := range eq.JSON {
 		gotJSON = append(gotJSON, []any{r["id"], r["name"], r["amount"], r["at"], r["ts"], r["flag"], r["ratio"], r["day"], r["u"], r["b"], r["j"], r["e"]})
 	}
-	is("executeQuery json", reflect.DeepEqual(normalize(t, gotJSON), normalize(t, wantJSON)), "got %v\nwant %v", gotJSON, wantJSON)
-	is("executeQuery read-only", strings.Contains(eq.ExecReadOnly, "(422)") && strings.Contains(eq.ExecReadOnly, "read_only"), "%q", eq.ExecReadOnly)
-	is("executeQuery SQL error", strings.Contains(eq.SQLError, "(422)") && strings.Contains(eq.SQLError, "nowhere") && strings.Contains(eq.SQLError, "doesn't exist"), "%q", eq.SQLError)
+	expect(t, "executeQuery json", reflect.DeepEqual(normalize(t, gotJSON), normalize(t, wantJSON)), "got %v\nwant %v", gotJSON, wantJSON)
+	expect(t, "executeQuery read-only", strings.Contains(eq.ExecReadOnly, "(422)") && strings.Contains(eq.ExecReadOnly, "read_only"), "%q", eq.ExecReadOnly)
+	expect(t, "executeQuery SQL error", strings.Contains(eq.SQLError, "(422)") && strings.Contains(eq.SQLError, "nowhere") && strings.Contains(eq.SQLError, "doesn't exist"), "%q", eq.SQLError)
 
 	fa := got.FetchArrow
-	is("fetchArrow rows", reflect.DeepEqual(normalize(t, fa.My.Rows), normalize(t, wantArrow)), "got %v\nwant %v", fa.My.Rows, wantArrow)
+	expect(t, "fetchArrow rows", reflect.DeepEqual(normalize(t, fa.My.Rows), normalize(t, wantArrow)), "got %v\nwant %v", fa.My.Rows, wantArrow)
 	var wantTime [][]any
 	for _, r := range queryRows(t, tg.DB, `SELECT CAST(ROUND(TIME_TO_SEC(tm) * 1000000) AS SIGNED) * 1000 FROM e2e_people ORDER BY id`) {
 		if r[0] == nil {
@@ -216,39 +177,20 @@ func checkMySQL(t testing.TB, got *MySQLResult, tg MySQLTarget, marker string) {
 		wantTime = append(wantTime, []any{0, 0, *r[0]})
 	}
 	tm := fa.Time
-	is("fetchArrow TIME", len(tm.Fields) == 2 && tm.Fields[1].Type == "Interval<MONTH_DAY_NANO>" &&
+	expect(t, "fetchArrow TIME", len(tm.Fields) == 2 && tm.Fields[1].Type == "Interval<MONTH_DAY_NANO>" &&
 		reflect.DeepEqual(normalize(t, tm.Raw), normalize(t, wantTime)), "fields %v, values %v, want %v", tm.Fields, tm.Raw, wantTime)
 	t.Logf("TIME as the client decodes it (apache-arrow 17 reads MONTH_DAY_NANO as YEAR_MONTH): %v; the values sent: %v", tm.Rows, tm.Raw)
-	is("fetchArrow SQL error", strings.Contains(fa.SQLError, "(422)") && strings.Contains(fa.SQLError, "nowhere"), "%q", fa.SQLError)
+	expect(t, "fetchArrow SQL error", strings.Contains(fa.SQLError, "(422)") && strings.Contains(fa.SQLError, "nowhere"), "%q", fa.SQLError)
 
-	st := got.FetchArrowStream
-	total, next := 0, 1
-	for _, b := range st.Batches {
-		is("stream batch", b.First == next && b.Last == next+b.Rows-1, "batch %+v after id %d", b, next-1)
-		total += b.Rows
-		next += b.Rows
-	}
-	is("stream", len(st.Batches) == 11 && total == 10500, "%d batches, %d rows", len(st.Batches), total)
-	is("stream SQL error", strings.Contains(st.SQLError, "nowhere"), "%q", st.SQLError)
-
+	checkStream(t, got.FetchArrowStream)
 	ab := got.Abort
-	is("abort first batch", ab.FirstBatchRows == 1000, "%d rows", ab.FirstBatchRows)
-	is("abort running", ab.RunningAfterMs >= 0, "the query never showed in the processlist")
-	is("abort rejects", ab.AfterAbort != "", "the stream went on after the abort")
-	is("abort kills the query", ab.GoneAfterMs >= 0 && ab.GoneAfterMs < 1000, "the query was gone %d ms after the abort (-1: still there after 10 s)", ab.GoneAfterMs)
-	is("abort cancel again", !ab.CancelAgain, "cancel-query after the end found the query")
+	checkAbort(t, ab, "the processlist")
+	expect(t, "abort kills the query", ab.GoneAfterMs >= 0 && ab.GoneAfterMs < 1000, "the query was gone %d ms after the abort (-1: still there after 10 s)", ab.GoneAfterMs)
 	if n := ActiveMySQLQueries(t, tg.DB, marker); n != 0 {
 		t.Errorf("%d connections still run the aborted query", n)
 	}
-	is("cancelQuery unknown", !got.CancelQuery.Unknown, "cancelled an unknown query")
-
-	lc := got.ListConnections
-	var ids []string
-	for _, c := range lc.Body.Connections {
-		ids = append(ids, c.ID)
-	}
-	is("list-connections", lc.Status == 200 && slices.Equal(ids, tg.Connections) && len(ids) > 0 && lc.Body.Connections[0].IsCore &&
-		ids[0] == connectors.CoreID, "ids %q, want %q: %+v", ids, tg.Connections, lc)
+	expect(t, "cancelQuery unknown", !got.CancelQuery.Unknown, "cancelled an unknown query")
+	checkListConnections(t, got.ListConnections, tg.Connections)
 }
 
 // ActiveMySQLQueries counts the connections running a statement whose
@@ -288,22 +230,10 @@ type MySQLResult struct {
 		}
 		SQLError string `json:"sqlError"`
 	}
-	FetchArrowStream struct {
-		Batches []struct {
-			Rows, First, Last int
-		}
-		SQLError string `json:"sqlError"`
-	}
-	Abort struct {
-		FirstBatchRows, RunningAfterMs, GoneAfterMs, TookMs, BatchesAfterAbort int
-		AfterAbort                                                             string
-		CancelAgain                                                            bool
-	}
-	CancelQuery     struct{ Unknown bool }
-	ListConnections struct {
-		Status int
-		Body   bridge.ListConnectionsResponse
-	}
+	FetchArrowStream StreamResult
+	Abort            AbortResult
+	CancelQuery      struct{ Unknown bool }
+	ListConnections  ListConnectionsResult
 }
 
 // queryRows returns the rows of query as text (nil for NULL).

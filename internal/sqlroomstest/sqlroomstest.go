@@ -112,47 +112,33 @@ func NewClient(t testing.TB) *Client {
 // errors carry the bridge's status.
 func (c *Client) Run(t testing.TB, tg Target) *Result {
 	t.Helper()
-	got, marker := runClient(t, c.node, c.dir, tg)
-	t.Logf("abort: first batch of %d rows; query seen after %d ms; aborted, %d more batches, then %q; query gone %d ms after the abort",
-		got.Abort.FirstBatchRows, got.Abort.RunningAfterMs, got.Abort.BatchesAfterAbort, got.Abort.AfterAbort, got.Abort.GoneAfterMs)
+	marker := "e2e_abort_" + tg.Schema
+	got := new(Result)
+	c.runJSON(t, "e2e.mjs", got, "BRIDGE_URL="+tg.URL, "BRIDGE_TOKEN="+tg.Token, "PG_SCHEMA="+tg.Schema, "E2E_MARKER="+marker)
+	logAbort(t, got.Abort)
 	check(t, got, tg, marker)
 	return got
 }
 
-// runClient copies e2e.mjs next to the bundle, runs it with node and
-// decodes what it prints.
-func runClient(t testing.TB, node, dir string, tg Target) (*Result, string) {
+// logAbort logs how aborting a stream went.
+func logAbort(t testing.TB, ab AbortResult) {
 	t.Helper()
-	marker := "e2e_abort_" + tg.Schema
-	script := filepath.Join(dir, fmt.Sprintf("e2e-%d.mjs", os.Getpid()))
-	src, err := os.ReadFile(filepath.Join(SourceDir(t), "e2e.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(script, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(script) })
+	t.Logf("abort: first batch of %d rows; query seen after %d ms; aborted, %d more batches, then %q; query gone %d ms after the abort",
+		ab.FirstBatchRows, ab.RunningAfterMs, ab.BatchesAfterAbort, ab.AfterAbort, ab.GoneAfterMs)
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "BRIDGE_URL="+tg.URL, "BRIDGE_TOKEN="+tg.Token, "PG_SCHEMA="+tg.Schema, "E2E_MARKER="+marker)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
+// runJSON runs the script name of the harness's source directory with the
+// environment env and decodes what it prints into out. With E2E_DUMP set,
+// the output is logged.
+func (c *Client) runJSON(t testing.TB, name string, out any, env ...string) {
+	t.Helper()
+	stdout := c.RunScript(t, name, env...)
 	if os.Getenv("E2E_DUMP") != "" {
 		t.Logf("%s", stdout)
 	}
-	if err != nil {
-		t.Fatalf("node e2e.mjs: %v\n%s", err, stderr.String())
-	}
-	var got Result
-	if err := json.Unmarshal(stdout, &got); err != nil {
+	if err := json.Unmarshal(stdout, out); err != nil {
 		t.Fatalf("decode the client's output: %v\n%s", err, stdout)
 	}
-	return &got, marker
 }
 
 // wantPeople reads people with pgx and returns the rows as the client
@@ -199,25 +185,18 @@ func wantPeople(t testing.TB, tg Target) (wantArrow, wantJSON [][]any) {
 func check(t testing.TB, got *Result, tg Target, marker string) {
 	t.Helper()
 	wantArrow, wantJSON := wantPeople(t, tg)
-	is := func(name string, ok bool, format string, args ...any) {
-		t.Helper()
-		if !ok {
-			t.Errorf("%s: "+format, append([]any{name}, args...)...)
-		}
-	}
 	tc := got.TestConnection
-	is("testConnection", tc.PG && tc.Core, "pg %v, core %v", tc.PG, tc.Core)
-	is("testConnection unknown", strings.Contains(tc.Unknown, "(404)") && strings.Contains(tc.Unknown, `unknown connection "nope"`), "%q", tc.Unknown)
-	is("testConnection without token", strings.Contains(tc.NoToken, "(401)"), "%q", tc.NoToken)
+	expect(t, "testConnection", tc.PG && tc.Core, "pg %v, core %v", tc.PG, tc.Core)
+	checkRefusals(t, tc.Unknown, tc.NoToken)
 
 	pgCat := got.ListCatalog.PG
-	is("listCatalog pg", len(pgCat.Databases) > 0 && slices.Contains(pgCat.Tables, bridge.CatalogTable{Database: pgCat.Databases[0].Database,
+	expect(t, "listCatalog pg", len(pgCat.Databases) > 0 && slices.Contains(pgCat.Tables, bridge.CatalogTable{Database: pgCat.Databases[0].Database,
 		Schema: tg.Schema, Table: "people_names", IsView: true}), "view people_names missing: %+v", pgCat)
 	var coreDBs []string
 	for _, d := range got.ListCatalog.Core.Databases {
 		coreDBs = append(coreDBs, d.Database)
 	}
-	is("listCatalog core", slices.Equal(coreDBs, tg.CoreDatabases), "databases %q, want %q: %+v", coreDBs, tg.CoreDatabases, got.ListCatalog.Core)
+	expect(t, "listCatalog core", slices.Equal(coreDBs, tg.CoreDatabases), "databases %q, want %q: %+v", coreDBs, tg.CoreDatabases, got.ListCatalog.Core)
 
 	eq := got.ExecuteQuery
 	var gotJSON [][]any
@@ -229,44 +208,78 @@ func check(t testing.TB, got *Result, tg Target, marker string) {
 		}
 		gotJSON = append(gotJSON, []any{r["id"], r["name"], r["amount"], r["at"], r["flag"], r["ratio"], r["day"], r["u"]})
 	}
-	is("executeQuery json", reflect.DeepEqual(normalize(t, gotJSON), normalize(t, wantJSON)), "got %v\nwant %v", gotJSON, wantJSON)
-	is("executeQuery exec core", len(eq.CoreJSON) == 1 && fmt.Sprint(eq.CoreJSON[0]["answer"]) == "42", "%v", eq.CoreJSON)
-	is("executeQuery read-only", strings.Contains(eq.ExecReadOnly, "(422)") && strings.Contains(eq.ExecReadOnly, "read-only transaction"), "%q", eq.ExecReadOnly)
-	is("executeQuery SQL error", strings.Contains(eq.SQLError, "(422)") && strings.Contains(eq.SQLError, "nowhere"), "%q", eq.SQLError)
+	expect(t, "executeQuery json", reflect.DeepEqual(normalize(t, gotJSON), normalize(t, wantJSON)), "got %v\nwant %v", gotJSON, wantJSON)
+	expect(t, "executeQuery exec core", len(eq.CoreJSON) == 1 && fmt.Sprint(eq.CoreJSON[0]["answer"]) == "42", "%v", eq.CoreJSON)
+	expect(t, "executeQuery read-only", strings.Contains(eq.ExecReadOnly, "(422)") && strings.Contains(eq.ExecReadOnly, "read-only transaction"), "%q", eq.ExecReadOnly)
+	expect(t, "executeQuery SQL error", strings.Contains(eq.SQLError, "(422)") && strings.Contains(eq.SQLError, "nowhere"), "%q", eq.SQLError)
 
 	fa := got.FetchArrow
-	is("fetchArrow pg rows", reflect.DeepEqual(normalize(t, fa.PG.Rows), normalize(t, wantArrow)), "got %v\nwant %v", fa.PG.Rows, wantArrow)
-	is("fetchArrow core", reflect.DeepEqual(normalize(t, fa.Core.Rows), normalize(t, [][]any{{"1", "x", "2.50", []any{1, 2}}})), "%v (fields %v)", fa.Core.Rows, fa.Core.Fields)
-	is("fetchArrow SQL error", strings.Contains(fa.SQLError, "(422)"), "%q", fa.SQLError)
+	expect(t, "fetchArrow pg rows", reflect.DeepEqual(normalize(t, fa.PG.Rows), normalize(t, wantArrow)), "got %v\nwant %v", fa.PG.Rows, wantArrow)
+	expect(t, "fetchArrow core", reflect.DeepEqual(normalize(t, fa.Core.Rows), normalize(t, [][]any{{"1", "x", "2.50", []any{1, 2}}})), "%v (fields %v)", fa.Core.Rows, fa.Core.Fields)
+	expect(t, "fetchArrow SQL error", strings.Contains(fa.SQLError, "(422)"), "%q", fa.SQLError)
 
-	st := got.FetchArrowStream
-	total, next := 0, 1
-	for _, b := range st.Batches {
-		is("stream batch", b.First == next && b.Last == next+b.Rows-1, "batch %+v after id %d", b, next-1)
-		total += b.Rows
-		next += b.Rows
-	}
-	is("stream", len(st.Batches) == 11 && total == 10500, "%d batches, %d rows", len(st.Batches), total)
-	is("stream SQL error", strings.Contains(st.SQLError, "nowhere"), "%q", st.SQLError)
-
+	checkStream(t, got.FetchArrowStream)
 	ab := got.Abort
-	is("abort first batch", ab.FirstBatchRows == 1000, "%d rows", ab.FirstBatchRows)
-	is("abort running", ab.RunningAfterMs >= 0, "the query never showed in pg_stat_activity")
-	is("abort rejects", ab.AfterAbort != "", "the stream went on after the abort")
-	is("abort cancels the query", ab.GoneAfterMs >= 0, "the query still ran 10 s after the abort")
-	is("abort cancel again", !ab.CancelAgain, "cancel-query after the end found the query")
+	checkAbort(t, ab, "pg_stat_activity")
+	expect(t, "abort cancels the query", ab.GoneAfterMs >= 0, "the query still ran 10 s after the abort")
 	if n := ActiveQueries(t, tg.Pool, marker); n != 0 {
 		t.Errorf("%d backends still run the aborted query", n)
 	}
-	is("cancelQuery unknown", !got.CancelQuery.Unknown, "cancelled an unknown query")
+	expect(t, "cancelQuery unknown", !got.CancelQuery.Unknown, "cancelled an unknown query")
+	checkListConnections(t, got.ListConnections, tg.Connections)
+}
 
-	lc := got.ListConnections
+// expect fails the test with the check's name and the message when ok is
+// false.
+func expect(t testing.TB, name string, ok bool, format string, args ...any) {
+	t.Helper()
+	if !ok {
+		t.Errorf("%s: "+format, append([]any{name}, args...)...)
+	}
+}
+
+// checkRefusals checks the errors of testConnection on an unknown
+// connection and without the token.
+func checkRefusals(t testing.TB, unknown, noToken string) {
+	t.Helper()
+	expect(t, "testConnection unknown", strings.Contains(unknown, "(404)") && strings.Contains(unknown, `unknown connection "nope"`), "%q", unknown)
+	expect(t, "testConnection without token", strings.Contains(noToken, "(401)"), "%q", noToken)
+}
+
+// checkStream checks the batches of the streamed query: ids 1 to 10,500
+// in order, in 11 batches, and the error of a stream of a missing table.
+func checkStream(t testing.TB, st StreamResult) {
+	t.Helper()
+	total, next := 0, 1
+	for _, b := range st.Batches {
+		expect(t, "stream batch", b.First == next && b.Last == next+b.Rows-1, "batch %+v after id %d", b, next-1)
+		total += b.Rows
+		next += b.Rows
+	}
+	expect(t, "stream", len(st.Batches) == 11 && total == 10500, "%d batches, %d rows", len(st.Batches), total)
+	expect(t, "stream SQL error", strings.Contains(st.SQLError, "nowhere"), "%q", st.SQLError)
+}
+
+// checkAbort checks what every bridge must do when a stream is aborted;
+// activity names where the database lists running queries.
+func checkAbort(t testing.TB, ab AbortResult, activity string) {
+	t.Helper()
+	expect(t, "abort first batch", ab.FirstBatchRows == 1000, "%d rows", ab.FirstBatchRows)
+	expect(t, "abort running", ab.RunningAfterMs >= 0, "the query never showed in %s", activity)
+	expect(t, "abort rejects", ab.AfterAbort != "", "the stream went on after the abort")
+	expect(t, "abort cancel again", !ab.CancelAgain, "cancel-query after the end found the query")
+}
+
+// checkListConnections checks list-connections: the ids want, in order,
+// the core DuckDB first.
+func checkListConnections(t testing.TB, lc ListConnectionsResult, want []string) {
+	t.Helper()
 	var ids []string
 	for _, c := range lc.Body.Connections {
 		ids = append(ids, c.ID)
 	}
-	is("list-connections", lc.Status == 200 && slices.Equal(ids, tg.Connections) && len(ids) > 0 && lc.Body.Connections[0].IsCore &&
-		ids[0] == connectors.CoreID, "ids %q, want %q: %+v", ids, tg.Connections, lc)
+	expect(t, "list-connections", lc.Status == 200 && slices.Equal(ids, want) && len(ids) > 0 && lc.Body.Connections[0].IsCore &&
+		ids[0] == connectors.CoreID, "ids %q, want %q: %+v", ids, want, lc)
 }
 
 // ActiveQueries counts the Postgres backends running a query whose text
@@ -306,22 +319,32 @@ type Result struct {
 		}
 		SQLError string `json:"sqlError"`
 	}
-	FetchArrowStream struct {
-		Batches []struct {
-			Rows, First, Last int
-		}
-		SQLError string `json:"sqlError"`
+	FetchArrowStream StreamResult
+	Abort            AbortResult
+	CancelQuery      struct{ Unknown bool }
+	ListConnections  ListConnectionsResult
+}
+
+// StreamResult is what a script saw of a streamed query: the first and
+// last id of each batch.
+type StreamResult struct {
+	Batches []struct {
+		Rows, First, Last int
 	}
-	Abort struct {
-		FirstBatchRows, RunningAfterMs, GoneAfterMs, TookMs, BatchesAfterAbort int
-		AfterAbort                                                             string
-		CancelAgain                                                            bool
-	}
-	CancelQuery     struct{ Unknown bool }
-	ListConnections struct {
-		Status int
-		Body   bridge.ListConnectionsResponse
-	}
+	SQLError string `json:"sqlError"`
+}
+
+// AbortResult is what a script saw when it aborted a stream.
+type AbortResult struct {
+	FirstBatchRows, RunningAfterMs, GoneAfterMs, TookMs, BatchesAfterAbort int
+	AfterAbort                                                             string
+	CancelAgain                                                            bool
+}
+
+// ListConnectionsResult is list-connections' status and body.
+type ListConnectionsResult struct {
+	Status int
+	Body   bridge.ListConnectionsResponse
 }
 
 // normalize round-trips v through JSON, so values of different Go types

@@ -22,4 +22,10 @@
 // then is a status and one after it cuts the connection.
 //
 // Server, RequireToken and RequireAuth are safe for concurrent use.
+//
+// At ~1,720 lines it is over the ~1,500 the house aims a package at: it is
+// one HTTP contract served for four kinds of connection (core DuckDB,
+// session DuckDB, Postgres, MySQL), whose handlers share the framing, the
+// query registry behind cancel-query and the answer buffering; a package
+// per connection kind would export those to each other.
 package bridgeserver

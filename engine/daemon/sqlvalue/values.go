@@ -87,21 +87,21 @@ func arrowOfValue(dbType string) (arrow.DataType, func(array.Builder, any) error
 			return nil
 		}
 	case "TINYINT":
-		return arrow.PrimitiveTypes.Int8, intAppender(func(b array.Builder, x int64) { b.(*array.Int8Builder).Append(int8(x)) })
+		return arrow.PrimitiveTypes.Int8, integers[int8, *array.Int8Builder]()
 	case "SMALLINT":
-		return arrow.PrimitiveTypes.Int16, intAppender(func(b array.Builder, x int64) { b.(*array.Int16Builder).Append(int16(x)) })
+		return arrow.PrimitiveTypes.Int16, integers[int16, *array.Int16Builder]()
 	case "INTEGER":
-		return arrow.PrimitiveTypes.Int32, intAppender(func(b array.Builder, x int64) { b.(*array.Int32Builder).Append(int32(x)) })
+		return arrow.PrimitiveTypes.Int32, integers[int32, *array.Int32Builder]()
 	case "BIGINT":
-		return arrow.PrimitiveTypes.Int64, intAppender(func(b array.Builder, x int64) { b.(*array.Int64Builder).Append(x) })
+		return arrow.PrimitiveTypes.Int64, integers[int64, *array.Int64Builder]()
 	case "UTINYINT":
-		return arrow.PrimitiveTypes.Uint8, uintAppender(func(b array.Builder, x uint64) { b.(*array.Uint8Builder).Append(uint8(x)) })
+		return arrow.PrimitiveTypes.Uint8, integers[uint8, *array.Uint8Builder]()
 	case "USMALLINT":
-		return arrow.PrimitiveTypes.Uint16, uintAppender(func(b array.Builder, x uint64) { b.(*array.Uint16Builder).Append(uint16(x)) })
+		return arrow.PrimitiveTypes.Uint16, integers[uint16, *array.Uint16Builder]()
 	case "UINTEGER":
-		return arrow.PrimitiveTypes.Uint32, uintAppender(func(b array.Builder, x uint64) { b.(*array.Uint32Builder).Append(uint32(x)) })
+		return arrow.PrimitiveTypes.Uint32, integers[uint32, *array.Uint32Builder]()
 	case "UBIGINT":
-		return arrow.PrimitiveTypes.Uint64, uintAppender(func(b array.Builder, x uint64) { b.(*array.Uint64Builder).Append(x) })
+		return arrow.PrimitiveTypes.Uint64, integers[uint64, *array.Uint64Builder]()
 	case "FLOAT":
 		return arrow.PrimitiveTypes.Float32, func(b array.Builder, v any) error {
 			x, ok := v.(float32)
@@ -191,46 +191,46 @@ func arrowOfValue(dbType string) (arrow.DataType, func(array.Builder, any) error
 	}
 }
 
-func intAppender(put func(array.Builder, int64)) func(array.Builder, any) error {
+// integers appends the Go integers the driver gives for a DuckDB integer
+// type as T: a signed T takes signed values, an unsigned T unsigned ones.
+func integers[T int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64, B interface{ Append(T) }]() func(array.Builder, any) error {
+	unsigned := ^T(0) > 0
 	return func(b array.Builder, v any) error {
-		var x int64
-		switch v := v.(type) {
-		case int8:
-			x = int64(v)
-		case int16:
-			x = int64(v)
-		case int32:
-			x = int64(v)
-		case int64:
-			x = v
-		case int:
-			x = int64(v)
-		default:
+		x, ok := integerOf[T](v, unsigned)
+		switch {
+		case !ok && unsigned:
+			return fmt.Errorf("unsigned value of Go type %T", v)
+		case !ok:
 			return fmt.Errorf("integer value of Go type %T", v)
 		}
-		put(b, x)
+		b.(B).Append(x)
 		return nil
 	}
 }
 
-func uintAppender(put func(array.Builder, uint64)) func(array.Builder, any) error {
-	return func(b array.Builder, v any) error {
-		var x uint64
-		switch v := v.(type) {
-		case uint8:
-			x = uint64(v)
-		case uint16:
-			x = uint64(v)
-		case uint32:
-			x = uint64(v)
-		case uint64:
-			x = v
-		default:
-			return fmt.Errorf("unsigned value of Go type %T", v)
-		}
-		put(b, x)
-		return nil
+// integerOf converts v, a Go integer of the signedness asked for, to T.
+func integerOf[T int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64](v any, unsigned bool) (T, bool) {
+	switch v := v.(type) {
+	case int8:
+		return T(v), !unsigned
+	case int16:
+		return T(v), !unsigned
+	case int32:
+		return T(v), !unsigned
+	case int64:
+		return T(v), !unsigned
+	case int:
+		return T(v), !unsigned
+	case uint8:
+		return T(v), unsigned
+	case uint16:
+		return T(v), unsigned
+	case uint32:
+		return T(v), unsigned
+	case uint64:
+		return T(v), unsigned
 	}
+	return 0, false
 }
 
 func timeAppender(dbType string, put func(array.Builder, time.Time)) func(array.Builder, any) error {

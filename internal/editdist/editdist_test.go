@@ -1,8 +1,8 @@
-package plan
+package editdist
 
 import "testing"
 
-func TestEditDistance(t *testing.T) {
+func TestDistance(t *testing.T) {
 	for _, tt := range []struct {
 		a, b string
 		want int
@@ -10,8 +10,8 @@ func TestEditDistance(t *testing.T) {
 		{"", "", 0}, {"sales", "sales", 0}, {"salse", "sales", 1}, {"sale", "sales", 1},
 		{"", "abc", 3}, {"kitten", "sitting", 3}, {"daily", "dayly", 1}, {"ab", "ba", 1},
 	} {
-		if got := editDistance(tt.a, tt.b); got != tt.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		if got := Distance(tt.a, tt.b); got != tt.want {
+			t.Errorf("Distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}
 }
