@@ -2,6 +2,7 @@ package sqlparse_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -71,6 +72,34 @@ func TestAnalyzeAll(t *testing.T) {
 			if !reflect.DeepEqual(pg[i], pgOne[start+i]) {
 				t.Errorf("Postgres %q from %d: batch %+v, alone %+v", text, start, pg[i], pgOne[start+i])
 			}
+		}
+	}
+}
+
+// TestAnalyzeAll_Parts checks a batch big enough to be split in parts that
+// DuckDB serializes at once (over a pool, with several CPUs): the same
+// analyses as each text alone, batchTexts among them.
+func TestAnalyzeAll_Parts(t *testing.T) {
+	ctx := context.Background()
+	d := sqlparse.NewDuckDB(openDuckDB(t))
+	var texts []string
+	for i := range 1200 {
+		texts = append(texts, fmt.Sprintf("SELECT v + %d AS v FROM t%d", i, i))
+		if i%40 == 0 {
+			texts = append(texts, batchTexts[i/40%len(batchTexts)])
+		}
+	}
+	all, err := d.AnalyzeAll(ctx, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, text := range texts {
+		one, err := d.Analyze(ctx, text)
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if !reflect.DeepEqual(all[i], one) {
+			t.Errorf("%q: batch %+v, alone %+v", text, all[i], one)
 		}
 	}
 }

@@ -1,13 +1,16 @@
 package sqlparse
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -187,7 +190,7 @@ func (b *batch) serialize(ctx context.Context, text string) (serialized, error) 
 		return s, nil
 	}
 	var out string
-	err := b.d.q.QueryRowContext(ctx, `SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)`, text).Scan(&out)
+	err := b.d.q.QueryRowContext(ctx, `SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR), skip_null := true, skip_empty := true) AS VARCHAR)`, text).Scan(&out)
 	if err != nil {
 		return serialized{}, fmt.Errorf("json_serialize_sql: %w", err)
 	}
@@ -200,8 +203,9 @@ func (b *batch) serialize(ctx context.Context, text string) (serialized, error) 
 }
 
 // prefetch serializes texts in one query (json_serialize_sql over the
-// rows of a list) into the memo. Texts the list cannot carry exactly (not UTF-8, or holding
-// a NUL) are left to serialize.
+// rows of a list; over a pool, a few such queries at once) into the memo.
+// Texts the list cannot carry exactly (not UTF-8, or holding a NUL) are
+// left to serialize.
 func (b *batch) prefetch(ctx context.Context, texts []string) error {
 	var todo []string
 	seen := map[string]bool{}
@@ -219,11 +223,41 @@ func (b *batch) prefetch(ctx context.Context, texts []string) error {
 		_, err := b.serialize(ctx, todo[0])
 		return err
 	}
-	in, err := json.Marshal(todo)
+	// Over a pool (*sql.DB), big batches are split in parts that DuckDB
+	// serializes at once, on connections of their own.
+	parts := 1
+	if _, pool := b.d.q.(*sql.DB); pool {
+		parts = max(1, min(runtime.GOMAXPROCS(0), len(todo)/256))
+	}
+	outs := make([]*string, len(todo))
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*len(todo)/parts, (p+1)*len(todo)/parts
+		wg.Go(func() { errs[p] = b.serializeList(ctx, todo[lo:hi], outs[lo:hi]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	decoded, err := decodeAll(todo, outs)
+	if err != nil {
+		return err
+	}
+	for i, t := range todo {
+		b.memo[t] = decoded[i]
+	}
+	return nil
+}
+
+// serializeList serializes texts in one query, json_serialize_sql over
+// the rows of a list, and sets outs[i] to the answer for texts[i].
+func (b *batch) serializeList(ctx context.Context, texts []string, outs []*string) error {
+	in, err := json.Marshal(texts)
 	if err != nil {
 		return fmt.Errorf("encode statements: %w", err)
 	}
-	rows, err := b.d.q.QueryContext(ctx, `SELECT i, CAST(json_serialize_sql(s) AS VARCHAR)
+	rows, err := b.d.q.QueryContext(ctx, `SELECT i, CAST(json_serialize_sql(s, skip_null := true, skip_empty := true) AS VARCHAR)
 		FROM unnest(json_extract_string(CAST(? AS VARCHAR), '$[*]')) WITH ORDINALITY AS t(s, i)`, string(in))
 	if err != nil {
 		return fmt.Errorf("json_serialize_sql: %w", err)
@@ -235,36 +269,59 @@ func (b *batch) prefetch(ctx context.Context, texts []string) error {
 		if err := rows.Scan(&i, &out); err != nil {
 			return fmt.Errorf("json_serialize_sql: %w", err)
 		}
-		if i < 1 || i > len(todo) {
-			return fmt.Errorf("json_serialize_sql answered for statement %d of %d", i, len(todo))
+		if i < 1 || i > len(texts) {
+			return fmt.Errorf("json_serialize_sql answered for statement %d of %d", i, len(texts))
 		}
-		s, err := decodeSerialized(todo[i-1], out)
-		if err != nil {
-			return err
-		}
-		b.memo[todo[i-1]] = s
+		outs[i-1] = &out
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("json_serialize_sql: %w", err)
 	}
-	for _, t := range todo {
-		if _, ok := b.memo[t]; !ok {
+	for _, out := range outs {
+		if out == nil {
 			return fmt.Errorf("json_serialize_sql did not answer for every statement")
 		}
 	}
 	return nil
 }
 
+// decodeAll decodes the answers outs of texts (decodeSerialized), spread
+// over the CPUs: decoding the trees is most of a batch's Go time. It
+// returns the first error, by position.
+func decodeAll(texts []string, outs []*string) ([]serialized, error) {
+	decoded := make([]serialized, len(texts))
+	errs := make([]error, len(texts))
+	workers := min(runtime.GOMAXPROCS(0), (len(texts)+63)/64)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(texts) {
+					return
+				}
+				decoded[i], errs[i] = decodeSerialized(texts[i], *outs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return decoded, errors.Join(errs...)
+}
+
 // decodeSerialized reads json_serialize_sql's answer out for text.
 func decodeSerialized(text, out string) (serialized, error) {
 	var s struct {
-		Error        bool              `json:"error"`
-		ErrorType    string            `json:"error_type"`
-		ErrorMessage string            `json:"error_message"`
-		Position     json.Number       `json:"position"`
-		Statements   []json.RawMessage `json:"statements"`
+		Error        bool        `json:"error"`
+		ErrorType    string      `json:"error_type"`
+		ErrorMessage string      `json:"error_message"`
+		Position     json.Number `json:"position"`
+		Statements   []any       `json:"statements"`
 	}
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
+	// One pass over the answer, the trees' numbers kept as json.Number.
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.UseNumber()
+	if err := dec.Decode(&s); err != nil {
 		return serialized{}, fmt.Errorf("decode json_serialize_sql output: %w", err)
 	}
 	switch {
@@ -277,15 +334,9 @@ func decodeSerialized(text, out string) (serialized, error) {
 		}
 		return serialized{err: newError(text, s.ErrorMessage, offset)}, nil
 	}
-	trees := make([]any, 0, len(s.Statements))
-	for _, st := range s.Statements {
-		dec := json.NewDecoder(bytes.NewReader(st))
-		dec.UseNumber()
-		var tree any
-		if err := dec.Decode(&tree); err != nil {
-			return serialized{}, fmt.Errorf("decode statement: %w", err)
-		}
-		trees = append(trees, tree)
+	trees := s.Statements
+	if trees == nil {
+		trees = []any{} // no statement is not the same as no trees
 	}
 	return serialized{trees: trees}, nil
 }

@@ -45,6 +45,7 @@ func (s *session) close() {
 		}
 		if es := s.s.Load(); es != nil {
 			es.Close()
+			releaseFreed()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -2,6 +2,7 @@ package natsbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -16,21 +17,24 @@ import (
 	"github.com/cellsd/cellsd/engine"
 )
 
-// maxBatch bounds the events published between two waits for acks.
-const maxBatch = 256
+// maxBatch bounds the events published between two waits for acks: the
+// 1,000 queued events a 1,000-cell run starts with go in one or two.
+const maxBatch = 1024
 
 // Publisher publishes events to JetStream in the order it is given them,
-// and keeps the KV bucket's latest state per cell.
+// keeping the KV bucket's latest state per cell.
 //
 // Observing an event never blocks: it is encoded and queued in memory. One
-// goroutine publishes the queue, a batch at a time: first the batch's
-// latest state per cell into the KV bucket, then, once the server has
-// stored those, the events themselves. So a client that subscribes to a
+// goroutine publishes the queue, a batch at a time, with one write per
+// event, into the bucket (see send): the server stores it as the cell's
+// latest state and then publishes it again on the event's subject, where
+// subscribers and CELLSD_EVENTS get it. So a client that subscribes to a
 // session's events and then reads the bucket misses nothing: an event it
-// did not receive was published before it subscribed, and its state (or a
-// later one) was already in the bucket. A publish that fails (NATS down, a
-// server restarting) is retried, in order, until it is stored; a message id
-// per event lets the stream drop the copies of a retry.
+// did not receive was delivered before it subscribed, and its state (or a
+// later one) was already in the bucket. An event counts as published once
+// CELLSD_EVENTS holds it too. A publish that fails (NATS down, a server
+// restarting) is retried, in order, until it is stored; a message id per
+// event lets the bucket and the stream drop the copies of a retry.
 type Publisher struct {
 	js  jetstream.JetStream
 	log *slog.Logger
@@ -46,6 +50,8 @@ type Publisher struct {
 
 	published atomic.Int64
 	hooks     Hooks
+
+	events jetstream.Stream // CELLSD_EVENTS, once send has looked it up
 }
 
 // Hooks observe a Publisher, for metrics.
@@ -163,80 +169,146 @@ func (p *Publisher) Close(ctx context.Context) error {
 
 func (p *Publisher) loop() {
 	defer close(p.done)
+	// stored events at the head of the queue are in the bucket (and so
+	// delivered) but not yet seen in CELLSD_EVENTS: they are checked
+	// once the queue is drained, the last one standing for them all.
+	stored := 0
 	for {
 		p.mu.Lock()
-		batch := p.queue[:min(len(p.queue), maxBatch)]
+		batch := p.queue[stored:min(len(p.queue), stored+maxBatch)]
 		closed := p.closed
 		p.mu.Unlock()
-		if len(batch) == 0 {
-			if closed {
-				return
-			}
-			select {
-			case <-p.wake:
-			case <-p.ctx.Done():
-				return
-			}
-			continue
-		}
-		backoff := 10 * time.Millisecond
-		for retry := false; ; retry = true {
-			err := p.send(batch, retry)
-			if err == nil {
-				break
-			}
-			if p.ctx.Err() != nil {
+		switch {
+		case len(batch) > 0:
+			if !p.retry(func(retry bool) error { return p.send(batch, retry) }, len(batch)) {
 				return // only when Close gave up
 			}
-			if p.hooks.Retried != nil {
-				p.hooks.Retried(err)
-			}
-			p.log.Debug("publish failed; retrying", "events", len(batch), "err", err)
-			select {
-			case <-time.After(backoff):
-			case <-p.ctx.Done():
+			stored += len(batch)
+			continue
+		case stored > 0:
+			p.mu.Lock()
+			done := p.queue[:stored]
+			p.mu.Unlock()
+			if !p.retry(func(bool) error { return p.capture(done) }, len(done)) {
 				return
 			}
-			backoff = min(2*backoff, time.Second)
+			p.mu.Lock()
+			p.queue = p.queue[stored:]
+			if len(p.queue) == 0 {
+				p.queue = nil // let the backing array go
+			}
+			p.mu.Unlock()
+			p.published.Add(int64(stored))
+			if p.hooks.Published != nil {
+				p.hooks.Published(stored)
+			}
+			stored = 0
+			continue
+		case closed:
+			return
 		}
-		p.mu.Lock()
-		p.queue = p.queue[len(batch):]
-		if len(p.queue) == 0 {
-			p.queue = nil // let the backing array go
-		}
-		p.mu.Unlock()
-		p.published.Add(int64(len(batch)))
-		if p.hooks.Published != nil {
-			p.hooks.Published(len(batch))
+		select {
+		case <-p.wake:
+		case <-p.ctx.Done():
+			return
 		}
 	}
 }
 
-// send stores a batch: first its latest state per key in the bucket, then
-// its events in the stream, so a subscriber that reads the bucket after
-// subscribing misses nothing. A retry probes first (see store).
-func (p *Publisher) send(batch []message, retry bool) error {
-	latest := map[string]int{}
-	for i, m := range batch {
-		latest[m.key] = i
-	}
-	states := make([]*nats.Msg, 0, len(latest))
-	for i, m := range batch {
-		if latest[m.key] == i {
-			states = append(states, &nats.Msg{Subject: "$KV." + BucketName + "." + m.key, Data: m.data})
+// retry calls f until it succeeds, with retry set after a failure and a
+// growing pause between calls. It returns false if Close gave up first.
+func (p *Publisher) retry(f func(retry bool) error, events int) bool {
+	backoff := 10 * time.Millisecond
+	for retry := false; ; retry = true {
+		err := f(retry)
+		if err == nil {
+			return true
 		}
+		if p.ctx.Err() != nil {
+			return false
+		}
+		if p.hooks.Retried != nil {
+			p.hooks.Retried(err)
+		}
+		p.log.Debug("publish failed; retrying", "events", events, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-p.ctx.Done():
+			return false
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// send stores a batch with one write per event, into the bucket: the
+// bucket's stream stores each event as its key's latest state and then
+// the server publishes it again on the event's subject (Setup's
+// RePublish), where the subscribers and CELLSD_EVENTS get it. So an event
+// reaches a subscriber only once its state is in the bucket, and a
+// subscriber that reads the bucket after subscribing misses nothing. A
+// retry probes first (see store); the bucket drops the events it already
+// has by their message id, and so does CELLSD_EVENTS.
+func (p *Publisher) send(batch []message, retry bool) error {
+	states := make([]*nats.Msg, len(batch))
+	for i, m := range batch {
+		states[i] = &nats.Msg{Subject: "$KV." + BucketName + "." + m.key, Data: m.data,
+			Header: nats.Header{jetstream.MsgIDHeader: []string{m.id}}}
 	}
 	if err := p.store(states, retry); err != nil {
-		return fmt.Errorf("store states: %w", err)
-	}
-	events := make([]*nats.Msg, len(batch))
-	for i, m := range batch {
-		events[i] = &nats.Msg{Subject: m.subject, Data: m.data, Header: nats.Header{jetstream.MsgIDHeader: []string{m.id}}}
-	}
-	if err := p.store(events, retry); err != nil {
 		return fmt.Errorf("store events: %w", err)
 	}
 	return nil
+}
+
+// captureWait bounds how long capture waits for CELLSD_EVENTS to store
+// the republished copy of an event.
+const captureWait = 2 * time.Second
+
+// capture returns once CELLSD_EVENTS holds the events, which the bucket
+// has stored. The server republishes a stream's messages in the order it
+// stores them, and the stream stores them in that order, so the last
+// event there means they all are. Should it not turn up (a stream made
+// again meanwhile, a cluster's leader changing), the events are published
+// to the stream themselves; it drops those it has by their id (a
+// subscriber may then see an event twice, with the same seq).
+func (p *Publisher) capture(events []message) error {
+	if p.events == nil {
+		st, err := p.js.Stream(p.ctx, StreamName)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", StreamName, err)
+		}
+		p.events = st
+	}
+	last := events[len(events)-1]
+	deadline := time.Now().Add(captureWait)
+	for wait := 100 * time.Microsecond; ; wait = min(2*wait, 20*time.Millisecond) {
+		raw, err := p.events.GetLastMsgForSubject(p.ctx, last.subject)
+		switch {
+		case err == nil && raw.Header.Get(jetstream.MsgIDHeader) == last.id:
+			return nil
+		case err != nil && !errors.Is(err, jetstream.ErrMsgNotFound):
+			return fmt.Errorf("stream %s: last event: %w", StreamName, err)
+		case time.Now().After(deadline):
+			p.log.Warn("events not captured by the stream; publishing them to it", "stream", StreamName, "events", len(events))
+			for len(events) > 0 {
+				batch := events[:min(len(events), maxBatch)]
+				msgs := make([]*nats.Msg, len(batch))
+				for i, m := range batch {
+					msgs[i] = &nats.Msg{Subject: m.subject, Data: m.data, Header: nats.Header{jetstream.MsgIDHeader: []string{m.id}}}
+				}
+				if err := p.store(msgs, true); err != nil {
+					return fmt.Errorf("store events in %s: %w", StreamName, err)
+				}
+				events = events[len(batch):]
+			}
+			return nil
+		}
+		select {
+		case <-time.After(wait):
+		case <-p.ctx.Done():
+			return p.ctx.Err()
+		}
+	}
 }
 
 // store publishes msgs, all bound for one stream, and returns once the

@@ -204,8 +204,7 @@ func Claims(ctx context.Context, js jetstream.JetStream) ([]Claim, error) {
 
 // Begin readies NATS for a new incarnation of a session id, before its
 // first event: it returns the last seq the id's earlier incarnations
-// reached (0 for a new id), the larger of the last event stored in
-// CELLSD_EVENTS and the bucket's states, and purges the bucket's keys of
+// reached (0 for a new id; see lastSeq), and purges the bucket's keys of
 // the id, so that nothing of an earlier incarnation is left to read.
 func Begin(ctx context.Context, js jetstream.JetStream, id string) (int64, error) {
 	seq, _, err := lastSeq(ctx, js, id)
@@ -222,16 +221,20 @@ func Begin(ctx context.Context, js jetstream.JetStream, id string) (int64, error
 	return seq, nil
 }
 
-// lastSeq is the largest seq stored for the id, in the stream or the
-// bucket, and the bucket's states of it.
+// lastSeq returns the seq an id's next event follows, and the bucket's
+// states of it. That is the seq of the id's last event in CELLSD_EVENTS,
+// the record a subscriber checks for gaps (DESIGN.md: a session opened
+// under an id used before continues from the last seq stored there), so
+// a new incarnation never leaves a gap in it: a state the bucket holds
+// with a later seq is of an event the stream never got (the server
+// stopped between storing the one and capturing the other), and that seq
+// is given again. Only when the stream holds no event of the id (they
+// aged out, the stream was made again) does the bucket's largest seq
+// count, so seq still never goes backwards for what a client can read.
 func lastSeq(ctx context.Context, js jetstream.JetStream, id string) (int64, []Payload, error) {
 	states, err := States(ctx, js, id)
 	if err != nil {
 		return 0, nil, err
-	}
-	var seq int64
-	for _, p := range states {
-		seq = max(seq, p.Seq)
 	}
 	st, err := js.Stream(ctx, StreamName)
 	if err != nil {
@@ -240,16 +243,19 @@ func lastSeq(ctx context.Context, js jetstream.JetStream, id string) (int64, []P
 	m, err := st.GetLastMsgForSubject(ctx, SessionSubject(id))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
+		var seq int64
+		for _, p := range states {
+			seq = max(seq, p.Seq)
+		}
+		return seq, states, nil
 	case err != nil:
 		return 0, nil, fmt.Errorf("session %q: last event: %w", id, err)
-	default:
-		var p Payload
-		if err := json.Unmarshal(m.Data, &p); err != nil {
-			return 0, nil, fmt.Errorf("session %q: last event: %w", id, err)
-		}
-		seq = max(seq, p.Seq)
 	}
-	return seq, states, nil
+	var p Payload
+	if err := json.Unmarshal(m.Data, &p); err != nil {
+		return 0, nil, fmt.Errorf("session %q: last event: %w", id, err)
+	}
+	return p.Seq, states, nil
 }
 
 // States returns the bucket's latest state of every key of a session.

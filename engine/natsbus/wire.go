@@ -3,6 +3,7 @@ package natsbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -159,13 +160,26 @@ func Setup(ctx context.Context, js jetstream.JetStream, retention time.Duration)
 	}); err != nil {
 		return nil, fmt.Errorf("create key-value bucket %s: %w", SessionsBucket, err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	status := jetstream.KeyValueConfig{
 		Bucket:      BucketName,
 		Description: "latest cellsd event per session, artifact and cell",
 		History:     1,
 		TTL:         retention,
 		Storage:     jetstream.FileStorage,
-	})
+		// An event is one write, into this bucket: once the bucket's
+		// stream has stored it, the server publishes it again on the
+		// event's subject, where subscribers and CELLSD_EVENTS get it.
+		RePublish: &jetstream.RePublish{Source: "$KV." + BucketName + ".>", Destination: SubjectPrefix + ".>"},
+	}
+	// A bucket an older cellsd made has no RePublish, and a stream's
+	// RePublish cannot be changed: it is made again, without the latest
+	// states it held (CELLSD_EVENTS keeps every event).
+	if st, err := js.Stream(ctx, "KV_"+BucketName); err == nil && st.CachedInfo().Config.RePublish == nil {
+		if err := js.DeleteKeyValue(ctx, BucketName); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, fmt.Errorf("make key-value bucket %s again with RePublish: %w", BucketName, err)
+		}
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, status)
 	if err != nil {
 		return nil, fmt.Errorf("create key-value bucket %s: %w", BucketName, err)
 	}
