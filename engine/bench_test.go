@@ -205,6 +205,10 @@ func BenchmarkReactivity(b *testing.B) {
 		b.Fatal(err)
 	}
 	<-r.Done()
+	select {
+	case <-started: // c501's start in the first run is no edit's
+	default:
+	}
 	var lat []time.Duration
 	i := 0
 	for b.Loop() {
