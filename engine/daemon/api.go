@@ -417,16 +417,15 @@ func (d *Daemon) respond(m *nats.Msg, op string, v any, err error) {
 		}
 		data, _ = json.Marshal(map[string]*jobapi.Error{"error": ae})
 	}
-	if m.Reply != "" {
-		if rerr := m.Respond(data); rerr != nil {
-			d.log.Warn("reply not sent", "op", op, "bytes", len(data), "err", rerr)
-			if err == nil {
-				err = jobapi.Errorf(jobapi.CodeInternal, "reply: %v", rerr)
-			}
-		}
-	}
 	if err != nil && op != "" {
 		d.log.Debug("job api error", "op", op, "err", err)
 	}
+	// Counted before the reply goes out, so a client that reads the
+	// metrics once it has its answer sees the request counted.
 	d.count(op, err)
+	if m.Reply != "" {
+		if rerr := m.Respond(data); rerr != nil {
+			d.log.Warn("reply not sent", "op", op, "bytes", len(data), "err", rerr)
+		}
+	}
 }

@@ -118,7 +118,14 @@ func TestDaemon_LateSubscriber(t *testing.T) {
 					prev = have.Status
 				}
 				if ev.Prev == nil || *ev.Prev != prev {
-					t.Fatalf("missed an event: %s went %v -> %s (seq %d) but the subscriber had it %s", ev.Cell, deref(ev.Prev), ev.Status, ev.Seq, prev)
+					var history []string
+					for _, w := range witness.all() {
+						if w.Cell == ev.Cell {
+							history = append(history, fmt.Sprintf("%d:%v->%s", w.Seq, deref(w.Prev), w.Status))
+						}
+					}
+					t.Fatalf("missed an event: %s went %v -> %s (seq %d) but the subscriber had it %s (from the bucket: %v seq %d; %d keys listed); the witness saw %v",
+						ev.Cell, deref(ev.Prev), ev.Status, ev.Seq, prev, known, have.Seq, fromKV, history)
 				}
 			}
 			state[ev.Cell] = ev
