@@ -13,10 +13,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine/daemon"
 	"github.com/cellsd/cellsd/engine/daemon/jobapi"
 	"github.com/cellsd/cellsd/engine/natsbus"
 	"github.com/cellsd/cellsd/internal/natstest"
+	"github.com/cellsd/cellsd/internal/pgtest"
 	"github.com/cellsd/cellsd/internal/poll"
 )
 
@@ -51,23 +53,71 @@ func successes(evs []natsbus.Payload) int {
 	return n
 }
 
+// gatedChainNotebook is chainNotebook(n, work) with a Postgres cell,
+// gate, that takes the advisory lock lock (in its transaction) and that
+// cell gateAt reads: the chain stops there for as long as someone else
+// holds the lock.
+func gatedChainNotebook(n, work, gateAt int, lock int64) json.RawMessage {
+	var nb map[string]any
+	_ = json.Unmarshal(chainNotebook(n, work), &nb)
+	data := nb["data"].(map[string]any)
+	data["gate"] = map[string]any{"id": "gate", "type": "sql", "data": map[string]any{"title": "gate", "connectorId": "pg", "resultName": "gate",
+		"sql": fmt.Sprintf("SELECT 1 AS opened FROM (SELECT pg_advisory_xact_lock(%d)) AS l", lock)}}
+	id := fmt.Sprintf("c%03d", gateAt)
+	cell := data[id].(map[string]any)["data"].(map[string]any)
+	cell["sql"] = fmt.Sprintf("SELECT (SELECT n FROM r%03d) + (SELECT count(*) FROM gate) + count(*) AS n, sum(i %% 7) AS s FROM range(%d) t(i)", gateAt-1, work)
+	a := nb["artifacts"].(map[string]any)["a"].(map[string]any)
+	a["cellIds"] = append(a["cellIds"].([]any), "gate")
+	out, _ := json.Marshal(nb)
+	return out
+}
+
 // TestDaemon_LateSubscriber joins mid-run the way the README tells a
 // frontend to: subscribe to the session's events, read the bucket, then
 // apply the events newer than the bucket's state. It must miss nothing:
 // every event it applies follows the state it had for that cell.
+//
+// The run is held at its middle (a Postgres cell waits for an advisory
+// lock the test holds) until the subscriber has joined, so the subscriber
+// joins while events are still arriving however loaded the machine is,
+// and live events follow for certain once the lock is let go.
 func TestDaemon_LateSubscriber(t *testing.T) {
-	d := startDaemon(t, daemon.Config{Concurrency: 1})
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	lockConn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lockConn.Release()
+	const lock = 0x6c617465 // "late"
+	if _, err := lockConn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(lock)); err != nil {
+		t.Fatal(err)
+	}
+	locked := true
+	unlock := func() {
+		if locked {
+			locked = false
+			if _, err := lockConn.Exec(ctx, "SELECT pg_advisory_unlock($1)", int64(lock)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer unlock()
+	reg, err := connectors.NewRegistry(connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres, DSN: pgtest.DSN(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Concurrency 2: the gate waits in one slot while the chain runs up
+	// to it in the other.
+	d := startDaemon(t, daemon.Config{Concurrency: 2, Connections: reg})
 	nc := connect(t, d.NATSURL())
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(context.Background(), natsbus.BucketName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := open(t, nc, jobapi.OpenRequest{Notebook: chainNotebook(40, 2_000_000), SessionID: "late"})
-	witness, run := runUntil(t, nc, id, 5)
+	const cells, gateAt = 80, 41
+	id := open(t, nc, jobapi.OpenRequest{Notebook: gatedChainNotebook(cells, 2_000_000, gateAt, lock), SessionID: "late"})
+	witness, run := runUntil(t, nc, id, gateAt-5)
 
 	// The late subscriber.
 	ch := make(chan *nats.Msg, 100_000)
@@ -79,26 +129,17 @@ func TestDaemon_LateSubscriber(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	state := map[string]natsbus.Payload{}
-	keys, err := kv.ListKeysFiltered(context.Background(), natsbus.Token(id)+".>")
+	// Read the bucket (not with the KV's ListKeys, which may end short
+	// while a run writes the bucket: see natstest.BucketState).
+	state, err := natstest.BucketState(ctx, js, id)
 	if err != nil {
 		t.Fatal(err)
-	}
-	for k := range keys.Keys() {
-		e, err := kv.Get(context.Background(), k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p natsbus.Payload
-		if err := json.Unmarshal(e.Value(), &p); err != nil {
-			t.Fatal(err)
-		}
-		state[p.Cell] = p
 	}
 	fromKV := len(state)
 	if fromKV == 0 {
 		t.Fatal("the bucket holds nothing of a session that has run cells")
 	}
+	unlock() // the rest of the run, from the gate on, the subscriber sees live
 	live := 0
 	timeout := time.After(60 * time.Second)
 	for done := false; !done; {

@@ -6,8 +6,10 @@ package natstest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +77,49 @@ func SessionEvents(ctx context.Context, js jetstream.JetStream, session string) 
 		if n == 0 {
 			return out, fmt.Errorf("stream stopped after %d of %d events: %w", len(out), info.NumPending, batch.Error())
 		}
+	}
+	return out, nil
+}
+
+// BucketState reads a session's latest events from the CELLSD_STATUS
+// bucket, keyed by cell id (the session's own under natsbus.SessionToken).
+//
+// It lists the keys from the bucket's stream state (stream info with a
+// subject filter, one consistent snapshot on the server) and gets each,
+// not with the KV's ListKeys: that watcher counts the messages it expects
+// when it starts, and a key rewritten while it lists loses its old
+// message, so the listing ends one key short of a key that moved
+// (nats.go 1.55, DeliverLastPerSubject with history 1). A key rewritten
+// between the snapshot and its get gives its newer state, which a reader
+// of the bucket expects.
+func BucketState(ctx context.Context, js jetstream.JetStream, session string) (map[string]natsbus.Payload, error) {
+	kv, err := js.KeyValue(ctx, natsbus.BucketName)
+	if err != nil {
+		return nil, err
+	}
+	st, err := js.Stream(ctx, "KV_"+natsbus.BucketName)
+	if err != nil {
+		return nil, err
+	}
+	prefix := "$KV." + natsbus.BucketName + "."
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(prefix+natsbus.Token(session)+".>"))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]natsbus.Payload, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		e, err := kv.Get(ctx, strings.TrimPrefix(subject, prefix))
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue // purged since the snapshot
+		}
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", subject, err)
+		}
+		var p natsbus.Payload
+		if err := json.Unmarshal(e.Value(), &p); err != nil {
+			return nil, fmt.Errorf("key %s: %w", subject, err)
+		}
+		out[p.Cell] = p
 	}
 	return out, nil
 }
