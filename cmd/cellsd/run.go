@@ -151,7 +151,7 @@ func (c *runCmd) Run(e *env) error {
 		}
 	}
 	if c.JUnit != "" {
-		if err := writeFile(e, c.JUnit, func(f io.Writer) error { return format.WriteJUnit(f, report, nb.Path) }); err != nil {
+		if err := writeFile(e, c.JUnit, func(f io.Writer) error { return format.WriteJUnit(f, report, nb.Path, plan) }); err != nil {
 			return err
 		}
 	}
