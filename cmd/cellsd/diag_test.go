@@ -25,6 +25,7 @@ func TestMessages_Golden(t *testing.T) {
 	}{
 		{"duckdb-parse", func(*testing.T) []string { return []string{"run", diagDir + "parse.json"} }},
 		{"duckdb-runtime-line3", func(*testing.T) []string { return []string{"run", diagDir + "runtime.json"} }},
+		{"duckdb-runtime-param", func(*testing.T) []string { return []string{"run", diagDir + "params.json"} }},
 		{"sibling-typo", func(*testing.T) []string { return []string{"run", diagDir + "sibling.json"} }},
 		{"toml-typo", func(*testing.T) []string {
 			return []string{"run", diagDir + "remote.json", "--connections", diagDir + "typo.toml"}
