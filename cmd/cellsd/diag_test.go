@@ -33,11 +33,12 @@ func TestMessages_Golden(t *testing.T) {
 		{"missing-connections", func(*testing.T) []string { return []string{"run", diagDir + "remote.json"} }},
 		{"unknown-param", func(*testing.T) []string { return []string{"run", diagDir + "remote.json", "--param", "limt=3"} }},
 		{"postgres-hint", func(t *testing.T) []string {
-			conns := filepath.Join(t.TempDir(), "connections.toml")
-			if err := os.WriteFile(conns, []byte("[[db.connectors]]\nid = \"pg\"\nengine = \"postgres\"\ndsn = \""+pgtest.DSN(t)+"\"\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return []string{"run", diagDir + "remote.json", "--connections", conns}
+			return []string{"run", diagDir + "remote.json", "--connections", pgConnections(t)}
+		}},
+		// The value of {{limit}} (12345) is longer than the placeholder:
+		// the caret stays in the SQL as written.
+		{"postgres-hint-param", func(t *testing.T) []string {
+			return []string{"run", diagDir + "remote-param.json", "--connections", pgConnections(t)}
 		}},
 	}
 	for _, tt := range tests {
@@ -48,6 +49,16 @@ func TestMessages_Golden(t *testing.T) {
 			checkTextGolden(t, diagDir+tt.name+".golden", got)
 		})
 	}
+}
+
+// pgConnections writes a connections file of one connector, pg, to the
+// test database.
+func pgConnections(t *testing.T) string {
+	conns := filepath.Join(t.TempDir(), "connections.toml")
+	if err := os.WriteFile(conns, []byte("[[db.connectors]]\nid = \"pg\"\nengine = \"postgres\"\ndsn = \""+pgtest.DSN(t)+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conns
 }
 
 var (
