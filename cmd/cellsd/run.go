@@ -41,6 +41,16 @@ type runCmd struct {
 const showRows = 20
 
 func (c *runCmd) Run(e *env) error {
+	for {
+		err := c.runOnce(e)
+		if !errors.Is(err, errReload) {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "%s changed: rerunning the notebook\n", c.Connections)
+	}
+}
+
+func (c *runCmd) runOnce(e *env) error {
 	if c.Concurrency < 1 {
 		return usagef("--concurrency must be at least 1, got %d", c.Concurrency)
 	}
