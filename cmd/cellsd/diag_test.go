@@ -122,3 +122,20 @@ func TestCheck_SelectSkipsAndNoGolden(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s", code, stdout)
 	}
 }
+
+// TestReadme_FailingRun: the failing run the README shows is the golden's
+// text (but its exit line), exactly.
+func TestReadme_FailingRun(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(diagDir + "duckdb-runtime-line3.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, text, _ := strings.Cut(string(golden), "\n") // "exit 1"
+	if !strings.Contains(string(readme), "```\n"+text+"```\n") {
+		t.Errorf("README.md does not show %sduckdb-runtime-line3.golden as it is:\n%s", diagDir, text)
+	}
+}
