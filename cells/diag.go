@@ -89,7 +89,11 @@ func Diagnose(file, artifact string, c *Cell, msg string) Diagnostic {
 		d.Message = head
 		lines := strings.Split(c.SQL, "\n")
 		if line <= len(lines) {
-			if off, ok := SnippetOffset(lines[line-1], snippet, caret); ok {
+			off, ok := SnippetOffset(lines[line-1], snippet, caret)
+			if !ok {
+				off, ok = placeholderOffset(lines[line-1], snippet, caret)
+			}
+			if ok {
 				d.Line, d.Column = line, utf8.RuneCountInString(lines[line-1][:off])+1
 			}
 		}
@@ -173,4 +177,76 @@ func SnippetOffset(full, snippet string, caret int) (int, bool) {
 		off += n
 	}
 	return off, true
+}
+
+// placeholderOffset is SnippetOffset for a line with {{var}} placeholders:
+// DuckDB showed the rendered line, so each placeholder of full matches any
+// non-empty text of the snippet and the rest must match exactly. A caret
+// under a substituted value is put under the placeholder's "{{", so the
+// position is in the SQL as the user wrote it.
+func placeholderOffset(full, snippet string, caret int) (int, bool) {
+	ps := scanPlaceholders(full)
+	if len(ps) == 0 || caret < 0 {
+		return 0, false
+	}
+	s, cutStart := strings.CutPrefix(snippet, "...")
+	if cutStart {
+		caret -= len("...")
+	}
+	s, cutEnd := strings.CutSuffix(s, "...")
+	cb := 0 // the caret as a byte offset in s
+	for range caret {
+		if cb >= len(s) {
+			return 0, false
+		}
+		_, n := utf8.DecodeRuneInString(s[cb:])
+		cb += n
+	}
+	at := map[int]Placeholder{}
+	for _, p := range ps {
+		at[p.Start] = p
+	}
+	var match func(fi, si int) (int, bool)
+	match = func(fi, si int) (int, bool) {
+		if si == len(s) {
+			return -1, cutEnd || fi == len(full)
+		}
+		if fi >= len(full) {
+			return 0, false
+		}
+		if p, ok := at[fi]; ok {
+			for end := si + 1; end <= len(s); end++ {
+				off, ok := match(p.End, end)
+				if !ok {
+					continue
+				}
+				if cb >= si && cb < end {
+					off = p.Start
+				}
+				return off, true
+			}
+			return 0, false
+		}
+		if full[fi] != s[si] {
+			return 0, false
+		}
+		off, ok := match(fi+1, si+1)
+		if ok && si == cb {
+			off = fi
+		}
+		return off, ok
+	}
+	starts := []int{0}
+	if cutStart {
+		starts = starts[:0]
+		for fi := range len(full) {
+			starts = append(starts, fi)
+		}
+	}
+	for _, fi := range starts {
+		if off, ok := match(fi, 0); ok && off >= 0 {
+			return off, true
+		}
+	}
+	return 0, false
 }

@@ -193,16 +193,48 @@ func scanPlaceholders(sql string) []Placeholder {
 // could, Render fails instead (escape, bit and dollar-quoted literals, an
 // empty quoted identifier, a value with a NUL byte or invalid UTF-8).
 func Render(sql string, values map[string]any) (string, error) {
+	out, _, err := renderSpans(sql, values)
+	return out, err
+}
+
+// span is where a placeholder's value went in the rendered text: bytes
+// [outStart, outEnd) of it stand for bytes [srcStart, srcEnd) of the SQL.
+type span struct{ outStart, outEnd, srcStart, srcEnd int }
+
+// SourceOffset maps a byte offset into Render(sql, values) back to one
+// into sql as the user wrote it: an offset inside a substituted value is
+// its placeholder's start, one after it moves by what the values added or
+// removed. An offset sql does not render is returned as it is.
+func SourceOffset(sql string, values map[string]any, off int) int {
+	_, spans, err := renderSpans(sql, values)
+	if err != nil {
+		return off
+	}
+	delta := 0
+	for _, sp := range spans {
+		if off < sp.outStart {
+			break
+		}
+		if off < sp.outEnd {
+			return sp.srcStart
+		}
+		delta = sp.srcEnd - sp.outEnd
+	}
+	return off + delta
+}
+
+func renderSpans(sql string, values map[string]any) (string, []span, error) {
 	sites, err := locate(sql)
 	if err != nil || len(sites) == 0 {
-		return sql, err
+		return sql, nil, err
 	}
 	var b strings.Builder
+	var spans []span
 	last := 0
 	for i, p := range sites {
 		v, err := p.lookup(values)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		b.WriteString(sql[last:p.Start])
 		last = p.End
@@ -210,40 +242,50 @@ func Render(sql string, values map[string]any) (string, error) {
 			b.WriteString(sql[p.Start:p.End])
 			continue
 		}
-		text, err := p.text(v)
-		if err != nil {
-			return "", err
+		outStart := b.Len()
+		if err := renderSite(&b, sites, i, p, v, values); err != nil {
+			return "", nil, err
 		}
-		fail := p.fail
-		switch p.Context {
-		case InCode:
-			if n, ok := numberText(v, text); ok {
-				b.WriteString(n)
-				break
-			}
-			// After a letter the quote would start E'...', B'...' or
-			// U&'...', which read the value differently.
-			if out := b.String(); out != "" && (isWordByte(out[len(out)-1]) || out[len(out)-1] == '&') {
-				b.WriteByte(' ')
-			}
-			b.WriteString(QuoteString(text))
-		case InString:
-			b.WriteString(strings.ReplaceAll(text, "'", "''"))
-		case InQuotedIdent:
-			if text == "" && emptyIdent(sites, i, values) {
-				return "", fail("would leave a quoted identifier empty")
-			}
-			b.WriteString(strings.ReplaceAll(text, `"`, `""`))
-		case InEscapeString:
-			return "", fail("inside an escape string (E'...', U&'...', U&\"...\") cannot be rendered safely; use a '...' literal")
-		case InBitString:
-			return "", fail("inside a bit string (B'...', X'...') cannot be rendered safely; use a '...' literal")
-		case InDollarString:
-			return "", fail("inside a dollar-quoted string cannot be rendered safely; use a '...' literal")
-		}
+		spans = append(spans, span{outStart, b.Len(), p.Start, p.End})
 	}
 	b.WriteString(sql[last:])
-	return b.String(), nil
+	return b.String(), spans, nil
+}
+
+// renderSite writes the value v of the placeholder p (sites[i]) to b.
+func renderSite(b *strings.Builder, sites []site, i int, p site, v any, values map[string]any) error {
+	text, err := p.text(v)
+	if err != nil {
+		return err
+	}
+	fail := p.fail
+	switch p.Context {
+	case InCode:
+		if n, ok := numberText(v, text); ok {
+			b.WriteString(n)
+			break
+		}
+		// After a letter the quote would start E'...', B'...' or
+		// U&'...', which read the value differently.
+		if out := b.String(); out != "" && (isWordByte(out[len(out)-1]) || out[len(out)-1] == '&') {
+			b.WriteByte(' ')
+		}
+		b.WriteString(QuoteString(text))
+	case InString:
+		b.WriteString(strings.ReplaceAll(text, "'", "''"))
+	case InQuotedIdent:
+		if text == "" && emptyIdent(sites, i, values) {
+			return fail("would leave a quoted identifier empty")
+		}
+		b.WriteString(strings.ReplaceAll(text, `"`, `""`))
+	case InEscapeString:
+		return fail("inside an escape string (E'...', U&'...', U&\"...\") cannot be rendered safely; use a '...' literal")
+	case InBitString:
+		return fail("inside a bit string (B'...', X'...') cannot be rendered safely; use a '...' literal")
+	case InDollarString:
+		return fail("inside a dollar-quoted string cannot be rendered safely; use a '...' literal")
+	}
+	return nil
 }
 
 // lookup is the placeholder's value; an unknown variable is an error even

@@ -429,3 +429,28 @@ func statements(sql string) (int, bool) {
 	}
 	return len(r.Stmts), true
 }
+
+// TestSourceOffset maps offsets of the rendered SQL back to the SQL as
+// written: before a placeholder unchanged, inside a value to the
+// placeholder's start, after it shifted by the value's length.
+func TestSourceOffset(t *testing.T) {
+	sql := "SELECT {{n}}, 'a{{s}}b', round(1, 2, 3)"
+	values := map[string]any{"n": json.Number("12345"), "s": "x'y"}
+	out, err := cells.Render(sql, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ rendered, want string }{
+		{"SELECT", "SELECT"},
+		{"12345", "{{n}}"},
+		{"345", "{{n}}"},
+		{"x''y", "{{s}}"},
+		{"b'", "b'"},
+		{"round", "round"},
+	} {
+		off := strings.Index(out, tt.rendered)
+		if got, want := cells.SourceOffset(sql, values, off), strings.Index(sql, tt.want); got != want {
+			t.Errorf("%q at %d of %q: source offset %d, want %d", tt.rendered, off, out, got, want)
+		}
+	}
+}

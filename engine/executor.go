@@ -90,6 +90,7 @@ type execSpec struct {
 	// and Expands: how a DuckDB cell materializes its result.
 	show, expands bool
 	sql           string         // rendered (a MySQL cell's as written: its connection renders it)
+	source        string         // the cell's SQL as written
 	values        map[string]any // of the {{var}}s, by name
 	conn          connectors.Connection
 	timeout       time.Duration
@@ -145,7 +146,7 @@ func (s *scheduler) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 	spec := execSpec{
 		artifact: st.ref.artifact, cell: st.ref.cell, schema: st.ap.Schema, name: cp.Name,
 		hasResult: cp.HasResult(), statements: cp.Analysis.Statements, show: cp.Analysis.Show, expands: cp.Analysis.Expands,
-		sql: rendered, values: values, conn: cp.Connection, timeout: st.timeout,
+		sql: rendered, source: cp.Cell.SQL, values: values, conn: cp.Connection, timeout: st.timeout,
 		fingerprint: s.fingerprint(st, cp, values),
 	}
 	if cp.Connection.Engine != connectors.EngineDuckDB {

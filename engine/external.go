@@ -69,7 +69,13 @@ func sourceError(spec execSpec, err error) error {
 		return err
 	}
 	if ce.Offset >= 0 {
-		line, col := cells.LineColumn(spec.sql, ce.Offset)
+		// The offset is in the rendered SQL; the position is in the
+		// cell's SQL as the user wrote it ({{var}}s unrendered).
+		sql, off := spec.sql, ce.Offset
+		if spec.source != "" && spec.source != spec.sql {
+			sql, off = spec.source, cells.SourceOffset(spec.source, spec.values, off)
+		}
+		line, col := cells.LineColumn(sql, off)
 		return fmt.Errorf("%w (at line %d, column %d)%s", err, line, col, ce.Detail)
 	}
 	if ce.Detail != "" {

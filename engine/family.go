@@ -47,7 +47,16 @@ type missingError struct {
 	hint string
 }
 
-func (e *missingError) Error() string { return e.err.Error() + "\n" + e.hint }
+// Error puts the notebook's own hint right after DuckDB's first line, before
+// DuckDB's candidate lines ("Did you mean ...") and its caret: a sibling
+// cell's name is a better guess than a catalog name.
+func (e *missingError) Error() string {
+	first, rest, ok := strings.Cut(e.err.Error(), "\n")
+	if !ok {
+		return first + "\n" + e.hint
+	}
+	return first + "\n" + e.hint + "\n" + rest
+}
 func (e *missingError) Unwrap() error { return e.err }
 
 // explainMissing adds to DuckDB's "Table with name x does not exist" what

@@ -25,6 +25,7 @@ func TestMessages_Golden(t *testing.T) {
 	}{
 		{"duckdb-parse", func(*testing.T) []string { return []string{"run", diagDir + "parse.json"} }},
 		{"duckdb-runtime-line3", func(*testing.T) []string { return []string{"run", diagDir + "runtime.json"} }},
+		{"duckdb-runtime-param", func(*testing.T) []string { return []string{"run", diagDir + "params.json"} }},
 		{"sibling-typo", func(*testing.T) []string { return []string{"run", diagDir + "sibling.json"} }},
 		{"toml-typo", func(*testing.T) []string {
 			return []string{"run", diagDir + "remote.json", "--connections", diagDir + "typo.toml"}
@@ -32,11 +33,12 @@ func TestMessages_Golden(t *testing.T) {
 		{"missing-connections", func(*testing.T) []string { return []string{"run", diagDir + "remote.json"} }},
 		{"unknown-param", func(*testing.T) []string { return []string{"run", diagDir + "remote.json", "--param", "limt=3"} }},
 		{"postgres-hint", func(t *testing.T) []string {
-			conns := filepath.Join(t.TempDir(), "connections.toml")
-			if err := os.WriteFile(conns, []byte("[[db.connectors]]\nid = \"pg\"\nengine = \"postgres\"\ndsn = \""+pgtest.DSN(t)+"\"\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return []string{"run", diagDir + "remote.json", "--connections", conns}
+			return []string{"run", diagDir + "remote.json", "--connections", pgConnections(t)}
+		}},
+		// The value of {{limit}} (12345) is longer than the placeholder:
+		// the caret stays in the SQL as written.
+		{"postgres-hint-param", func(t *testing.T) []string {
+			return []string{"run", diagDir + "remote-param.json", "--connections", pgConnections(t)}
 		}},
 	}
 	for _, tt := range tests {
@@ -47,6 +49,16 @@ func TestMessages_Golden(t *testing.T) {
 			checkTextGolden(t, diagDir+tt.name+".golden", got)
 		})
 	}
+}
+
+// pgConnections writes a connections file of one connector, pg, to the
+// test database.
+func pgConnections(t *testing.T) string {
+	conns := filepath.Join(t.TempDir(), "connections.toml")
+	if err := os.WriteFile(conns, []byte("[[db.connectors]]\nid = \"pg\"\nengine = \"postgres\"\ndsn = \""+pgtest.DSN(t)+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conns
 }
 
 var (
@@ -108,5 +120,22 @@ func TestCheck_SelectSkipsAndNoGolden(t *testing.T) {
 	code, stdout, _ = cellsd(t, "check", dir)
 	if code != exitFailed || !strings.Contains(stdout, filepath.Join(dir, "run.json")+": no golden yet: run with --update\n") || strings.Contains(stdout, "+++") {
 		t.Errorf("exit %d, stdout:\n%s", code, stdout)
+	}
+}
+
+// TestReadme_FailingRun: the failing run the README shows is the golden's
+// text (but its exit line), exactly.
+func TestReadme_FailingRun(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(diagDir + "duckdb-runtime-line3.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, text, _ := strings.Cut(string(golden), "\n") // "exit 1"
+	if !strings.Contains(string(readme), "```\n"+text+"```\n") {
+		t.Errorf("README.md does not show %sduckdb-runtime-line3.golden as it is:\n%s", diagDir, text)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,6 +71,8 @@ func TestRun_CtrlC(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
 		}
 	}
+	// The exact text (not a terminal), but for times.
+	checkTextGolden(t, diagDir+"ctrl-c.golden", "exit "+strconv.Itoa(r.code)+"\n"+normalize(r.stderr))
 	for deadline := time.Now().Add(5 * time.Second); remote() > 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the remote query is still in pg_stat_activity after the run ended")

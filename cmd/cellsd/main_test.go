@@ -84,6 +84,10 @@ func TestRun_Quickstart(t *testing.T) {
 	if err := xml.Unmarshal(xmlData, &suites); err != nil || suites.Tests != 7 {
 		t.Errorf("junit: %d tests, err %v", suites.Tests, err)
 	}
+	// JUnit names a cell as a person reads it: Title (id).
+	if !strings.Contains(string(xmlData), `name="Products (products)"`) {
+		t.Errorf("junit does not name cell products \"Products (products)\":\n%s", xmlData)
+	}
 }
 
 func TestRun_Param(t *testing.T) {

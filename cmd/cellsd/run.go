@@ -41,6 +41,16 @@ type runCmd struct {
 const showRows = 20
 
 func (c *runCmd) Run(e *env) error {
+	for {
+		err := c.runOnce(e)
+		if !errors.Is(err, errReload) {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "%s changed: rerunning the notebook\n", c.Connections)
+	}
+}
+
+func (c *runCmd) runOnce(e *env) error {
 	if c.Concurrency < 1 {
 		return usagef("--concurrency must be at least 1, got %d", c.Concurrency)
 	}
@@ -151,7 +161,7 @@ func (c *runCmd) Run(e *env) error {
 		}
 	}
 	if c.JUnit != "" {
-		if err := writeFile(e, c.JUnit, func(f io.Writer) error { return format.WriteJUnit(f, report, nb.Path) }); err != nil {
+		if err := writeFile(e, c.JUnit, func(f io.Writer) error { return format.WriteJUnit(f, report, nb.Path, plan) }); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,10 @@ import (
 // settle is how long a burst of writes to a watched file must be quiet
 // before the notebook is read again (an editor's save is several events).
 const settle = 150 * time.Millisecond
+
+// errReload ends a watch to rerun the notebook with the connections file
+// as saved.
+var errReload = errors.New("connections file saved")
 
 // watch runs the plan in a session, then reruns on every save of the
 // notebook: each cell whose SQL, title, result name, connector or value
@@ -38,6 +43,11 @@ func (c *runCmd) watch(e *env, eng *engine.Engine, plan *engine.Plan) error {
 	}
 	defer w.Close()
 	watched := map[string]bool{}
+	connsAbs := ""
+	if c.Connections != "" {
+		connsAbs, _ = filepath.Abs(c.Connections)
+	}
+	connsSaved := false
 	for _, p := range []string{c.Notebook, c.Connections} {
 		if p == "" {
 			continue
@@ -76,11 +86,22 @@ func (c *runCmd) watch(e *env, eng *engine.Engine, plan *engine.Plan) error {
 		case ev := <-w.Events:
 			if abs, _ := filepath.Abs(ev.Name); watched[abs] && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
 				timer = time.After(settle)
+				connsSaved = connsSaved || abs == connsAbs
 			}
 		case <-timer:
 			timer = nil
 			if tty {
 				fmt.Fprint(e.stderr, "\x1b[H\x1b[2J")
+			}
+			if connsSaved {
+				// The engine's connections are those of the file it was
+				// opened with: a save of the file reruns the notebook in a
+				// new engine, once the file loads.
+				if _, _, err := c.load(e); err != nil {
+					fmt.Fprintf(e.stderr, "cellsd: %v\nwaiting for the next save of %s\n", err, c.Connections)
+					continue
+				}
+				return errReload
 			}
 			next, err := cells.Load(c.Notebook)
 			if err == nil {

@@ -72,3 +72,60 @@ func TestRun_Watch(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_WatchConnections saves the connections file twice, the first
+// save broken: the run shows its error and waits, the second reruns the
+// notebook's Postgres cell with the connections as saved.
+func TestRun_WatchConnections(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "notebook.json")
+	nb := `{"data": {
+		"p": {"id": "p", "type": "sql", "data": {"title": "P", "connectorId": "pg", "sql": "SELECT 1 AS x"}}},
+	  "artifacts": {"nb": {"id": "nb", "cellIds": ["p"]}}}`
+	if err := os.WriteFile(path, []byte(nb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conns := pgConnections(t)
+	good, err := os.ReadFile(conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"run", path, "--connections", conns, "--watch"}, &out, &errOut) }()
+	waitFor := func(what string, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); strings.Count(errOut.String(), what) < n; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %d× %q in:\n%s", n, what, errOut.String())
+			}
+		}
+	}
+	waitFor("watching ", 1)
+	if err := os.WriteFile(conns, []byte("[[db.connectors]]\nid = \"pg\"\nengin = \"postgres\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("waiting for the next save of "+conns, 1)
+	if err := os.WriteFile(conns, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("watching ", 2)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != exitInterrupted {
+			t.Errorf("exit %d, want 130", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("--watch did not stop on Ctrl-C")
+	}
+	got := errOut.String()
+	if n := strings.Count(got, "success  nb/P (p)"); n != 2 {
+		t.Errorf("cell p succeeded %d times, want 2 (a run and a rerun on the connections' save):\n%s", n, got)
+	}
+	if !strings.Contains(got, conns+" changed: rerunning the notebook") {
+		t.Errorf("no rerun on the connections' save:\n%s", got)
+	}
+}
