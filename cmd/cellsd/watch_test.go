@@ -25,38 +25,17 @@ func TestRun_Watch(t *testing.T) {
 	if err := os.WriteFile(path, []byte(nb("SELECT x FROM a")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run([]string{"run", path, "--watch"}, &out, &errOut) }()
-	waitFor := func(what string, n int) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); strings.Count(errOut.String(), what) < n; time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %d× %q in:\n%s", n, what, errOut.String())
-			}
-		}
-	}
-	waitFor("watching ", 1)
+	w := startWatch(t, "run", path, "--watch")
+	w.waitFor("watching ", 1)
 	if err := os.WriteFile(path, []byte(`{"data": {`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("waiting for the next save", 1)
+	w.waitFor("waiting for the next save", 1)
 	if err := os.WriteFile(path, []byte(nb("SELECT x + 1 AS x FROM a")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("watching ", 2)
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != exitInterrupted {
-			t.Errorf("exit %d, want 130", code)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("--watch did not stop on Ctrl-C")
-	}
-	got := errOut.String()
+	w.waitFor("watching ", 2)
+	got := w.stop()
 	_, rerun, _ := strings.Cut(got, "waiting for the next save")
 	if strings.Count(got, "invalid JSON") != 1 || strings.Count(got, "watching ") != 2 {
 		t.Errorf("want one run, one broken save, one rerun:\n%s", got)
@@ -90,42 +69,62 @@ func TestRun_WatchConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run([]string{"run", path, "--connections", conns, "--watch"}, &out, &errOut) }()
-	waitFor := func(what string, n int) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); strings.Count(errOut.String(), what) < n; time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %d× %q in:\n%s", n, what, errOut.String())
-			}
-		}
-	}
-	waitFor("watching ", 1)
+	w := startWatch(t, "run", path, "--connections", conns, "--watch")
+	w.waitFor("watching ", 1)
 	if err := os.WriteFile(conns, []byte("[[db.connectors]]\nid = \"pg\"\nengin = \"postgres\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("waiting for the next save of "+conns, 1)
+	w.waitFor("waiting for the next save of "+conns, 1)
 	if err := os.WriteFile(conns, good, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("watching ", 2)
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != exitInterrupted {
-			t.Errorf("exit %d, want 130", code)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("--watch did not stop on Ctrl-C")
-	}
-	got := errOut.String()
+	w.waitFor("watching ", 2)
+	got := w.stop()
 	if n := strings.Count(got, "success  nb/P (p)"); n != 2 {
 		t.Errorf("cell p succeeded %d times, want 2 (a run and a rerun on the connections' save):\n%s", n, got)
 	}
 	if !strings.Contains(got, conns+" changed: rerunning the notebook") {
 		t.Errorf("no rerun on the connections' save:\n%s", got)
 	}
+}
+
+// watch is a `cellsd run --watch` running in the test's process.
+type watch struct {
+	t      *testing.T
+	errOut *syncBuffer
+	done   chan int
+}
+
+func startWatch(t *testing.T, args ...string) *watch {
+	w := &watch{t: t, errOut: new(syncBuffer), done: make(chan int, 1)}
+	go func() { w.done <- run(args, new(syncBuffer), w.errOut) }()
+	return w
+}
+
+// waitFor waits until stderr holds what n times.
+func (w *watch) waitFor(what string, n int) {
+	w.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(w.errOut.String(), what) < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("no %d× %q in:\n%s", n, what, w.errOut.String())
+		}
+	}
+}
+
+// stop sends the process Ctrl-C, checks that the watch exits 130, and
+// returns its stderr.
+func (w *watch) stop() string {
+	w.t.Helper()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		w.t.Fatal(err)
+	}
+	select {
+	case code := <-w.done:
+		if code != exitInterrupted {
+			w.t.Errorf("exit %d, want 130", code)
+		}
+	case <-time.After(10 * time.Second):
+		w.t.Fatal("--watch did not stop on Ctrl-C")
+	}
+	return w.errOut.String()
 }
