@@ -47,10 +47,8 @@ func caseName(plan *engine.Plan, artifact, id string) string {
 		return id
 	}
 	if ap := plan.Artifact(artifact); ap != nil {
-		for _, cp := range ap.Cells {
-			if cp.Cell.ID == id {
-				return cells.Label(cp.Cell)
-			}
+		if cp := ap.Cell(id); cp != nil {
+			return cells.Label(cp.Cell)
 		}
 	}
 	return id
