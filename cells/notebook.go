@@ -72,6 +72,12 @@ type Cell struct {
 
 	// SQLID is the SQL cell a vega cell draws from.
 	SQLID string
+
+	// Refresh (data.refresh) is the cell's refresh policy, overriding
+	// its connection's; nil when the cell sets none. UniqueKey
+	// (data.unique_key) is the key an incremental refresh upserts by.
+	Refresh   *Refresh
+	UniqueKey string
 }
 
 // Input is the value side of an input cell.
@@ -177,6 +183,8 @@ type (
 		ConnectorID string     `json:"connectorId"`
 		SQLID       string     `json:"sqlId"`
 		Input       *fileInput `json:"input"`
+		Refresh     *string    `json:"refresh"`
+		UniqueKey   string     `json:"unique_key"`
 	}
 	fileInput struct {
 		Kind    string          `json:"kind"`
@@ -330,7 +338,17 @@ func parseCell(key string, raw json.RawMessage) (*Cell, string, error) {
 	c.Title = d.Title
 	switch fc.Type {
 	case TypeSQL:
-		c.SQL, c.ResultName, c.ConnectorID = d.SQL, d.ResultName, d.ConnectorID
+		c.SQL, c.ResultName, c.ConnectorID, c.UniqueKey = d.SQL, d.ResultName, d.ConnectorID, d.UniqueKey
+		if d.Refresh != nil {
+			r, err := ParseRefresh(*d.Refresh)
+			if err != nil {
+				return nil, "", fmt.Errorf("data.refresh: %w", err)
+			}
+			c.Refresh = &r
+		}
+		if err := checkRefresh(c); err != nil {
+			return nil, "", err
+		}
 	case TypeVega:
 		c.SQLID = d.SQLID
 	case TypeInput:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/internal/limits"
 )
 
@@ -77,6 +78,11 @@ type Connection struct {
 	// workers (cellsd worker), which hold its credentials: the entry names
 	// the connection and holds none of them.
 	Workers bool
+	// Refresh (refresh) is the refresh policy of the connection's cells
+	// that set none of their own; nil means on-change. UniqueKey
+	// (unique_key) is their incremental refresh's upsert key.
+	Refresh   *cells.Refresh
+	UniqueKey string
 }
 
 // ErrSecretMissing is wrapped when password_env or token_env names an
@@ -198,6 +204,9 @@ func NewRegistry(conns ...Connection) (*Registry, error) {
 			}
 			if err := validateWorkers(c); err != nil {
 				return nil, err
+			}
+			if c.Engine == EngineDuckDB && (c.Refresh != nil || c.UniqueKey != "") {
+				return nil, fmt.Errorf("connector %q: refresh, unique_key: only for external connections (a DuckDB result is computed, not fetched)", c.ID)
 			}
 		case EngineBridge:
 			if c.Workers {
@@ -512,6 +521,19 @@ func (c *Connection) setField(k string, v any) error {
 		return nil
 	case "statement_timeout":
 		dst = &c.StatementTimeout
+	case "refresh":
+		p, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("want a string, got %s", tomlType(v))
+		}
+		r, err := cells.ParseRefresh(p)
+		if err != nil {
+			return err
+		}
+		c.Refresh = &r
+		return nil
+	case "unique_key":
+		dst = &c.UniqueKey
 	case "url":
 		dst = &c.URL
 	case "connection_id":

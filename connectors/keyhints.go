@@ -22,7 +22,8 @@ func (e *unknownKeysError) Error() string {
 
 // connectionKeys are the keys of a [[db.connectors]] table (see setField).
 var connectionKeys = []string{"id", "engine", "title", "host", "port", "database", "user", "password",
-	"password_env", "dsn", "read_only", "statement_timeout", "url", "connection_id", "token", "token_env", "dialect", "tls"}
+	"password_env", "dsn", "read_only", "statement_timeout", "url", "connection_id", "token", "token_env", "dialect", "tls",
+	"workers", "refresh", "unique_key"}
 
 // hints says, for each unknown key of the index-th [[db.connectors]]
 // table of data, the line it is on and the known key it is closest to:

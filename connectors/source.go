@@ -38,6 +38,20 @@ type Query struct {
 	Args []any
 	// HasResult is false for SQL whose rows are not materialized.
 	HasResult bool
+	// Since, when set, asks for the rows of an incremental refresh: the
+	// Source wraps SQL in its dialect to keep only the rows whose column
+	// is greater than the watermark, bound as a parameter. A Source that
+	// cannot refuses the query.
+	Since *Since
+}
+
+// Since is the watermark of an incremental refresh: the rows wanted are
+// those whose Column is greater than Value, the largest value of Column
+// materialized so far, as text (the remote database casts it to the
+// column's type).
+type Since struct {
+	Column string `json:"column"`
+	Value  string `json:"value"`
 }
 
 // ResultWriter receives a result as a Source streams it.

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+
+	"github.com/cellsd/cellsd/cells"
 )
 
 // The cache: a cell is served from its current result when the
@@ -31,9 +33,13 @@ func (s *scheduler) fingerprint(st *cellState, cp *CellPlan, values map[string]a
 
 // cacheHit reports whether st can be served from cache instead of
 // executing spec: caching is on, st has a result made from the same
-// inputs and, for the definer of a family, so has every writer of it.
+// inputs and, for the definer of a family, so has every writer of it. An
+// external result is not served from cache to a run that names its cell,
+// nor past its ttl, and an incremental one never is: its fetch asks for
+// what is new.
 func (s *scheduler) cacheHit(st *cellState, spec execSpec) bool {
 	return !s.opts.NoCache && st.version > 0 && spec.fingerprint == st.fingerprint &&
+		spec.refresh.Kind != cells.RefreshIncremental && !s.expired(st, spec) && !s.refetch(st, spec) &&
 		(!st.ap.DefinesFamily(st.ref.cell) || s.familyCached(st))
 }
 

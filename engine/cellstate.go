@@ -46,6 +46,10 @@ type cellState struct {
 	err         string
 	version     int64  // of the current result; 0 before the first
 	fingerprint string // of the inputs of the current result
+	// fetchedAt is when an external cell's current result was fetched
+	// (the session's Clock); ttlTimer ages it under a ttl policy.
+	fetchedAt time.Time
+	ttlTimer  Timer
 }
 
 func (c *cellState) pending() bool { return c.run != nil && c.exec == nil }

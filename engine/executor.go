@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cellsd/cellsd/cells"
 	"github.com/cellsd/cellsd/connectors"
 )
 
@@ -108,6 +109,12 @@ type execSpec struct {
 	// job hears where an external cell's fetch stands when its Source
 	// queues it for a worker; nil for core cells.
 	job *jobNote
+	// refresh is the cell's refresh policy; with incremental set, the
+	// fetch continues the current result from its watermark, and note
+	// hears what it added. note is nil for core cells.
+	refresh     cells.Refresh
+	incremental bool
+	note        *refreshNote
 }
 
 // jobNote is where an external cell's job stands: status, set by the
@@ -150,6 +157,12 @@ func (s *scheduler) spec(st *cellState, cp *CellPlan) (execSpec, error) {
 		fingerprint: s.fingerprint(st, cp, values),
 	}
 	if cp.Connection.Engine != connectors.EngineDuckDB {
+		if spec.refresh, err = refreshOf(cp); err != nil {
+			return execSpec{}, err
+		}
+		spec.incremental = spec.refresh.Kind == cells.RefreshIncremental && cp.HasResult() &&
+			st.version > 0 && st.fingerprint == spec.fingerprint
+		spec.note = &refreshNote{}
 		spec.received = new(atomic.Int64)
 		spec.job = &jobNote{session: s.opts.ID}
 		if st.run != nil {

@@ -52,12 +52,28 @@ func (e *Engine) runExternal(ctx context.Context, spec execSpec, guard func(cont
 		return nil, sourceError(spec, src.Fetch(ctx, q, nil))
 	}
 	t := materialize.Target{Catalog: e.ResultDB(), Schema: spec.schema, Name: spec.name}
+	var inc materialize.Increment
+	if spec.refresh.Kind == cells.RefreshIncremental {
+		inc.Column, inc.UniqueKey = spec.refresh.Column, spec.refresh.UniqueKey
+		if spec.incremental { // else a full load: the first, or after a change
+			mark, ok, err := e.mat.Watermark(ctx, t, inc.Column)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				q.Since, inc.Append = &connectors.Since{Column: inc.Column, Value: mark}, true
+			}
+		}
+	}
 	fetch := func(w connectors.ResultWriter) error { return src.Fetch(ctx, q, w) }
-	rows, err := e.mat.Load(ctx, t, fetch, guard, spec.received)
+	res, err := e.mat.LoadIncrement(ctx, t, fetch, guard, spec.received, inc)
 	if err != nil {
 		return nil, sourceError(spec, err)
 	}
-	return &rows, nil
+	if n := spec.note; n != nil {
+		n.appended, n.added, n.watermark = inc.Append, res.Added, res.Watermark
+	}
+	return &res.Rows, nil
 }
 
 // sourceError adds to an error a Source reported at a place in the
@@ -95,6 +111,13 @@ func newProvenance(e *Engine, spec execSpec, started, finished time.Time, rows i
 	}
 	if spec.job != nil {
 		p.Worker = spec.job.worker
+	}
+	if n := spec.note; n != nil {
+		p.Refresh = spec.refresh.String()
+		p.Watermark = n.watermark
+		if n.appended {
+			p.RowsAdded = &n.added
+		}
 	}
 	return p
 }

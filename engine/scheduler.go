@@ -30,6 +30,7 @@ type scheduler struct {
 	// supersede another, so results commit without a guard.
 	batch bool
 	exec  Executor
+	clock Clock
 
 	ctx     context.Context // cancelled by Close
 	cancel  context.CancelFunc
@@ -65,6 +66,9 @@ type Run struct {
 	remaining int
 	cancelled bool    // cells that become ready are cancelled, not started
 	ended     Summary // final states of the cells this run finished
+	// explicit are the cells the run names (a run of one cell, an edit):
+	// a manual refresh fetches them again.
+	explicit map[string]bool
 }
 
 // Done is closed when the run is over.
@@ -85,9 +89,12 @@ func (r *Run) Wait(ctx context.Context) error {
 func newScheduler(e *Engine, plan *Plan, opts SessionOptions, x Executor) *scheduler {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &scheduler{
-		e: e, opts: opts, exec: x, ctx: ctx, cancel: cancel,
+		e: e, opts: opts, exec: x, clock: opts.Clock, ctx: ctx, cancel: cancel,
 		nb: plan.Notebook, plan: plan, states: map[cellRef]*cellState{}, runs: map[string]*Run{},
 		seq: opts.FirstSeq,
+	}
+	if s.clock == nil {
+		s.clock = realClock{}
 	}
 	s.events = newEventQueue(opts.Observe)
 	for _, ap := range plan.Artifacts {
@@ -218,9 +225,18 @@ func (s *scheduler) addFamilies(ap *ArtifactPlan, cells map[*cellState]string, d
 }
 
 // startRun queues targets for a new run and schedules them.
-func (s *scheduler) startRun(targets []*cellState, reasons map[*cellState]string, timeout time.Duration) *Run {
+// explicit names the cells the run was asked for by id.
+func (s *scheduler) startRun(targets []*cellState, reasons map[*cellState]string, timeout time.Duration, explicit ...string) *Run {
 	s.nextRun++
 	r := &Run{ID: "r" + strconv.Itoa(s.nextRun), done: make(chan struct{}), started: time.Now(), wanted: len(targets)}
+	for _, id := range explicit {
+		if id != "" {
+			if r.explicit == nil {
+				r.explicit = map[string]bool{}
+			}
+			r.explicit[id] = true
+		}
+	}
 	s.runs[r.ID] = r
 	s.sessionEvent(r, StatusRunning, fmt.Sprintf("run %s: %d cells", r.ID, len(targets)), 0)
 	for _, st := range targets {
@@ -453,6 +469,11 @@ func (s *scheduler) start(st *cellState) []*cellState {
 		s.finish(st, StatusError, failedReason(err), err.Error())
 		return s.dependents(st)
 	}
+	if s.manualHit(st, spec) {
+		st.cached = true
+		s.finish(st, StatusSuccess, "manual refresh", "")
+		return s.dependents(st)
+	}
 	if s.cacheHit(st, spec) {
 		st.cached = true
 		st.rootCause = ""
@@ -513,17 +534,30 @@ func (s *scheduler) finished(st *cellState, ex *execution, spec execSpec, rows *
 	}
 	switch {
 	case err == nil:
-		s.version++
-		st.version, st.fingerprint, st.rows, st.cached, st.rootCause = s.version, spec.fingerprint, rows, false, ""
+		reason := "executed"
+		if n := spec.note; n != nil && n.appended {
+			reason = "incremental: " + newRows(n.added)
+		}
+		if n := spec.note; n == nil || !n.appended || n.added > 0 {
+			s.version++ // an increment that adds nothing keeps the result's version: downstream is cached
+			st.version = s.version
+		}
+		st.fingerprint, st.rows, st.cached, st.rootCause = spec.fingerprint, rows, false, ""
 		st.bytes = nil
 		if spec.received != nil && spec.received.Load() > 0 {
 			n := spec.received.Load()
 			st.bytes = &n
 		}
+		if spec.note != nil {
+			st.fetchedAt = s.clock.Now()
+			if spec.refresh.Kind == cells.RefreshTTL {
+				s.armTTL(st, spec.refresh.TTL, st.version)
+			}
+		}
 		if spec.hasResult {
 			s.provenance = append(s.provenance, newProvenance(s.e, spec, started, started.Add(d), *rows, st.bytes))
 		}
-		s.finish(st, StatusSuccess, "executed", "")
+		s.finish(st, StatusSuccess, reason, "")
 	case errors.As(err, new(*cancelledError)):
 		st.rootCause = st.ref.cell + " was cancelled"
 		s.finish(st, StatusCancel, err.Error(), "")

@@ -38,6 +38,9 @@ type SessionOptions struct {
 	// FirstSeq is the seq the session's events continue from: its first
 	// event has FirstSeq+1 (an id used before keeps counting).
 	FirstSeq int64
+	// Clock is the time refresh policies follow (ttl); nil is the real
+	// clock.
+	Clock Clock
 	// Observe, when set, receives every status change, one call at a time
 	// and in the order they happened, from a goroutine of the session's: a
 	// slow observer delays other observers' events, never the scheduler.
@@ -154,7 +157,7 @@ func (s *Session) Run(req RunRequest) (*Run, error) {
 	if timeout == 0 {
 		timeout = s.opts.Timeout
 	}
-	return s.startRun(targets, reasons, timeout), nil
+	return s.startRun(targets, reasons, timeout, req.CellID), nil
 }
 
 // Cancel cancels a cell wherever it is queued or running; the cells
@@ -180,6 +183,7 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.stopTimers()
 	s.mu.Unlock()
 	s.cancelWith("", "session closed")
 	s.spawn.close()

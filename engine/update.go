@@ -73,7 +73,7 @@ func (s *Session) Update(ctx context.Context, p CellPatch) (*Run, error) {
 	if s.opts.Mode == Lazy {
 		return nil, nil
 	}
-	return s.startRun(targets, reasons, s.opts.Timeout), nil
+	return s.startRun(targets, reasons, s.opts.Timeout, c.ID), nil
 }
 
 // patched returns a copy of the cell p edits, with p applied.

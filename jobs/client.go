@@ -272,7 +272,7 @@ func (s *Source) Fetch(ctx context.Context, q connectors.Query, w connectors.Res
 	}
 	f.job = Job{
 		V: 1, ID: id, Connector: s.conn.ID, Engine: s.conn.Engine,
-		SQL: q.SQL, Values: q.Values, Args: q.Args, HasResult: q.HasResult,
+		SQL: q.SQL, Values: q.Values, Args: q.Args, HasResult: q.HasResult, Since: q.Since,
 		ReadOnly: s.conn.IsReadOnly(), MaxResultBytes: s.c.opts.MaxResultBytes,
 		Reply: ReplyPrefix + "." + id,
 	}

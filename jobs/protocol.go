@@ -152,6 +152,8 @@ type Job struct {
 	Values    map[string]any `json:"values,omitempty"`
 	Args      []any          `json:"args,omitempty"`
 	HasResult bool           `json:"hasResult"`
+	// Since is an incremental refresh's watermark (connectors.Query).
+	Since *connectors.Since `json:"since,omitempty"`
 	// ReadOnly false: the job is not retried on another worker.
 	ReadOnly bool `json:"readOnly"`
 	// MaxResultBytes bounds the Arrow bytes streamed; 0 means no bound.
@@ -170,7 +172,7 @@ type Job struct {
 
 // Query is the job's query.
 func (j *Job) Query() connectors.Query {
-	return connectors.Query{SQL: j.SQL, Values: j.Values, Args: j.Args, HasResult: j.HasResult}
+	return connectors.Query{SQL: j.SQL, Values: j.Values, Args: j.Args, HasResult: j.HasResult, Since: j.Since}
 }
 
 // Start is the body of a start request.

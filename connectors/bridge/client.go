@@ -136,6 +136,9 @@ func (c *Client) Fetch(ctx context.Context, q connectors.Query, w connectors.Res
 	if len(q.Args) > 0 {
 		return c.errorf("the bridge protocol takes no query parameters")
 	}
+	if q.Since != nil {
+		return c.errorf("incremental refresh needs query parameters, which the bridge protocol does not take")
+	}
 	if !q.HasResult {
 		return c.Exec(ctx, q.SQL)
 	}

@@ -19,6 +19,9 @@ func (s *Source) Fetch(ctx context.Context, q connectors.Query, w connectors.Res
 	if len(q.Args) > 0 {
 		return &connectors.Error{Connection: s.cfg.ID, Offset: -1, Err: errors.New("query parameters are not supported")}
 	}
+	if q.Since != nil {
+		return &connectors.Error{Connection: s.cfg.ID, Offset: -1, Err: errors.New("incremental refresh is not supported for MySQL yet")}
+	}
 	var sink ArrowSink
 	fs := &fetchSink{w: w}
 	if q.HasResult {

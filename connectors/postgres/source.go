@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,9 +65,16 @@ type Column struct {
 // the query on the server. Errors the server reports are a
 // *connectors.Error (with the *pgconn.PgError reachable and its position
 // as a byte offset into q.SQL); no error carries the connection's secret.
+//
+// A query with Since runs wrapped as an incremental refresh asks (see
+// sinceQuery); positions in errors stay in q.SQL.
 func (s *Source) Fetch(ctx context.Context, q connectors.Query, w connectors.ResultWriter) error {
+	sql, args, shift := q.SQL, q.Args, 0
+	if q.Since != nil {
+		sql, args, shift = sinceQuery(q)
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx, tm *pgtype.Map) error {
-		rows, err := tx.Query(ctx, q.SQL, append([]any{textFormats}, q.Args...)...)
+		rows, err := tx.Query(ctx, sql, append([]any{textFormats}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -75,6 +83,12 @@ func (s *Source) Fetch(ctx context.Context, q connectors.Query, w connectors.Res
 			for rows.Next() { // nothing to materialize: drop what it returns
 			}
 			return rows.Err()
+		}
+		if len(rows.FieldDescriptions()) == 0 {
+			rows.Close() // failed before it described its columns
+			if err := rows.Err(); err != nil {
+				return err
+			}
 		}
 		cols, err := columns(rows.FieldDescriptions(), tm)
 		if err != nil {
@@ -88,9 +102,24 @@ func (s *Source) Fetch(ctx context.Context, q connectors.Query, w connectors.Res
 	off := -1
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Position > 0 {
-		off = cells.ByteOffset(q.SQL, int(pe.Position)-1)
+		if off = cells.ByteOffset(sql, int(pe.Position)-1) - shift; off < 0 || off > len(q.SQL) {
+			off = -1 // in the wrapper, not the cell's SQL
+		}
 	}
 	return &connectors.Error{Connection: s.cfg.ID, Offset: off, Detail: detail(pe), Err: redact(s.cfg, err)}
+}
+
+// sinceQuery wraps q's SQL to keep the rows whose watermark column is
+// greater than q.Since.Value, bound as the next $N parameter, never
+// formatted into the SQL. Postgres infers the parameter's type from the
+// column's, so the value travels as text. It returns the SQL, the
+// arguments and the bytes the wrapper puts before q.SQL.
+func sinceQuery(q connectors.Query) (string, []any, int) {
+	const head = "SELECT * FROM (\n"
+	col := pgx.Identifier{q.Since.Column}.Sanitize()
+	body := strings.TrimRight(q.SQL, " \t\r\n;") // a subquery ends without its ;
+	sql := head + body + "\n) AS cellsd_since WHERE cellsd_since." + col + " > $" + strconv.Itoa(len(q.Args)+1)
+	return sql, append(slices.Clone(q.Args), q.Since.Value), len(head)
 }
 
 // detail is what Postgres said beyond its message: its DETAIL and HINT

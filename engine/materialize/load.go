@@ -45,9 +45,43 @@ var stagingSeq, scanSeq atomic.Int64
 // loaded. An error of fetch comes back as it is; an error of DuckDB's
 // side is wrapped "load result: ...".
 func (m *Materializer) Load(ctx context.Context, t Target, fetch Fetch, guard Guard, received *atomic.Int64) (rows int64, err error) {
+	res, err := m.LoadIncrement(ctx, t, fetch, guard, received, Increment{})
+	return res.Rows, err
+}
+
+// Increment says how LoadIncrement lands a result. The zero Increment
+// replaces the target, as Load does.
+type Increment struct {
+	// Column is an incremental refresh's watermark column: the result
+	// must have it, of a type with an order, and the watermark after the
+	// load is its largest value.
+	Column string
+	// UniqueKey, when set, is a column the result must hold no duplicate
+	// of; an Append upserts by it.
+	UniqueKey string
+	// Append adds the result to the target (upserting by UniqueKey)
+	// instead of replacing it, in one transaction.
+	Append bool
+}
+
+// Loaded is what LoadIncrement did.
+type Loaded struct {
+	// Rows is the target's rows after the load; Added, the rows the
+	// result brought (appended or upserted).
+	Rows, Added int64
+	// Watermark is the largest value of Increment.Column in the target
+	// after the load, as text; empty without a Column or rows.
+	Watermark string
+}
+
+// LoadIncrement is Load with inc: the result is staged as Load stages it,
+// checked for inc's column and key, then replaces the target or, with
+// inc.Append, is added to it in one transaction through guard. Nothing
+// of a result that fails a check or a fetch that fails lands.
+func (m *Materializer) LoadIncrement(ctx context.Context, t Target, fetch Fetch, guard Guard, received *atomic.Int64, inc Increment) (res Loaded, err error) {
 	conn, err := m.db.Conn(ctx)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	staging := "__cellsd_staging_" + t.Name + "_" + strconv.FormatInt(stagingSeq.Add(1), 10)
 	l := &loader{m: m, ctx: ctx, conn: conn, stagingRel: t.rel(staging), received: received}
@@ -57,12 +91,144 @@ func (m *Materializer) Load(ctx context.Context, t Target, fetch Fetch, guard Gu
 		ferr = errors.New("the source sent no result") // a Source breaking its contract
 	}
 	if err := l.finish(ferr); err != nil {
-		return 0, err
+		return res, err
 	}
-	if err := swap(ctx, conn, t, l.stagingRel, guard); err != nil {
-		return 0, err
+	if err := checkIncrement(ctx, conn, t, staging, inc); err != nil {
+		return res, err
 	}
-	return l.rows, nil
+	res.Added = l.rows
+	if inc.Append {
+		err = merge(ctx, conn, t, l.stagingRel, inc.UniqueKey, guard)
+	} else {
+		err = swap(ctx, conn, t, l.stagingRel, guard)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Rows = l.rows
+	if inc.Column != "" || inc.Append {
+		if res.Rows, res.Watermark, err = watermark(ctx, conn, t.Relation(), inc.Column); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// Watermark returns the largest value of column in t as text, and false
+// when t does not exist or holds no value of it: then an incremental
+// refresh loads everything.
+func (m *Materializer) Watermark(ctx context.Context, t Target, column string) (string, bool, error) {
+	var n int
+	err := m.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?`,
+		t.Catalog, t.Schema, t.Name).Scan(&n)
+	if err != nil || n == 0 {
+		return "", false, err
+	}
+	conn, err := m.db.Conn(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	defer conn.Close()
+	_, w, err := watermark(ctx, conn, t.Relation(), column)
+	if err != nil {
+		return "", false, fmt.Errorf("read the watermark %s of %s: %w", column, t.Relation(), err)
+	}
+	return w, w != "", nil
+}
+
+// watermark counts rel's rows and reads column's largest value as text
+// (empty when column is empty or the table has none).
+func watermark(ctx context.Context, conn *sql.Conn, rel, column string) (rows int64, mark string, err error) {
+	if column == "" {
+		err = conn.QueryRowContext(ctx, "SELECT count(*) FROM "+rel).Scan(&rows)
+		return rows, "", err
+	}
+	var w sql.NullString
+	err = conn.QueryRowContext(ctx, "SELECT count(*), CAST(max("+QuoteIdent(column)+") AS VARCHAR) FROM "+rel).Scan(&rows, &w)
+	return rows, w.String, err
+}
+
+// unordered are the DuckDB types whose values have no order a watermark
+// can follow.
+var unordered = map[string]bool{"JSON": true, "MAP": true, "UNION": true}
+
+// checkIncrement checks a staged result against inc: the watermark column
+// is there and ordered, the unique key is there and holds no value twice.
+func checkIncrement(ctx context.Context, conn *sql.Conn, t Target, staging string, inc Increment) error {
+	typeOf := func(col string) (string, error) {
+		var typ string
+		err := conn.QueryRowContext(ctx, `SELECT data_type FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ? AND lower(column_name) = lower(?)`,
+			t.Catalog, t.Schema, staging, col).Scan(&typ)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", fmt.Errorf("the result has no column %q", col)
+		}
+		return typ, err
+	}
+	if inc.Column != "" {
+		typ, err := typeOf(inc.Column)
+		if err != nil {
+			return fmt.Errorf("incremental refresh: watermark %w", err)
+		}
+		if base, _, _ := strings.Cut(typ, "("); unordered[base] {
+			return fmt.Errorf("incremental refresh: watermark column %q is %s, a type without an order", inc.Column, typ)
+		}
+	}
+	if inc.UniqueKey == "" {
+		return nil
+	}
+	if _, err := typeOf(inc.UniqueKey); err != nil {
+		return fmt.Errorf("unique_key: %w", err)
+	}
+	k := QuoteIdent(inc.UniqueKey)
+	var dup sql.NullString
+	var n int64
+	err := conn.QueryRowContext(ctx, "SELECT CAST("+k+" AS VARCHAR), count(*) FROM "+t.rel(staging)+" GROUP BY "+k+" HAVING count(*) > 1 LIMIT 1").Scan(&dup, &n)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("unique_key %q: %w", inc.UniqueKey, err)
+	}
+	v := "NULL"
+	if dup.Valid {
+		v = quoteString(dup.String)
+	}
+	return fmt.Errorf("unique_key %q: %d rows of the result have %s = %s", inc.UniqueKey, n, inc.UniqueKey, v)
+}
+
+// merge adds the staging table's rows to t in one transaction, through
+// guard: with key, t's rows of the same key are deleted first (an upsert).
+func merge(ctx context.Context, conn *sql.Conn, t Target, stagingRel, key string, guard Guard) error {
+	commit := func() error {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if key != "" {
+			k := QuoteIdent(key)
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t.Relation()+" WHERE "+k+" IN (SELECT "+k+" FROM "+stagingRel+")"); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+t.Relation()+" BY NAME SELECT * FROM "+stagingRel); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DROP TABLE "+stagingRel); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	var err error
+	if guard == nil {
+		err = commit()
+	} else {
+		err = guard(ctx, commit)
+	}
+	if err != nil {
+		return fmt.Errorf("add the new rows to the result: %w", err)
+	}
+	return nil
 }
 
 // loader is the connectors.ResultWriter of one Load.

@@ -23,6 +23,12 @@ type Provenance struct {
 	// Worker is the worker that ran the cell's job; empty when it ran in
 	// the engine's process.
 	Worker string
+	// Refresh is an external cell's refresh policy ("ttl:10m"); empty for
+	// core cells. Watermark is an incremental result's largest watermark
+	// value after the load, RowsAdded the rows an increment added (nil
+	// for a full load).
+	Refresh, Watermark string
+	RowsAdded          *int64
 }
 
 // SQLHash is the hash of a cell's SQL the provenance keeps.
@@ -37,13 +43,17 @@ func ProvenanceTable(catalog string) string {
 }
 
 // CreateProvenance is the statements that create catalog's provenance
-// table if it does not exist, and add the worker column to one made
-// before it had one.
+// table if it does not exist, and add the columns added since (worker,
+// refresh, watermark, rows_added) to one made before them.
 func CreateProvenance(catalog string) string {
 	return `CREATE TABLE IF NOT EXISTS ` + ProvenanceTable(catalog) + ` (
 		relation VARCHAR, artifact_id VARCHAR, cell_id VARCHAR, connection_id VARCHAR, engine VARCHAR,
-		sql_sha256 VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, rows BIGINT, bytes BIGINT, worker VARCHAR);
-		ALTER TABLE ` + ProvenanceTable(catalog) + ` ADD COLUMN IF NOT EXISTS worker VARCHAR`
+		sql_sha256 VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, rows BIGINT, bytes BIGINT, worker VARCHAR,
+		refresh VARCHAR, watermark VARCHAR, rows_added BIGINT);
+		ALTER TABLE ` + ProvenanceTable(catalog) + ` ADD COLUMN IF NOT EXISTS worker VARCHAR;
+		ALTER TABLE ` + ProvenanceTable(catalog) + ` ADD COLUMN IF NOT EXISTS refresh VARCHAR;
+		ALTER TABLE ` + ProvenanceTable(catalog) + ` ADD COLUMN IF NOT EXISTS watermark VARCHAR;
+		ALTER TABLE ` + ProvenanceTable(catalog) + ` ADD COLUMN IF NOT EXISTS rows_added BIGINT`
 }
 
 // WriteProvenance appends rows to catalog's provenance table with
@@ -64,15 +74,15 @@ func (m *Materializer) WriteProvenance(ctx context.Context, catalog string, rows
 			return err
 		}
 		for _, p := range rows {
-			var b, w any
+			var b, added any
 			if p.Bytes != nil {
 				b = *p.Bytes
 			}
-			if p.Worker != "" {
-				w = p.Worker
+			if p.RowsAdded != nil {
+				added = *p.RowsAdded
 			}
 			if err := a.AppendRow(p.Relation, p.ArtifactID, p.CellID, p.ConnectionID, p.Engine, p.SQLSHA256,
-				p.StartedAt, p.FinishedAt, p.Rows, b, w); err != nil {
+				p.StartedAt, p.FinishedAt, p.Rows, b, orNull(p.Worker), orNull(p.Refresh), orNull(p.Watermark), added); err != nil {
 				a.Close()
 				return err
 			}
@@ -83,4 +93,12 @@ func (m *Materializer) WriteProvenance(ctx context.Context, catalog string, rows
 		return fmt.Errorf("write provenance: %w", err)
 	}
 	return nil
+}
+
+// orNull is s, or NULL when empty.
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

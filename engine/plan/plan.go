@@ -756,3 +756,25 @@ func sortedSet(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Refresh is the refresh policy of an external cell (DESIGN.md "Refresh
+// of external results"): the cell's own, else its connection's, else
+// on-change; the unique key likewise. A DuckDB cell's is on-change: its
+// result is computed, not fetched.
+func (cp *CellPlan) Refresh() cells.Refresh {
+	if cp.Cell.Type != cells.TypeSQL || cp.Connection.Engine == connectors.EngineDuckDB || cp.Connection.Engine == "" {
+		return cells.Refresh{Kind: cells.RefreshOnChange}
+	}
+	r := cells.Refresh{Kind: cells.RefreshOnChange}
+	switch {
+	case cp.Cell.Refresh != nil:
+		r = *cp.Cell.Refresh
+	case cp.Connection.Refresh != nil:
+		r = *cp.Connection.Refresh
+	}
+	r.UniqueKey = cp.Cell.UniqueKey
+	if r.UniqueKey == "" {
+		r.UniqueKey = cp.Connection.UniqueKey
+	}
+	return r
+}
