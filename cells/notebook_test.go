@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cellsd/cellsd/cells"
 )
@@ -218,6 +219,16 @@ func TestParse_Errors(t *testing.T) {
 		{"ArtifactUnknownCell", cellsJSON(sqlCell, `"nb1": {"id": "nb1", "cellIds": ["c1", "c9"]}`), false, []string{`artifact "nb1"`, `unknown cell "c9"`}},
 		{"ArtifactCellTwice", cellsJSON(sqlCell, `"nb1": {"id": "nb1", "cellIds": ["c1", "c1"]}`), false, []string{`artifact "nb1"`, `"c1" twice`}},
 		{"ArtifactIDNotKey", cellsJSON(sqlCell, `"nb1": {"id": "nb2", "cellIds": ["c1"]}`), false, []string{`artifact "nb1"`, `id "nb2" does not match its key`}},
+		{"RefreshUnknown", cellsJSON(`"c1": {"id": "c1", "type": "sql", "data": {"sql": "SELECT 1", "connectorId": "pg", "refresh": "hourly"}}`, ``), false,
+			[]string{`cell "c1"`, `data.refresh: unknown refresh policy "hourly" (want on-change, ttl:DUR, manual or incremental:COLUMN)`}},
+		{"RefreshBadDuration", cellsJSON(`"c1": {"id": "c1", "type": "sql", "data": {"sql": "SELECT 1", "connectorId": "pg", "refresh": "ttl:10 minutes"}}`, ``), false,
+			[]string{`cell "c1"`, `refresh "ttl:10 minutes": want a positive duration after ttl:`}},
+		{"RefreshNoColumn", cellsJSON(`"c1": {"id": "c1", "type": "sql", "data": {"sql": "SELECT 1", "connectorId": "pg", "refresh": "incremental:"}}`, ``), false,
+			[]string{`cell "c1"`, `want the watermark column after incremental:`}},
+		{"RefreshOnDuckDB", cellsJSON(`"c1": {"id": "c1", "type": "sql", "data": {"sql": "SELECT 1", "refresh": "incremental:ts"}}`, ``), false,
+			[]string{`cell "c1"`, `data.refresh "incremental:ts": only for external cells`}},
+		{"UniqueKeyWithoutIncremental", cellsJSON(`"c1": {"id": "c1", "type": "sql", "data": {"sql": "SELECT 1", "connectorId": "pg", "refresh": "manual", "unique_key": "id"}}`, ``), false,
+			[]string{`cell "c1"`, `data.unique_key "id": only with an incremental refresh`}},
 		{"ManualEdgeOutside", cellsJSON(sqlCell, `"nb1": {"id": "nb1", "cellIds": ["c1"], "edges": [{"source": "c7", "target": "c1", "kind": "manual"}]}`), false, []string{`artifact "nb1"`, "c7 -> c1"}},
 	}
 	for _, tt := range tests {
@@ -372,5 +383,23 @@ func TestLineColumn(t *testing.T) {
 				t.Errorf("LineColumn(%q, %d) = %d:%d, want %d:%d", tt.text, tt.offset, line, column, tt.line, tt.column)
 			}
 		})
+	}
+}
+
+// TestParse_Refresh reads each policy of DESIGN.md from a cell's data.
+func TestParse_Refresh(t *testing.T) {
+	for policy, want := range map[string]cells.Refresh{
+		"on-change":              {Kind: cells.RefreshOnChange},
+		"manual":                 {Kind: cells.RefreshManual},
+		"ttl:1h30m":              {Kind: cells.RefreshTTL, TTL: 90 * time.Minute},
+		"incremental:updated_at": {Kind: cells.RefreshIncremental, Column: "updated_at"},
+	} {
+		nb, err := cells.Parse("nb.json", []byte(cellsJSON(`"c1": {"id": "c1", "type": "sql", "data": {"sql": "SELECT 1", "connectorId": "pg", "refresh": "`+policy+`"}}`, `"a": {"cellIds": ["c1"]}`)))
+		if err != nil {
+			t.Fatalf("%s: %v", policy, err)
+		}
+		if got := nb.Cells["c1"].Refresh; got == nil || *got != want || got.String() != policy {
+			t.Errorf("%s: parsed %+v (%v), want %+v", policy, got, got, want)
+		}
 	}
 }

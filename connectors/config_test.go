@@ -229,6 +229,9 @@ func TestLoadFile_BadValue(t *testing.T) {
 		{"PasswordInteger", `password = 123456789`, `connector "pg": password: want a string, got an integer`},
 		{"ReadOnlyString", `read_only = "no"`, `connector "pg": read_only: want true or false, got a string`},
 		{"TitleTable", `title = {x = "y"}`, `connector "pg": title: want a string, got a table`},
+		{"RefreshUnknown", `refresh = "daily"`, `connector "pg": refresh: unknown refresh policy "daily"`},
+		{"RefreshBadTTL", `refresh = "ttl:-1m"`, `connector "pg": refresh: refresh "ttl:-1m": want a positive duration`},
+		{"RefreshNotString", `refresh = 10`, `connector "pg": refresh: want a string, got an integer`},
 		{"UnknownKeys", "hots = \"h\"\nschema = \"public\"", `connector "pg": unknown keys: hots, schema`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,5 +313,22 @@ func TestLoadFile_Workers(t *testing.T) {
 				t.Errorf("the secret is in the error: %v", err)
 			}
 		})
+	}
+}
+
+// TestLoadFile_Refresh reads a connection's refresh policy and unique
+// key, and refuses one on a DuckDB connection.
+func TestLoadFile_Refresh(t *testing.T) {
+	reg, err := loadTOML(t, "[[db.connectors]]\nid = \"pg\"\nengine = \"postgres\"\nrefresh = \"incremental:ts\"\nunique_key = \"id\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := reg.Lookup("pg")
+	if c.Refresh == nil || c.Refresh.String() != "incremental:ts" || c.UniqueKey != "id" {
+		t.Errorf("refresh %v, unique_key %q; want incremental:ts and id", c.Refresh, c.UniqueKey)
+	}
+	_, err = loadTOML(t, "[[db.connectors]]\nid = \"local\"\nengine = \"duckdb\"\nrefresh = \"manual\"\n")
+	if want := `connector "local": refresh, unique_key: only for external connections`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want it to contain %q", err, want)
 	}
 }

@@ -239,7 +239,7 @@ func TestRefresh_TTL(t *testing.T) {
 	pgExec(t, pool, `INSERT INTO `+schema+`.t VALUES (4)`)
 	poll.Until(t, 10*time.Second, 10*time.Millisecond, func() error {
 		var n int64
-		if err := s.DB().QueryRow("SELECT n FROM "+resultsOf("n")).Scan(&n); err != nil || n != 4 {
+		if err := s.DB().QueryRow("SELECT n FROM " + resultsOf("n")).Scan(&n); err != nil || n != 4 {
 			return fmt.Errorf("the aged result is not refetched with its downstream: n = %d (%v)", n, err)
 		}
 		return nil
