@@ -219,16 +219,7 @@ func merge(ctx context.Context, conn *sql.Conn, t Target, stagingRel, key string
 		}
 		return tx.Commit()
 	}
-	var err error
-	if guard == nil {
-		err = commit()
-	} else {
-		err = guard(ctx, commit)
-	}
-	if err != nil {
-		return fmt.Errorf("add the new rows to the result: %w", err)
-	}
-	return nil
+	return through(ctx, guard, "add the new rows to the result", commit)
 }
 
 // loader is the connectors.ResultWriter of one Load.
@@ -451,6 +442,12 @@ func swap(ctx context.Context, conn *sql.Conn, t Target, stagingRel string, guar
 		}
 		return tx.Commit()
 	}
+	return through(ctx, guard, "swap in result", commit)
+}
+
+// through runs commit through guard when there is one; an error is
+// wrapped with what.
+func through(ctx context.Context, guard Guard, what string, commit func() error) error {
 	var err error
 	if guard == nil {
 		err = commit()
@@ -458,7 +455,7 @@ func swap(ctx context.Context, conn *sql.Conn, t Target, stagingRel string, guar
 		err = guard(ctx, commit)
 	}
 	if err != nil {
-		return fmt.Errorf("swap in result: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
