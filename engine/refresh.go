@@ -126,3 +126,36 @@ func newRows(n int64) string {
 	}
 	return strconv.FormatInt(n, 10) + " new rows"
 }
+
+// age is an external cell's refresh policy and when its current result
+// was fetched; empty for a core cell. With mu.
+func (s *scheduler) age(st *cellState, cp *CellPlan) (policy string, fetchedAt time.Time) {
+	if cp.Connection.Engine == connectors.EngineDuckDB {
+		return "", time.Time{}
+	}
+	return cp.Refresh().String(), st.fetchedAt
+}
+
+// cachedReason says why st is served from its current result: "cached:
+// inputs unchanged", and for a ttl result how old it is ("cached:
+// fetched 3m ago, ttl:10m").
+func (s *scheduler) cachedReason(st *cellState, spec execSpec) string {
+	if spec.refresh.Kind == cells.RefreshTTL && !st.fetchedAt.IsZero() {
+		return "cached: fetched " + FormatAge(s.clock.Now().Sub(st.fetchedAt)) + " ago, " + spec.refresh.String()
+	}
+	return "cached: inputs unchanged"
+}
+
+// FormatAge prints how old a result is to the unit a person reads it
+// in: "0s", "42s", "3m", "2h5m", "3d4h".
+func FormatAge(d time.Duration) string {
+	switch d = max(d, 0); {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 24*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h" + strconv.Itoa(int(d%time.Hour/time.Minute)) + "m"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + "d" + strconv.Itoa(int(d%(24*time.Hour)/time.Hour)) + "h"
+}

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -255,4 +256,86 @@ func TestRefresh_TTL(t *testing.T) {
 	}
 	srcs.Close()
 	verify()
+}
+
+// TestRefresh_PersistentDB runs a notebook as `cellsd run --db FILE
+// --materialization schema` does, four times, each on an engine of its
+// own as four processes would: what the database kept stands for a ttl
+// result younger than its ttl, a manual result and an incremental one
+// (which continues from the rows it holds); an on-change cell is fetched
+// again every time; a result whose provenance says it aged past its ttl
+// is fetched again; and NoCache fetches everything.
+func TestRefresh_PersistentDB(t *testing.T) {
+	pool := pgtest.Pool(t)
+	schema := pgtest.Schema(t, pool)
+	pgExec(t, pool, `CREATE TABLE `+schema+`.t (id int, at int); INSERT INTO `+schema+`.t SELECT i, i FROM generate_series(1, 100) i`)
+	src := `SELECT id, at FROM ` + schema + `.t`
+	nb := parseNotebook(t, art(
+		withRefresh(pgCell("ttl", "by_ttl", src), "ttl:1h", ""),
+		withRefresh(pgCell("man", "by_manual", src), "manual", ""),
+		withRefresh(pgCell("inc", "by_increment", src), "incremental:at", ""),
+		pgCell("chg", "by_change", src),
+		sqlCell("d", "total", "SELECT (SELECT count(*) FROM by_ttl) + (SELECT count(*) FROM by_manual) AS n"),
+	))
+	reg, srcs, path := pgRegistry(t, nil), testSources(t), t.TempDir()+"/core.duckdb"
+	type outcome struct {
+		reason string
+		rows   int64
+	}
+	run := func(opts engine.RunOptions) map[string]outcome {
+		t.Helper()
+		eng := engine.New(engine.Config{DBPath: path, Materialization: engine.SchemaStrategy, Connections: reg, Sources: srcs})
+		if err := eng.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer eng.Close()
+		plan, err := eng.Planner().Plan(context.Background(), nb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		report, err := eng.Run(context.Background(), plan, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]outcome{}
+		for _, c := range report.Artifacts[0].Cells {
+			if c.Status != engine.StatusSuccess {
+				t.Fatalf("cell %s: %s %v", c.ID, c.Status, c.Err)
+			}
+			out[c.ID] = outcome{c.Reason, *c.Rows}
+		}
+		return out
+	}
+	check := func(round string, got map[string]outcome, want map[string]outcome) {
+		t.Helper()
+		for id, w := range want {
+			if g := got[id]; g.rows != w.rows || !strings.HasPrefix(g.reason, w.reason) {
+				t.Errorf("%s: cell %s: %q with %d rows, want %q… with %d", round, id, g.reason, g.rows, w.reason, w.rows)
+			}
+		}
+	}
+	check("first run", run(engine.RunOptions{}), map[string]outcome{
+		"ttl": {"executed", 100}, "man": {"executed", 100}, "inc": {"executed", 100}, "chg": {"executed", 100}, "d": {"executed", 1}})
+
+	pgExec(t, pool, `INSERT INTO `+schema+`.t SELECT i, i FROM generate_series(101, 110) i`)
+	check("second run", run(engine.RunOptions{}), map[string]outcome{
+		"ttl": {"cached: fetched 0s ago, ttl:1h", 100}, "man": {"manual refresh", 100},
+		"inc": {"incremental: 10 new rows", 110}, "chg": {"executed", 110},
+		"d": {"executed", 1}})
+
+	// Two hours pass for the ttl result; the manual one is kept however old.
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE main.cellsd_provenance SET finished_at = finished_at - INTERVAL 2 HOUR`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	check("two hours later", run(engine.RunOptions{}), map[string]outcome{
+		"ttl": {"executed", 110}, "man": {"manual refresh", 100}, "inc": {"incremental: 0 new rows", 110}, "d": {"executed", 1}})
+
+	pgExec(t, pool, `INSERT INTO `+schema+`.t SELECT i, i FROM generate_series(111, 115) i`)
+	check("--no-cache", run(engine.RunOptions{NoCache: true}), map[string]outcome{
+		"ttl": {"executed", 115}, "man": {"executed", 115}, "inc": {"executed", 115}, "chg": {"executed", 115}})
 }

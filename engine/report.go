@@ -31,6 +31,11 @@ type CellResult struct {
 	Err      *string
 	// Reason is the reason of the last state change; not in the report.
 	Reason string
+	// Refresh is an external cell's refresh policy ("ttl:10m") and
+	// FetchedAt when its current result was fetched (zero before the
+	// first); empty for core cells. Not in the report.
+	Refresh   string
+	FetchedAt time.Time
 }
 
 // Milliseconds converts d to milliseconds with microsecond precision.

@@ -33,6 +33,10 @@ type RunOptions struct {
 	// FirstSeq is the seq the run's events continue from (see
 	// SessionOptions).
 	FirstSeq int64
+	// NoCache fetches every external cell again, whatever its refresh
+	// policy and whatever a persistent database kept of it (see
+	// seedPriors); nothing else in one run is served from cache.
+	NoCache bool
 }
 
 // ErrUnknownArtifact is returned for an artifact the notebook lacks.
@@ -45,7 +49,7 @@ var ErrUnknownArtifact = errors.New("unknown artifact")
 // and blocks the cells that wait for them. The error result is for a run
 // that could not start; cell failures are in the report.
 func (e *Engine) Run(ctx context.Context, plan *Plan, opts RunOptions) (*Report, error) {
-	s, err := e.NewSession(ctx, plan, SessionOptions{ID: opts.Session, Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoCache: true, Observe: opts.Observe, FirstSeq: opts.FirstSeq})
+	s, err := e.NewSession(ctx, plan, SessionOptions{ID: opts.Session, Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoCache: opts.NoCache, Observe: opts.Observe, FirstSeq: opts.FirstSeq})
 	if err != nil {
 		return nil, err
 	}

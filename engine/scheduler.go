@@ -477,7 +477,7 @@ func (s *scheduler) start(st *cellState) []*cellState {
 	if s.cacheHit(st, spec) {
 		st.cached = true
 		st.rootCause = ""
-		s.finish(st, StatusSuccess, "cached: inputs unchanged", "")
+		s.finish(st, StatusSuccess, s.cachedReason(st, spec), "")
 		return s.dependents(st)
 	}
 	ctx, cancel := context.WithCancelCause(s.ctx)

@@ -109,7 +109,11 @@ func (e *Engine) NewSession(ctx context.Context, plan *Plan, opts SessionOptions
 		opts.Concurrency = defaultConcurrency()
 	}
 	e.db.SetMaxIdleConns(opts.Concurrency + 1)
-	return &Session{scheduler: newScheduler(e, plan, opts, newExecutor(e))}, nil
+	s := &Session{scheduler: newScheduler(e, plan, opts, newExecutor(e))}
+	if err := s.seedPriors(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // DB returns the session's DuckDB, for reading results.

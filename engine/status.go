@@ -102,6 +102,7 @@ func (s *scheduler) Report(artifact string) *Report {
 				continue
 			}
 			res := &CellResult{ID: cp.Cell.ID, Status: st.status, Cached: st.cached, Reason: st.reason}
+			res.Refresh, res.FetchedAt = s.age(st, cp)
 			if cp.HasResult() {
 				res.Relation = s.e.relationName(ap.Schema, cp.Name)
 			}

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/cellsd/cellsd/cells"
+import (
+	"time"
+
+	"github.com/cellsd/cellsd/cells"
+)
 
 // CellView is one cell of a session as a frontend draws it: the cell as it
 // now stands (edits applied) and, for a SQL cell, its effective result
@@ -10,6 +14,11 @@ type CellView struct {
 	Cell     cells.Cell // a copy; Input too
 	// ResultName is the effective result name of a SQL cell.
 	ResultName string
+	// Refresh is an external cell's refresh policy ("ttl:10m") and
+	// FetchedAt when its current result was fetched (zero before the
+	// first); empty for other cells.
+	Refresh   string
+	FetchedAt time.Time
 }
 
 // Cells returns every cell of every artifact, in artifact and position
@@ -25,7 +34,11 @@ func (s *Session) Cells() []CellView {
 				in := *c.Input
 				c.Input = &in
 			}
-			out = append(out, CellView{Artifact: ap.Artifact.ID, Cell: c, ResultName: cp.Name})
+			v := CellView{Artifact: ap.Artifact.ID, Cell: c, ResultName: cp.Name}
+			if st := s.states[cellRef{ap.Artifact.ID, c.ID}]; st != nil {
+				v.Refresh, v.FetchedAt = s.age(st, cp)
+			}
+			out = append(out, v)
 		}
 	}
 	return out

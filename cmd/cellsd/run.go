@@ -23,7 +23,7 @@ type runCmd struct {
 	Artifact        string        `placeholder:"ID" help:"Run only this artifact."`
 	Concurrency     int           `default:"${cpus}" placeholder:"N" help:"Cells run at once (default: the number of CPUs, ${default})."`
 	Timeout         time.Duration `placeholder:"DUR" help:"Per-cell timeout, e.g. 30s (default: none)."`
-	NoCache         bool          `help:"Execute every cell even if its inputs are unchanged."`
+	NoCache         bool          `help:"Execute every cell even if its inputs are unchanged, and fetch every external cell again whatever its refresh policy and --db kept."`
 	DB              string        `name:"db" type:"path" placeholder:"PATH" help:"Core DuckDB database file (default: in memory)."`
 	Materialization string        `enum:"attached_ephemeral,schema" default:"attached_ephemeral" help:"Where results live: ${enum}."`
 	Report          string        `type:"path" placeholder:"FILE.json" predictor:"file" help:"Write the run report here (- for stdout)."`
@@ -141,6 +141,7 @@ func (c *runCmd) runOnce(e *env) error {
 		Timeout:     c.Timeout,
 		Observe:     observe,
 		FirstSeq:    firstSeq,
+		NoCache:     c.NoCache,
 	})
 	if err != nil {
 		prog.done(engine.Summary{})

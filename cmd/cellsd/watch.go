@@ -31,7 +31,7 @@ var errReload = errors.New("connections file saved")
 func (c *runCmd) watch(e *env, eng *engine.Engine, plan *engine.Plan) error {
 	var current atomic.Pointer[progress]
 	current.Store(newProgress(e.stderr, plan, c.Artifact, nil, false).forEnv(e))
-	s, err := eng.NewSession(e.ctx, plan, engine.SessionOptions{Concurrency: c.Concurrency, Timeout: c.Timeout,
+	s, err := eng.NewSession(e.ctx, plan, engine.SessionOptions{Concurrency: c.Concurrency, Timeout: c.Timeout, NoCache: c.NoCache,
 		Observe: func(ev engine.Event) { current.Load().observe(ev) }})
 	if err != nil {
 		return err
