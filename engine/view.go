@@ -16,9 +16,11 @@ type CellView struct {
 	ResultName string
 	// Refresh is an external cell's refresh policy ("ttl:10m") and
 	// FetchedAt when its current result was fetched (zero before the
-	// first); empty for other cells.
+	// first) and Age how long ago that was, by the session's clock; empty
+	// for other cells.
 	Refresh   string
 	FetchedAt time.Time
+	Age       time.Duration
 }
 
 // Cells returns every cell of every artifact, in artifact and position
@@ -37,6 +39,9 @@ func (s *Session) Cells() []CellView {
 			v := CellView{Artifact: ap.Artifact.ID, Cell: c, ResultName: cp.Name}
 			if st := s.states[cellRef{ap.Artifact.ID, c.ID}]; st != nil {
 				v.Refresh, v.FetchedAt = s.age(st, cp)
+				if !v.FetchedAt.IsZero() {
+					v.Age = s.clock.Now().Sub(v.FetchedAt)
+				}
 			}
 			out = append(out, v)
 		}

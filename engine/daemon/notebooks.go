@@ -64,7 +64,7 @@ func (d *Daemon) readNotebook(path string) (*cells.Notebook, error) {
 	defer f.Close()
 	// The file opened is checked, not the name: a swap after the
 	// EvalSymlinks still gives a regular file only.
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || limits.Over(fi.Size(), d.cfg.MaxFileSize) {
 		return nil, errNoNotebook(path)
 	}
 	data, err := limits.ReadAll(f, d.cfg.MaxFileSize)

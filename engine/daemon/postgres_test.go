@@ -17,7 +17,8 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // TestDaemon_PostgresCellMetrics runs a Postgres cell with a DuckDB cell
 // downstream in a daemon session: rows and the bytes received land in the
-// metrics, and the event carries the rows.
+// metrics, the event carries the rows, and the status op gives the
+// external cell's refresh policy and the age of its result.
 func TestDaemon_PostgresCellMetrics(t *testing.T) {
 	reg, err := connectors.NewRegistry(connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres, DSN: pgtest.DSN(t)})
 	if err != nil {
@@ -27,7 +28,7 @@ func TestDaemon_PostgresCellMetrics(t *testing.T) {
 	nc := connect(t, d.NATSURL())
 	nb, _ := json.Marshal(map[string]any{
 		"data": map[string]any{
-			"remote": map[string]any{"id": "remote", "type": "sql", "data": map[string]any{"title": "remote", "connectorId": "pg", "resultName": "remote",
+			"remote": map[string]any{"id": "remote", "type": "sql", "data": map[string]any{"title": "remote", "connectorId": "pg", "resultName": "remote", "refresh": "ttl:10m",
 				"sql": "SELECT g AS id, 'row ' || g AS name FROM generate_series(1, 1000) AS g"}},
 			"local": map[string]any{"id": "local", "type": "sql", "data": map[string]any{"title": "local", "resultName": "local",
 				"sql": "SELECT count(*) AS n FROM remote"}},
@@ -44,6 +45,23 @@ func TestDaemon_PostgresCellMetrics(t *testing.T) {
 	for _, ev := range evs.all() {
 		if ev.Cell == "remote" && ev.Status == "success" && (ev.Rows == nil || *ev.Rows != 1000) {
 			t.Errorf("remote succeeded with rows %v", ev.Rows)
+		}
+	}
+	var st struct{ Cells []jobapi.StatusCell }
+	request(t, nc, jobapi.SessionSubject(id, "status"), nil, &st)
+	if len(st.Cells) != 2 {
+		t.Fatalf("status has %d cells, want 2", len(st.Cells))
+	}
+	for _, c := range st.Cells {
+		switch c.Cell {
+		case "remote":
+			if c.Refresh != "ttl:10m" || c.FetchedAt == nil || c.AgeMs == nil || *c.AgeMs < 0 || *c.AgeMs > 60e3 {
+				t.Errorf("status of remote: refresh %q fetchedAt %v ageMs %v, want ttl:10m and a fresh result", c.Refresh, c.FetchedAt, c.AgeMs)
+			}
+		case "local":
+			if c.Refresh != "" || c.FetchedAt != nil || c.AgeMs != nil {
+				t.Errorf("status of local, a DuckDB cell: refresh %q fetchedAt %v ageMs %v, want none", c.Refresh, c.FetchedAt, c.AgeMs)
+			}
 		}
 	}
 	poll.Until(t, 10e9, 10e6, func() error {

@@ -37,6 +37,16 @@ func ReadAll(r io.Reader, limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// Over reports whether a regular file of size bytes is past limit
+// (DefaultFileSize when limit <= 0): a refusal that reads nothing. A size
+// within it is still read through ReadAll, which has the last word.
+func Over(size, limit int64) bool {
+	if limit <= 0 {
+		limit = DefaultFileSize
+	}
+	return size > limit
+}
+
 // ReadFile is ReadAll of the file at path.
 func ReadFile(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)

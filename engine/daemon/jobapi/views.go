@@ -65,6 +65,12 @@ type StatusCell struct {
 	SQL         string `json:"sql"`
 	ResultName  string `json:"resultName"`
 	ConnectorID string `json:"connectorId"`
+	// Refresh is an external cell's refresh policy ("ttl:10m"); FetchedAt
+	// and AgeMs say when its current result was fetched and how long ago.
+	// Absent for core cells, and the last two before a first fetch.
+	Refresh   string             `json:"refresh,omitempty"`
+	FetchedAt *natsbus.Timestamp `json:"fetchedAt,omitempty"`
+	AgeMs     *float64           `json:"ageMs,omitempty"`
 }
 
 // InputValue is an input cell's kind, variable and current value, with
@@ -162,8 +168,13 @@ func Status(id string, es *engine.Session, req PageRequest, maxPayload int64, jo
 	for ; i < end; i++ {
 		ev := evs[i]
 		v := views[[2]string{ev.Artifact, ev.Cell}]
-		data, err := json.Marshal(StatusCell{Payload: natsbus.PayloadOf(ev), Title: v.Cell.Title, Type: v.Cell.Type,
-			SQL: v.Cell.SQL, ResultName: v.ResultName, ConnectorID: v.Cell.Connector()})
+		sc := StatusCell{Payload: natsbus.PayloadOf(ev), Title: v.Cell.Title, Type: v.Cell.Type,
+			SQL: v.Cell.SQL, ResultName: v.ResultName, ConnectorID: v.Cell.Connector(), Refresh: v.Refresh}
+		if !v.FetchedAt.IsZero() {
+			age := engine.Milliseconds(v.Age)
+			sc.FetchedAt, sc.AgeMs = &natsbus.Timestamp{Time: v.FetchedAt}, &age
+		}
+		data, err := json.Marshal(sc)
 		if err != nil {
 			return nil, Errorf(CodeInternal, "encode cell %s: %v", ev.Cell, err)
 		}
