@@ -142,14 +142,14 @@ func TestRun_Cascade(t *testing.T) {
 		errHas     []string // substrings of the error message
 	}{
 		{"UpstreamFails/Failing", "bad", engine.StatusError, `failed: Binder Error: Referenced column "no_such_column" not found in FROM clause!`, []string{"Binder Error", "no_such_column"}},
-		{"UpstreamFails/Downstream", "mid", engine.StatusBlocked, "blocked: bad failed", nil},
-		{"UpstreamFails/RootNamedTransitively", "leaf", engine.StatusBlocked, "blocked: bad failed", nil},
+		{"UpstreamFails/Downstream", "mid", engine.StatusBlocked, "blocked: Cell bad (bad) failed", nil},
+		{"UpstreamFails/RootNamedTransitively", "leaf", engine.StatusBlocked, "blocked: Cell bad (bad) failed", nil},
 		{"IndependentBranchRuns/Root", "ok", engine.StatusSuccess, "executed", nil},
 		{"IndependentBranchRuns/Dependent", "indep", engine.StatusSuccess, "executed", nil},
 		{"ParseError/Cell", "typo", engine.StatusError, "parse error", []string{"line 2, column 6"}},
-		{"ParseError/Downstream", "aftertypo", engine.StatusBlocked, "blocked: typo failed", nil},
+		{"ParseError/Downstream", "aftertypo", engine.StatusBlocked, "blocked: Cell typo (typo) failed", nil},
 		{"UnknownVariable", "unkvar", engine.StatusError, "unknown-variable error", []string{"missing"}},
-		{"InputError/Downstream", "usesdup", engine.StatusBlocked, "blocked: in1 has a duplicate-name error", nil},
+		{"InputError/Downstream", "usesdup", engine.StatusBlocked, "blocked: Input in1 (in1) has a duplicate-name error", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,7 +386,7 @@ func TestRun_QueryKindErrors(t *testing.T) {
 					t.Errorf("q: error %q does not contain %q", *c.Err, s)
 				}
 			}
-			if d := results["down"]; d.Status != engine.StatusBlocked || d.Reason != "blocked: q failed" {
+			if d := results["down"]; d.Status != engine.StatusBlocked || d.Reason != "blocked: Cell q (q) failed" {
 				t.Errorf("down: %s, want blocked by q", describe(d))
 			}
 		})
@@ -474,7 +474,7 @@ func TestRun_Observe(t *testing.T) {
 					t.Errorf("error event Err = %q, want DuckDB's message", last.Err)
 				}
 			case engine.StatusBlocked:
-				if last.Reason != "blocked: bad failed" {
+				if last.Reason != "blocked: Cell bad (bad) failed" {
 					t.Errorf("blocked event Reason = %q", last.Reason)
 				}
 			}
@@ -590,7 +590,7 @@ func TestRun_Timeout(t *testing.T) {
 	if c := results["slow"]; c.Status != engine.StatusError || c.Err == nil || !strings.Contains(*c.Err, "timed out") {
 		t.Errorf("slow: %s, want error saying it timed out", describe(c))
 	}
-	if c := results["down"]; c.Status != engine.StatusBlocked || c.Reason != "blocked: slow failed" {
+	if c := results["down"]; c.Status != engine.StatusBlocked || c.Reason != "blocked: Cell slow (slow) failed" {
 		t.Errorf("down: %s, want blocked by slow", describe(c))
 	}
 	if c := results["fast"]; c.Status != engine.StatusSuccess {
@@ -632,8 +632,8 @@ func TestRun_Cancel(t *testing.T) {
 	if c := results["slow"]; c.Status != engine.StatusCancel {
 		t.Errorf("slow: %s, want cancel", describe(c))
 	}
-	if c := results["down"]; c.Status != engine.StatusBlocked || c.Reason != "blocked: slow was cancelled" {
-		t.Errorf("down: %s (%q), want blocked: slow was cancelled", describe(c), c.Reason)
+	if c := results["down"]; c.Status != engine.StatusBlocked || c.Reason != "blocked: Cell slow (slow) was cancelled" {
+		t.Errorf("down: %s (%q), want blocked: Cell slow (slow) was cancelled", describe(c), c.Reason)
 	}
 	for _, ev := range rec.of("down") {
 		if ev.Status == engine.StatusRunning {

@@ -135,7 +135,7 @@ func (s *scheduler) runTargets(req RunRequest) ([]*cellState, map[*cellState]str
 		if ap.Cell(req.CellID) == nil {
 			continue
 		}
-		ts, rs := s.cascade(ap, req.CellID, mode, "run "+req.CellID)
+		ts, rs := s.cascade(ap, req.CellID, mode, "run "+label(ap, req.CellID))
 		targets = append(targets, ts...)
 		for k, v := range rs {
 			reasons[k] = v
@@ -162,7 +162,7 @@ func (s *scheduler) cascade(ap *ArtifactPlan, id string, mode Mode, why string) 
 	add(id, why)
 	if mode == Autorun && ap.Graph.Has(id) {
 		for _, d := range ap.Graph.Downstream(id) {
-			add(d, "upstream "+id+" changed")
+			add(d, "upstream "+label(ap, id)+" changed")
 		}
 	}
 	s.addFamilies(ap, reasons, mode == Autorun)
@@ -172,7 +172,7 @@ func (s *scheduler) cascade(ap *ArtifactPlan, id string, mode Mode, why string) 
 	}
 	for _, u := range ap.Graph.Upstream(ids...) {
 		if st := s.states[cellRef{ap.Artifact.ID, u}]; st != nil && (st.status == StatusIdle || st.status == StatusStale) {
-			add(u, "needed by "+id)
+			add(u, "needed by "+label(ap, id))
 		}
 	}
 	targets := make([]*cellState, 0, len(reasons))
@@ -202,7 +202,7 @@ func (s *scheduler) addFamilies(ap *ArtifactPlan, cells map[*cellState]string, d
 			for _, m := range ap.Family(st.ref.cell) {
 				mst := s.states[cellRef{ap.Artifact.ID, m}]
 				if _, ok := cells[mst]; mst != nil && !ok {
-					cells[mst] = "family member " + st.ref.cell + " changed"
+					cells[mst] = "family member " + label(ap, st.ref.cell) + " changed"
 					added = append(added, m)
 				}
 			}
@@ -215,7 +215,7 @@ func (s *scheduler) addFamilies(ap *ArtifactPlan, cells map[*cellState]string, d
 				for _, d := range ap.Graph.Downstream(m) {
 					if dst := s.states[cellRef{ap.Artifact.ID, d}]; dst != nil {
 						if _, ok := cells[dst]; !ok {
-							cells[dst] = "upstream " + m + " changed"
+							cells[dst] = "upstream " + label(ap, m) + " changed"
 						}
 					}
 				}
@@ -361,7 +361,7 @@ func (s *scheduler) decide(st *cellState) (next []*cellState, ready bool) {
 	}
 	cp := st.ap.Cell(st.ref.cell)
 	if len(cp.Errors) > 0 {
-		st.rootCause = st.ref.cell + " failed"
+		st.rootCause = label(st.ap, st.ref.cell) + " failed"
 		s.finish(st, StatusError, cp.Errors[0].Kind+" error", cp.Errors[0].Describe())
 		return s.dependents(st), false
 	}
@@ -370,7 +370,7 @@ func (s *scheduler) decide(st *cellState) (next []*cellState, ready bool) {
 		dst := s.states[cellRef{st.ref.artifact, d}]
 		if dst == nil { // an input cell: ready, unless it has an error
 			if dcp := st.ap.Cell(d); dcp != nil && len(dcp.Errors) > 0 && blockedBy == "" {
-				blockedBy = d + " has a " + dcp.Errors[0].Kind + " error"
+				blockedBy = label(st.ap, d) + " has a " + dcp.Errors[0].Kind + " error"
 			}
 			continue
 		}
@@ -380,7 +380,7 @@ func (s *scheduler) decide(st *cellState) (next []*cellState, ready bool) {
 		case dst.status != StatusSuccess && blockedBy == "":
 			blockedBy = dst.rootCause
 			if blockedBy == "" {
-				blockedBy = d + " has not run"
+				blockedBy = label(st.ap, d) + " has not run"
 			}
 		}
 	}
@@ -395,7 +395,7 @@ func (s *scheduler) decide(st *cellState) (next []*cellState, ready bool) {
 		s.finish(st, StatusBlocked, "blocked: "+blockedBy, "")
 		return s.dependents(st), false
 	case st.run.cancelled:
-		st.rootCause = st.ref.cell + " was cancelled"
+		st.rootCause = label(st.ap, st.ref.cell) + " was cancelled"
 		s.finish(st, StatusCancel, "run cancelled", "")
 		return s.dependents(st), false
 	}
@@ -465,7 +465,7 @@ func (s *scheduler) start(st *cellState) []*cellState {
 	cp := st.ap.Cell(st.ref.cell)
 	spec, err := s.spec(st, cp)
 	if err != nil {
-		st.rootCause = st.ref.cell + " failed"
+		st.rootCause = label(st.ap, st.ref.cell) + " failed"
 		s.finish(st, StatusError, failedReason(err), err.Error())
 		return s.dependents(st)
 	}
@@ -505,7 +505,7 @@ func (s *scheduler) start(st *cellState) []*cellState {
 	})
 	if !ok { // Close has begun: nothing starts any more
 		cancel(nil)
-		st.rootCause = st.ref.cell + " was cancelled"
+		st.rootCause = label(st.ap, st.ref.cell) + " was cancelled"
 		s.finish(st, StatusCancel, "session closed", "")
 		return s.dependents(st)
 	}
@@ -559,10 +559,10 @@ func (s *scheduler) finished(st *cellState, ex *execution, spec execSpec, rows *
 		}
 		s.finish(st, StatusSuccess, reason, "")
 	case errors.As(err, new(*cancelledError)):
-		st.rootCause = st.ref.cell + " was cancelled"
+		st.rootCause = label(st.ap, st.ref.cell) + " was cancelled"
 		s.finish(st, StatusCancel, err.Error(), "")
 	default:
-		st.rootCause = st.ref.cell + " failed"
+		st.rootCause = label(st.ap, st.ref.cell) + " failed"
 		s.finish(st, StatusError, failedReason(err), err.Error())
 	}
 	s.schedule(s.dependents(st))
@@ -574,7 +574,7 @@ func (s *scheduler) markStale(ap *ArtifactPlan, id string) {
 	reasons := map[*cellState]string{}
 	for _, cid := range append([]string{id}, ap.Graph.Downstream(id)...) {
 		if st := s.states[cellRef{ap.Artifact.ID, cid}]; st != nil {
-			reasons[st] = "upstream " + id + " changed"
+			reasons[st] = "upstream " + label(ap, id) + " changed"
 			if cid == id {
 				reasons[st] = "edited"
 			}
@@ -631,7 +631,7 @@ func (s *scheduler) cancelWith(cellID, reason string) error {
 		case st.exec != nil:
 			st.exec.cancel(cancelReason(reason)) // finished() records it
 		case cellID != "" || st.inReady:
-			st.rootCause = st.ref.cell + " was cancelled"
+			st.rootCause = label(st.ap, st.ref.cell) + " was cancelled"
 			s.finish(st, StatusCancel, reason, "")
 			touched = append(touched, s.dependents(st)...)
 		default:
@@ -643,6 +643,15 @@ func (s *scheduler) cancelWith(cellID, reason string) error {
 }
 
 func (s *scheduler) findCell(id string) *cells.Cell { return s.nb.Cells[id] }
+
+// label names cell id of ap in the reasons a person reads (blocked by,
+// cancelled, changed): its title with the id in parentheses (cells.Label).
+func label(ap *ArtifactPlan, id string) string {
+	if cp := ap.Cell(id); cp != nil {
+		return cells.Label(cp.Cell)
+	}
+	return id
+}
 
 func (s *scheduler) sortedStates() []*cellState {
 	out := make([]*cellState, 0, len(s.states))

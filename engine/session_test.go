@@ -285,7 +285,7 @@ func TestSession_Lazy(t *testing.T) {
 			t.Errorf("after a lazy edit of c1, %s is %s (%s), want %s", id, st[id].Status, st[id].Reason, want)
 		}
 	}
-	if st["c2"].Reason != "upstream c1 changed" {
+	if st["c2"].Reason != "upstream Cell c1 (c1) changed" {
 		t.Errorf("c2 reason %q", st["c2"].Reason)
 	}
 	// Running c2 runs its stale upstream first, not its downstream.
@@ -321,7 +321,7 @@ func TestSession_RunCellCascades(t *testing.T) {
 			queued = append(queued, ev.Cell+": "+ev.Reason)
 		}
 	}
-	if want := []string{"c1: run c1", "c2: upstream c1 changed", "c3: upstream c1 changed"}; !reflect.DeepEqual(queued, want) {
+	if want := []string{"c1: run Cell c1 (c1)", "c2: upstream Cell c1 (c1) changed", "c3: upstream Cell c1 (c1) changed"}; !reflect.DeepEqual(queued, want) {
 		t.Errorf("run r2 queued %q, want %q", queued, want)
 	}
 	var seqs []int64
@@ -358,8 +358,8 @@ func TestSession_FailureAndTimeout(t *testing.T) {
 	if st["c2"].Status != engine.StatusError || !strings.Contains(st["c2"].Err, "no_such_column") {
 		t.Errorf("c2: %+v", st["c2"])
 	}
-	if st["c3"].Status != engine.StatusBlocked || st["c3"].Reason != "blocked: c2 failed" {
-		t.Errorf("c3: %s (%s), want blocked: c2 failed", st["c3"].Status, st["c3"].Reason)
+	if st["c3"].Status != engine.StatusBlocked || st["c3"].Reason != "blocked: Cell c2 (c2) failed" {
+		t.Errorf("c3: %s (%s), want blocked: Cell c2 (c2) failed", st["c3"].Status, st["c3"].Reason)
 	}
 	if got := queryRows(t, s.DB(), "SELECT v FROM __sqlrooms_ephemeral.artifact_nb.b"); !reflect.DeepEqual(got, [][]string{{"1"}}) {
 		t.Errorf("b = %v: the failed edit must leave the previous result", got)

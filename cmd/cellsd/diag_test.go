@@ -15,33 +15,38 @@ import (
 
 const diagDir = "testdata/diag/"
 
-// TestMessages_Golden runs notebooks with a mistake each and compares what
-// a person reads on stderr (not a terminal) with its golden file, exactly,
-// but for times. Rewrite the goldens with -update and review them.
+// messageCases are notebooks with a mistake each, run by TestMessages_Golden
+// (stderr not a terminal) and TestMessages_TTYGolden (on a pseudo-terminal).
+// live says whether cells run, so that the live area is drawn.
+var messageCases = []struct {
+	name string
+	live bool
+	args func(t *testing.T) []string
+}{
+	{"duckdb-parse", true, func(*testing.T) []string { return []string{"run", diagDir + "parse.json"} }},
+	{"duckdb-runtime-line3", true, func(*testing.T) []string { return []string{"run", diagDir + "runtime.json"} }},
+	{"duckdb-runtime-param", true, func(*testing.T) []string { return []string{"run", diagDir + "params.json"} }},
+	{"sibling-typo", true, func(*testing.T) []string { return []string{"run", diagDir + "sibling.json"} }},
+	{"toml-typo", false, func(*testing.T) []string {
+		return []string{"run", diagDir + "remote.json", "--connections", diagDir + "typo.toml"}
+	}},
+	{"missing-connections", false, func(*testing.T) []string { return []string{"run", diagDir + "remote.json"} }},
+	{"unknown-param", false, func(*testing.T) []string { return []string{"run", diagDir + "remote.json", "--param", "limt=3"} }},
+	{"postgres-hint", true, func(t *testing.T) []string {
+		return []string{"run", diagDir + "remote.json", "--connections", pgConnections(t)}
+	}},
+	// The value of {{limit}} (12345) is longer than the placeholder:
+	// the caret stays in the SQL as written.
+	{"postgres-hint-param", true, func(t *testing.T) []string {
+		return []string{"run", diagDir + "remote-param.json", "--connections", pgConnections(t)}
+	}},
+}
+
+// TestMessages_Golden runs messageCases and compares what a person reads on
+// stderr (not a terminal) with its golden file, exactly, but for times.
+// Rewrite the goldens with -update and review them.
 func TestMessages_Golden(t *testing.T) {
-	tests := []struct {
-		name string
-		args func(t *testing.T) []string
-	}{
-		{"duckdb-parse", func(*testing.T) []string { return []string{"run", diagDir + "parse.json"} }},
-		{"duckdb-runtime-line3", func(*testing.T) []string { return []string{"run", diagDir + "runtime.json"} }},
-		{"duckdb-runtime-param", func(*testing.T) []string { return []string{"run", diagDir + "params.json"} }},
-		{"sibling-typo", func(*testing.T) []string { return []string{"run", diagDir + "sibling.json"} }},
-		{"toml-typo", func(*testing.T) []string {
-			return []string{"run", diagDir + "remote.json", "--connections", diagDir + "typo.toml"}
-		}},
-		{"missing-connections", func(*testing.T) []string { return []string{"run", diagDir + "remote.json"} }},
-		{"unknown-param", func(*testing.T) []string { return []string{"run", diagDir + "remote.json", "--param", "limt=3"} }},
-		{"postgres-hint", func(t *testing.T) []string {
-			return []string{"run", diagDir + "remote.json", "--connections", pgConnections(t)}
-		}},
-		// The value of {{limit}} (12345) is longer than the placeholder:
-		// the caret stays in the SQL as written.
-		{"postgres-hint-param", func(t *testing.T) []string {
-			return []string{"run", diagDir + "remote-param.json", "--connections", pgConnections(t)}
-		}},
-	}
-	for _, tt := range tests {
+	for _, tt := range messageCases {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append(tt.args(t), "--concurrency", "1")
 			code, _, stderr := cellsd(t, args...)

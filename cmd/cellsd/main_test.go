@@ -153,7 +153,7 @@ func TestRun_Failures(t *testing.T) {
 parse error: syntax error at or near "fine"
   2 | FORM fine
     |      ^
-`, "blocked: bad failed"} {
+`, "blocked: Typo (bad) failed"} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)
 		}
@@ -171,7 +171,7 @@ func TestRun_DuckDBRejectsSQL(t *testing.T) {
 		t.Fatalf("exit %d, want 1:\n%s", code, stderr)
 	}
 	for _, s := range []string{"error    nb1/Bad (c1)\n", `cell c1 ("Bad"), line 1, column 8:
-Binder Error: Referenced column "no_such_column" not found`, "blocked  nb1/Down (c2)  blocked: c1 failed", "success  nb1/Fine (c3)"} {
+Binder Error: Referenced column "no_such_column" not found`, "blocked  nb1/Down (c2)  blocked: Bad (c1) failed", "success  nb1/Fine (c3)"} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)
 		}
@@ -397,7 +397,7 @@ func TestSQLRoomsConnections(t *testing.T) {
 		if code != exitFailed {
 			t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, stderr)
 		}
-		for _, s := range []string{"error    nb/Sales (sf)\n", `cell sf ("Sales"):` + "\nunknown-connector error: " + msg, "blocked  nb/Down (down)  blocked: sf failed", "success  nb/Ok (ok)"} {
+		for _, s := range []string{"error    nb/Sales (sf)\n", `cell sf ("Sales"):` + "\nunknown-connector error: " + msg, "blocked  nb/Down (down)  blocked: Sales (sf) failed", "success  nb/Ok (ok)"} {
 			if !strings.Contains(stderr, s) {
 				t.Errorf("stderr lacks %q:\n%s", s, stderr)
 			}

@@ -209,8 +209,8 @@ func testQuickstartEdit(t *testing.T, nc *nats.Conn) {
 	}
 	want := []string{
 		"_session running (run r2: 2 cells)",
-		"big queued (upstream min_amount changed)",
-		"summary queued (upstream min_amount changed)",
+		"big queued (upstream Minimum order amount (min_amount) changed)",
+		"summary queued (upstream Minimum order amount (min_amount) changed)",
 		"big running (dependencies ready)",
 		"big success (executed)",
 		"summary running (dependencies ready)",
