@@ -198,13 +198,38 @@ func (p *progress) stopLive() bool {
 
 // done stops the live area and prints the final table (on a terminal) and
 // the summary line.
-func (p *progress) done(s engine.Summary) {
+func (p *progress) done(s engine.Summary, r *engine.Report) {
 	if p.stopLive() && !p.quiet {
 		p.mu.Lock()
 		p.table()
 		p.mu.Unlock()
 	}
+	if !p.quiet && r != nil {
+		p.ages(r)
+	}
 	fmt.Fprintln(p.w, summaryLine(s, time.Since(p.start)))
+}
+
+// ages prints the refresh policy of every external cell that has a
+// result and how old that result is: it may have been served from a
+// persistent --db, fetched by an earlier run.
+func (p *progress) ages(r *engine.Report) {
+	var tw *tabwriter.Writer
+	for _, ar := range r.Artifacts {
+		for _, c := range ar.Cells {
+			if c.Refresh == "" || c.FetchedAt.IsZero() {
+				continue
+			}
+			if tw == nil {
+				tw = tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "EXTERNAL\tREFRESH\tFETCHED")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s ago\n", p.labelOf(ar.ID, c.ID), c.Refresh, engine.FormatAge(time.Since(c.FetchedAt)))
+		}
+	}
+	if tw != nil {
+		tw.Flush()
+	}
 }
 
 // table prints every finished cell: status, title, rows, time, cached.

@@ -144,10 +144,10 @@ func (c *runCmd) runOnce(e *env) error {
 		NoCache:     c.NoCache,
 	})
 	if err != nil {
-		prog.done(engine.Summary{})
+		prog.done(engine.Summary{}, nil)
 		return err
 	}
-	prog.done(report.Summary)
+	prog.done(report.Summary, report)
 	if sel != nil {
 		onlyRun(report)
 	}

@@ -67,7 +67,7 @@ func (c *runCmd) watch(e *env, eng *engine.Engine, plan *engine.Plan) error {
 			r.Wait(e.ctx)
 		}
 		s.Flush() // every event of the runs observed
-		p.done(p.summary())
+		p.done(p.summary(), s.Report(c.Artifact))
 		fmt.Fprintf(e.stderr, "watching %s for changes (Ctrl-C stops)\n", c.Notebook)
 	}
 	wait([]*engine.Run{r}, current.Load())
