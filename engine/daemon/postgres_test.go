@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine/daemon"
@@ -75,4 +78,45 @@ func TestDaemon_PostgresCellMetrics(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestPage_Refresh: the live page shows an external cell's refresh
+// policy and the age of its result, once the run's event arrives and,
+// after a reload, from the status reply alone.
+func TestPage_Refresh(t *testing.T) {
+	browser(t)
+	reg, err := connectors.NewRegistry(connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres, DSN: pgtest.DSN(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, daemon.Config{Connections: reg})
+	nc := connect(t, d.NATSURL())
+	nb, _ := json.Marshal(map[string]any{
+		"data": map[string]any{
+			"remote": map[string]any{"id": "remote", "type": "sql", "data": map[string]any{"title": "Remote", "connectorId": "pg", "resultName": "remote",
+				"refresh": "ttl:10m", "sql": "SELECT g AS id FROM generate_series(1, 10) AS g"}},
+			"local": map[string]any{"id": "local", "type": "sql", "data": map[string]any{"title": "Local", "resultName": "local", "sql": "SELECT count(*) AS n FROM remote"}},
+		},
+		"artifacts": map[string]any{"a": map[string]any{"id": "a", "cellIds": []string{"remote", "local"}, "edges": []any{}}},
+	})
+	id := open(t, nc, jobapi.OpenRequest{Notebook: nb})
+	p := openPage(t, d, sessionPath(id))
+	p.ready()
+	p.clickCell("a", "remote")
+	p.waitFor("not fetched yet", `document.querySelector("[data-testid=refresh]")?.textContent === "refresh ttl:10m · not fetched yet"`, 10*time.Second)
+	p.run(chromedp.Click(chromedp.CSS(`[data-testid=run-all]`)))
+	p.waitStatuses("both succeed", []string{"a/remote", "a/local"}, "success", 30*time.Second)
+	fetched := `/^refresh ttl:10m · fetched [0-9]+s ago$/.test(document.querySelector("[data-testid=refresh]")?.textContent ?? "")`
+	p.waitFor("the age after the run", fetched, 10*time.Second)
+
+	p.run(chromedp.Reload())
+	p.ready()
+	p.clickCell("a", "remote")
+	p.waitFor("the age from the status reply", fetched, 10*time.Second)
+	p.clickCell("a", "local")
+	var local int
+	p.eval(`document.querySelectorAll("[data-testid=refresh]").length`, &local)
+	if local != 0 {
+		t.Errorf("the DuckDB cell's panel shows a refresh policy")
+	}
 }

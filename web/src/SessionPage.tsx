@@ -13,6 +13,7 @@ import {
   type GraphError,
   type InputSpec,
   type QueryResult,
+  type StatusCell,
   type Subjects,
 } from "./api";
 import { CellStore, cellKey } from "./store";
@@ -35,6 +36,10 @@ type Meta = {
   input: InputSpec | null;
   resultName?: string;
   planError: GraphError | null;
+  // An external cell's refresh policy and when its result was fetched,
+  // as the status reply gave them.
+  refresh?: string;
+  fetchedAt?: string;
 };
 
 type Probe = {
@@ -336,7 +341,7 @@ export function SessionPage({ sessionId }: { sessionId: string }) {
   );
 }
 
-function buildMetas(g: Graph, statusCells: (CellEvent & { title?: string; type?: string; sql?: string | null })[], inputs: { cellId: string; artifact: string; kind: string; varName: string; value: unknown; title?: string }[]): Map<string, Meta> {
+function buildMetas(g: Graph, statusCells: StatusCell[], inputs: { cellId: string; artifact: string; kind: string; varName: string; value: unknown; title?: string }[]): Map<string, Meta> {
   const fromStatus = new Map(statusCells.map((c) => [cellKey(c.artifact, c.cell), c]));
   const fromInputs = new Map(inputs.map((i) => [cellKey(i.artifact, i.cellId), i]));
   const out = new Map<string, Meta>();
@@ -356,6 +361,8 @@ function buildMetas(g: Graph, statusCells: (CellEvent & { title?: string; type?:
         input: c.input ?? (inp ? { kind: inp.kind, varName: inp.varName, value: inp.value, ...(inp as object) } : null),
         resultName: c.resultName,
         planError: errs.get(c.id) ?? null,
+        refresh: s?.refresh,
+        fetchedAt: s?.fetchedAt,
       });
     }
   }
@@ -473,6 +480,7 @@ function CellPanel({
         {ev?.rows != null && <span> · {ev.rows} rows</span>}
         {ev?.cached && <span> · cached</span>}
       </div>
+      {meta.refresh && <Freshness meta={meta} ev={ev} />}
       {status === "error" && ev?.error && (
         <pre className="error-msg" data-testid="error-message" data-error-line={pos?.line ?? ""} data-error-column={pos?.column ?? ""}>
           {pos ? `line ${pos.line}, column ${pos.column}: ` : ""}
@@ -508,6 +516,33 @@ function CellPanel({
       )}
     </section>
   );
+}
+
+// Freshness shows an external cell's refresh policy and the age of its
+// result: fetched when the status reply said, or at the latest success
+// event that was not served from cache.
+function Freshness({ meta, ev }: { meta: Meta; ev: CellEvent | undefined }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 10_000);
+    return () => clearInterval(t);
+  }, []);
+  let fetched = meta.fetchedAt ? Date.parse(meta.fetchedAt) : NaN;
+  if (ev?.status === "success" && !ev.cached && ev.ts) fetched = Math.max(Number.isNaN(fetched) ? 0 : fetched, Date.parse(ev.ts));
+  return (
+    <div className="muted" data-testid="refresh" data-refresh={meta.refresh}>
+      refresh {meta.refresh} · {Number.isNaN(fetched) ? "not fetched yet" : `fetched ${fmtAge(now - fetched)} ago`}
+    </div>
+  );
+}
+
+// fmtAge prints an age as the engine's FormatAge does: 42s, 3m, 2h5m.
+function fmtAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
 }
 
 function SqlView({ sql, pos }: { sql: string | null; pos: { line: number; column: number } | null }) {

@@ -56,7 +56,8 @@ export type GraphArtifact = { id: string; schema: string; cells: GraphCell[]; or
 
 export type Graph = { artifacts: GraphArtifact[]; next?: number | null };
 
-export type StatusCell = CellEvent & { title?: string; type?: string; sql?: string | null; resultName?: string; connectorId?: string };
+/** A cell in the status reply; an external cell also has its refresh policy and when its result was fetched (README "Refresh policies"). */
+export type StatusCell = CellEvent & { title?: string; type?: string; sql?: string | null; resultName?: string; connectorId?: string; refresh?: string; fetchedAt?: string };
 
 export type StatusInput = InputSpec & { cellId: string; artifact: string; title?: string };
 
