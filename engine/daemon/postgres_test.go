@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/nats-io/nats.go"
 
 	"github.com/cellsd/cellsd/connectors"
 	"github.com/cellsd/cellsd/engine/daemon"
@@ -18,17 +19,24 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// TestDaemon_PostgresCellMetrics runs a Postgres cell with a DuckDB cell
-// downstream in a daemon session: rows and the bytes received land in the
-// metrics, the event carries the rows, and the status op gives the
-// external cell's refresh policy and the age of its result.
-func TestDaemon_PostgresCellMetrics(t *testing.T) {
+// pgDaemon starts a daemon with the test Postgres as connection "pg" and
+// connects a client to it.
+func pgDaemon(t *testing.T) (*daemon.Daemon, *nats.Conn) {
+	t.Helper()
 	reg, err := connectors.NewRegistry(connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres, DSN: pgtest.DSN(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, daemon.Config{Connections: reg})
-	nc := connect(t, d.NATSURL())
+	return d, connect(t, d.NATSURL())
+}
+
+// TestDaemon_PostgresCellMetrics runs a Postgres cell with a DuckDB cell
+// downstream in a daemon session: rows and the bytes received land in the
+// metrics, the event carries the rows, and the status op gives the
+// external cell's refresh policy and the age of its result.
+func TestDaemon_PostgresCellMetrics(t *testing.T) {
+	d, nc := pgDaemon(t)
 	nb, _ := json.Marshal(map[string]any{
 		"data": map[string]any{
 			"remote": map[string]any{"id": "remote", "type": "sql", "data": map[string]any{"title": "remote", "connectorId": "pg", "resultName": "remote", "refresh": "ttl:10m",
@@ -85,12 +93,7 @@ func TestDaemon_PostgresCellMetrics(t *testing.T) {
 // after a reload, from the status reply alone.
 func TestPage_Refresh(t *testing.T) {
 	browser(t)
-	reg, err := connectors.NewRegistry(connectors.Connection{ID: "pg", Engine: connectors.EnginePostgres, DSN: pgtest.DSN(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, daemon.Config{Connections: reg})
-	nc := connect(t, d.NATSURL())
+	d, nc := pgDaemon(t)
 	nb, _ := json.Marshal(map[string]any{
 		"data": map[string]any{
 			"remote": map[string]any{"id": "remote", "type": "sql", "data": map[string]any{"title": "Remote", "connectorId": "pg", "resultName": "remote",
